@@ -1,0 +1,1 @@
+"""Side effects of the case workflows: recording to the database, sending mail."""

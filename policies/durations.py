@@ -1,0 +1,86 @@
+"""Durations as policies write them: ISO 8601 (`P32D`, `P6W`, `PT30S`) or `{working_days: N}`."""
+
+import re
+from dataclasses import dataclass
+from datetime import timedelta
+
+_ISO = re.compile(
+    r"^P(?:(?P<weeks>\d+)W)?(?:(?P<days>\d+)D)?"
+    r"(?:T(?:(?P<hours>\d+)H)?(?:(?P<minutes>\d+)M)?(?:(?P<seconds>\d+)S)?)?$"
+)
+
+
+@dataclass(frozen=True)
+class CalendarDays:
+    """Whole days: the deadline falls due at the end of the last day (Europe/London)."""
+
+    days: int
+
+
+@dataclass(frozen=True)
+class Exact:
+    """A duration with a time part: due exactly that long after the start."""
+
+    delta: timedelta
+
+
+@dataclass(frozen=True)
+class WorkingDays:
+    """N working days, not counting the day of the start; due at the end of the last one."""
+
+    days: int
+
+
+Duration = CalendarDays | Exact | WorkingDays
+
+
+def parse_duration(value: object) -> Duration:
+    """Parse a policy duration, raising ValueError with a sentence a policy owner understands."""
+    if isinstance(value, dict):
+        if set(value) != {"working_days"}:
+            raise ValueError("a duration object must have exactly one key, working_days")
+        days = value["working_days"]
+        if not isinstance(days, int) or isinstance(days, bool) or days < 0:
+            raise ValueError("working_days must be a whole number of days, 0 or more")
+        return WorkingDays(days)
+    if not isinstance(value, str):
+        raise ValueError("a duration is an ISO 8601 text such as P32D or PT30S, or {working_days: N}")
+    match = _ISO.match(value.strip().upper())
+    if not match or value.strip().upper() in ("P", "PT") or value.strip().upper().endswith("T"):
+        raise ValueError(
+            f"'{value}' is not an ISO 8601 duration; write e.g. P32D, P6W or PT30S "
+            "(years and months are not allowed: their length varies)"
+        )
+    parts = {name: int(number) for name, number in match.groupdict().items() if number}
+    days = parts.get("weeks", 0) * 7 + parts.get("days", 0)
+    time_part = timedelta(
+        hours=parts.get("hours", 0), minutes=parts.get("minutes", 0), seconds=parts.get("seconds", 0)
+    )
+    if time_part:
+        return Exact(timedelta(days=days) + time_part)
+    return CalendarDays(days)
+
+
+def as_timedelta(duration: Duration) -> timedelta:
+    """The plain length of a duration, for offsets (reminders before, escalations after).
+
+    Working days are not a fixed length; as an offset they count as calendar days.
+    """
+    match duration:
+        case Exact(delta):
+            return delta
+        case CalendarDays(days) | WorkingDays(days):
+            return timedelta(days=days)
+    raise TypeError(duration)
+
+
+def describe(duration: Duration) -> str:
+    """Words for a duration, for messages and diffs."""
+    match duration:
+        case WorkingDays(days):
+            return f"{days} working day{'s' if days != 1 else ''}"
+        case CalendarDays(days):
+            return f"{days} day{'s' if days != 1 else ''}"
+        case Exact(delta):
+            return str(delta)
+    raise TypeError(duration)

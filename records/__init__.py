@@ -1,0 +1,1 @@
+"""Records: SQLAlchemy models, migrations and queries. The database is the read model."""

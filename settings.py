@@ -1,0 +1,66 @@
+"""The one configuration surface: environment variables prefixed ERCASE_ (see API.md).
+
+Nothing else in ercase reads os.environ. Secrets that a developer should not have to
+invent (the payload key, the token signing key) are generated once into var/ when
+they are not set, so an embedded install keeps the same keys across restarts.
+"""
+
+import base64
+import secrets
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+VAR_DIR = Path("var")
+
+
+def _key_from_file(name: str) -> str:
+    """Read a generated key from var/, creating it (32 random bytes, base64) the first time."""
+    path = VAR_DIR / name
+    if not path.exists():
+        VAR_DIR.mkdir(parents=True, exist_ok=True)
+        path.write_text(base64.b64encode(secrets.token_bytes(32)).decode())
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="ERCASE_", extra="ignore")
+
+    database_url: str = "sqlite:///var/ercase.db"
+    temporal_address: str = "localhost:7233"
+    temporal_namespace: str = "default"
+    task_queue: str = "ercase"
+    smtp_host: str = "localhost"
+    smtp_port: int = 1025
+    smtp_username: str | None = None
+    smtp_password: str | None = None
+    smtp_starttls: bool = False
+    mail_from: str = "ercase@localhost"
+    payload_key: str = Field(default="")
+    secret_key: str = Field(default="")
+    documents_dir: Path = Path("var/documents")
+    dev: bool = False
+    # Where links in mail point; the API's own address under `ercase up`.
+    public_url: str = "http://localhost:8000"
+    access_token_minutes: int = 8 * 60
+
+    @field_validator("payload_key")
+    @classmethod
+    def _payload_key(cls, value: str) -> str:
+        value = value or _key_from_file("payload.key")
+        if len(base64.b64decode(value, validate=True)) != 32:
+            raise ValueError("ERCASE_PAYLOAD_KEY must be a base64-encoded 32-byte AES-256 key")
+        return value
+
+    @field_validator("secret_key")
+    @classmethod
+    def _secret_key(cls, value: str) -> str:
+        return value or _key_from_file("secret.key")
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,416 @@
+"""The stage and clock machinery every case process composes.
+
+A case walks the stages of the policy snapshot it started with. Steps are Temporal
+Updates: the validator refuses what the policy does not allow now (nothing enters
+history), the handler changes the state and records it through an activity before it
+returns. The main loop sleeps until the nearest reminder, deadline or escalation,
+and recomputes whenever something changes. Every clock is a pure function of the
+input and the history (policies.calendar), so replay is deterministic.
+"""
+
+import asyncio
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from activities.types import (
+        RECORD_CASE_EVENT,
+        SEND_CASE_NOTIFICATION,
+        CaseEventRecord,
+        CaseNotification,
+        CaseSnapshot,
+    )
+    from policies.calendar import LONDON, add_working_days, due_instant, paused_between
+    from policies.durations import WorkingDays, as_timedelta, describe
+    from policies.schema import CLOSED, Escalation, PolicyDefinition, Stage, duration
+    from workflows.types import (
+        INVALID_DATA,
+        NOT_ALLOWED,
+        ActionRequest,
+        AssignRequest,
+        CaseInput,
+        PauseRequest,
+        ResumeRequest,
+    )
+
+RECORD_TIMEOUT = timedelta(seconds=30)
+# The projection must catch up eventually, so recording retries without limit.
+RECORD_RETRY = RetryPolicy(maximum_interval=timedelta(minutes=1))
+MAIL_TIMEOUT = timedelta(seconds=60)
+MAIL_RETRY = RetryPolicy(maximum_interval=timedelta(minutes=10))
+
+
+@dataclass(frozen=True)
+class _ClockItem:
+    """Something the clock will do at an instant: remind, mark a breach, or escalate."""
+
+    key: str
+    at: datetime
+    kind: str  # reminder | stage_breach | target_breach | escalation
+    roles: tuple[str, ...] = ()
+    level: int = 0
+    about_target: bool = False
+
+
+def _refuse(message: str, kind: str = NOT_ALLOWED) -> ApplicationError:
+    return ApplicationError(message, type=kind, non_retryable=True)
+
+
+class CaseProcess:
+    """State, clocks and steps shared by every case workflow; subclasses add @workflow.run."""
+
+    def __init__(self) -> None:
+        self._lock = asyncio.Lock()
+        self._changed = False
+        self._seq = 0
+        self._pauses: list[tuple[datetime, datetime | None]] = []
+        self._done: set[str] = set()
+        self._replies: dict[str, CaseSnapshot] = {}
+        self._deliveries: list[asyncio.Task[None]] = []
+        self._status = "open"
+        self._outcome: str | None = None
+        self._closed_at: datetime | None = None
+        self._pause_reason: str | None = None
+        self._stage_visit = 0
+
+    # ---- the main loop -------------------------------------------------------------
+
+    async def run_case(self, case: CaseInput) -> CaseSnapshot:
+        self._case = case
+        self._policy: PolicyDefinition = case.policy
+        self._advisor = case.advisor
+        self._stage_key = case.start_stage or case.policy.stages[0].key
+        self._stage_started_at = case.stage_started_at or case.opened_at
+        async with self._lock:
+            await self._record("opened", case.advisor, {"policy_version": case.policy_version})
+
+        while self._status != "closed":
+            async with self._lock:
+                await self._fire_due_items()
+            next_at = self._next_clock_instant()
+            self._changed = False
+            if next_at is None:
+                await workflow.wait_condition(lambda: self._changed)
+                continue
+            delay = next_at - workflow.now()
+            if delay <= timedelta(0):
+                continue
+            try:
+                await workflow.wait_condition(lambda: self._changed, timeout=delay)
+            except TimeoutError:
+                pass
+
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        if self._deliveries:
+            await asyncio.gather(*self._deliveries)
+        return self._snapshot()
+
+    # ---- queries and steps ---------------------------------------------------------
+
+    @workflow.query
+    def state(self) -> CaseSnapshot:
+        return self._snapshot()
+
+    @workflow.update
+    async def act(self, request: ActionRequest) -> CaseSnapshot:
+        async with self._lock:
+            if request.request_id in self._replies:
+                return self._replies[request.request_id]
+            self._check_action(request)  # the state may have moved while we waited
+            action = self._stage().action(request.action)
+            assert action
+            detail: dict[str, Any] = {"action": request.action, "data": request.data}
+            if "outcome" in request.data:
+                self._outcome = str(request.data["outcome"])
+            if action.to == CLOSED:
+                self._status = "closed"
+                self._closed_at = workflow.now()
+                detail["to"] = CLOSED
+                await self._record("closed", request.actor, detail)
+            else:
+                detail["from"] = self._stage_key
+                self._enter_stage(action.to)
+                detail["to"] = action.to
+                await self._record("advanced", request.actor, detail)
+            return self._reply(request.request_id)
+
+    @act.validator
+    def _validate_act(self, request: ActionRequest) -> None:
+        if request.request_id not in self._replies:
+            self._check_action(request)
+
+    @workflow.update
+    async def pause(self, request: PauseRequest) -> CaseSnapshot:
+        async with self._lock:
+            if request.request_id in self._replies:
+                return self._replies[request.request_id]
+            self._check_pause(request)
+            self._pauses.append((workflow.now(), None))
+            self._pause_reason = request.reason.strip()
+            self._status = "paused"
+            await self._record("paused", request.actor, {"reason": self._pause_reason})
+            return self._reply(request.request_id)
+
+    @pause.validator
+    def _validate_pause(self, request: PauseRequest) -> None:
+        if request.request_id not in self._replies:
+            self._check_pause(request)
+
+    @workflow.update
+    async def resume(self, request: ResumeRequest) -> CaseSnapshot:
+        async with self._lock:
+            if request.request_id in self._replies:
+                return self._replies[request.request_id]
+            self._check_resume()
+            began, _ = self._pauses[-1]
+            self._pauses[-1] = (began, workflow.now())
+            self._status = "open"
+            self._pause_reason = None
+            paused_for = workflow.now() - began
+            await self._record(
+                "resumed", request.actor, {"paused_seconds": int(paused_for.total_seconds())}
+            )
+            return self._reply(request.request_id)
+
+    @resume.validator
+    def _validate_resume(self, request: ResumeRequest) -> None:
+        if request.request_id not in self._replies:
+            self._check_resume()
+
+    @workflow.update
+    async def assign(self, request: AssignRequest) -> CaseSnapshot:
+        async with self._lock:
+            if request.request_id in self._replies:
+                return self._replies[request.request_id]
+            self._check_open()
+            previous, self._advisor = self._advisor, request.advisor
+            await self._record("assigned", request.actor, {"from": previous, "to": request.advisor})
+            return self._reply(request.request_id)
+
+    @assign.validator
+    def _validate_assign(self, request: AssignRequest) -> None:
+        if request.request_id not in self._replies:
+            self._check_open()
+
+    # ---- rules a step must satisfy ---------------------------------------------------
+
+    def _check_open(self) -> None:
+        if self._status == "closed":
+            raise _refuse("The case is closed; nothing more can be done in it.")
+
+    def _check_action(self, request: ActionRequest) -> None:
+        self._check_open()
+        if self._status == "paused":
+            raise _refuse("The case is paused; resume it before taking the next step.")
+        stage = self._stage()
+        action = stage.action(request.action)
+        if action is None:
+            allowed = ", ".join(a.key for a in stage.actions)
+            raise _refuse(
+                f"'{request.action}' is not a step of the stage '{stage.name}'. "
+                f"Allowed now: {allowed}."
+            )
+        missing = [key for key in action.requires if _blank(request.data.get(key))]
+        if missing:
+            raise _refuse(f"'{action.label}' needs: {', '.join(missing)}.", INVALID_DATA)
+        if action.notice:
+            self._check_notice(request.data[action.notice.field], action.notice.field,
+                               duration(action.notice.at_least))
+
+    def _check_notice(self, value: object, field: str, at_least: Any) -> None:
+        try:
+            when = date.fromisoformat(str(value)[:10])
+        except ValueError:
+            raise _refuse(f"{field} must be a date such as 2026-12-01.", INVALID_DATA) from None
+        today = workflow.now().astimezone(LONDON).date()
+        if isinstance(at_least, WorkingDays):
+            earliest = add_working_days(today, at_least.days)
+        else:
+            earliest = today + as_timedelta(at_least)
+        if when < earliest:
+            raise _refuse(
+                f"{field} must give at least {describe(at_least)}' notice: "
+                f"{earliest.isoformat()} or later.",
+                INVALID_DATA,
+            )
+
+    def _check_pause(self, request: PauseRequest) -> None:
+        self._check_open()
+        if self._status == "paused":
+            raise _refuse("The case is already paused.")
+        if not request.reason.strip():
+            raise _refuse("Give a reason for pausing the clock.", INVALID_DATA)
+
+    def _check_resume(self) -> None:
+        self._check_open()
+        if self._status != "paused":
+            raise _refuse("The case is not paused.")
+
+    # ---- the clock ---------------------------------------------------------------
+
+    def _stage(self) -> Stage:
+        return self._policy.stage(self._stage_key)
+
+    def _enter_stage(self, key: str) -> None:
+        self._stage_key = key
+        self._stage_started_at = workflow.now()
+        self._stage_visit += 1
+
+    def _stage_due(self) -> datetime | None:
+        stage = self._stage()
+        if stage.due is None:
+            return None
+        base = due_instant(self._stage_started_at, duration(stage.due))
+        return base + paused_between(self._pauses, self._stage_started_at, workflow.now())
+
+    def _case_due(self) -> datetime | None:
+        if self._policy.target is None:
+            return None
+        base = due_instant(self._case.opened_at, duration(self._policy.target))
+        return base + paused_between(self._pauses, self._case.opened_at, workflow.now())
+
+    def _clock_items(self) -> list[_ClockItem]:
+        """Everything the clock will do from the current state; empty while paused."""
+        if self._status != "open":
+            return []
+        items: list[_ClockItem] = []
+        stage = self._stage()
+        stage_due = self._stage_due()
+        prefix = f"stage{self._stage_visit}:{stage.key}"
+        if stage_due is not None:
+            for index, spec in enumerate(stage.reminders):
+                at = stage_due - as_timedelta(duration(spec))
+                if at > self._stage_started_at:
+                    items.append(_ClockItem(f"{prefix}:reminder:{index}", at, "reminder"))
+            items.append(_ClockItem(f"{prefix}:breach", stage_due, "stage_breach"))
+            items += _escalations(prefix, stage_due, stage.escalations, about_target=False)
+        case_due = self._case_due()
+        if case_due is not None:
+            items.append(_ClockItem("target:breach", case_due, "target_breach"))
+            items += _escalations(
+                "target", case_due, self._policy.target_escalations, about_target=True
+            )
+        return [item for item in items if item.key not in self._done]
+
+    def _next_clock_instant(self) -> datetime | None:
+        return min((item.at for item in self._clock_items()), default=None)
+
+    async def _fire_due_items(self) -> None:
+        now = workflow.now()
+        due = sorted(
+            (item for item in self._clock_items() if item.at <= now), key=lambda item: item.at
+        )
+        stage_due = self._stage_due()
+        for item in due:
+            self._done.add(item.key)
+            if item.kind == "reminder" and stage_due is not None and stage_due <= now:
+                continue  # a reminder for a deadline already passed helps nobody
+            if item.kind in ("stage_breach", "target_breach"):
+                await self._record(item.kind, None, {"due_at": item.at.isoformat()})
+                continue
+            about = "whole case" if item.about_target else self._stage().name
+            deadline = self._case_due() if item.about_target else stage_due
+            assert deadline is not None
+            mail_kind = item.kind
+            if item.kind == "escalation" and item.level == 0:
+                mail_kind = "breach"
+            notification = CaseNotification(
+                case_id=self._case.case_id,
+                event_key=item.key,
+                kind=mail_kind,
+                roles=list(item.roles),
+                subject_stage=about,
+                due_at=deadline,
+                level=item.level,
+            )
+            await self._record(
+                item.kind, None, {"key": item.key, "roles": list(item.roles), "due_at": deadline.isoformat()}
+            )
+            self._deliveries.append(asyncio.create_task(self._deliver(notification)))
+
+    async def _deliver(self, notification: CaseNotification) -> None:
+        # Mail does not hold the lock: an SMTP outage must never block an advisor's step.
+        await workflow.execute_activity(
+            SEND_CASE_NOTIFICATION,
+            notification,
+            start_to_close_timeout=MAIL_TIMEOUT,
+            retry_policy=MAIL_RETRY,
+        )
+
+    # ---- recording -----------------------------------------------------------------
+
+    def _breached(self) -> bool:
+        if self._status == "closed":
+            return any(key.endswith("breach") for key in self._done)
+        now = workflow.now()
+        stage_due, case_due = self._stage_due(), self._case_due()
+        if self._status == "paused":
+            # The clock is stopped: a breach stands only if it happened before the pause.
+            now = self._pauses[-1][0]
+        return any(due is not None and due < now for due in (stage_due, case_due))
+
+    def _snapshot(self) -> CaseSnapshot:
+        stage_open = self._status != "closed"
+        return CaseSnapshot(
+            status=self._status,
+            stage_key=self._stage_key if stage_open else CLOSED,
+            stage_name=self._stage().name if stage_open else "Closed",
+            stage_started_at=self._stage_started_at if stage_open else self._closed_at or workflow.now(),
+            stage_due_at=self._stage_due() if stage_open else None,
+            due_at=self._case_due(),
+            breached=self._breached(),
+            advisor=self._advisor,
+            actions=[a.key for a in self._stage().actions] if self._status == "open" else [],
+            outcome=self._outcome,
+            closed_at=self._closed_at,
+            paused_reason=self._pause_reason,
+        )
+
+    async def _record(self, kind: str, actor: str | None, detail: dict[str, Any]) -> None:
+        """Write the change to the read model before anyone is told it happened."""
+        self._seq += 1
+        self._changed = True
+        record = CaseEventRecord(
+            case_id=self._case.case_id,
+            seq=self._seq,
+            kind=kind,
+            at=workflow.now(),
+            actor=actor,
+            stage_key=self._stage_key,
+            snapshot=self._snapshot(),
+            detail=detail,
+        )
+        await workflow.execute_activity(
+            RECORD_CASE_EVENT, record, start_to_close_timeout=RECORD_TIMEOUT, retry_policy=RECORD_RETRY
+        )
+
+    def _reply(self, request_id: str | None) -> CaseSnapshot:
+        snapshot = self._snapshot()
+        if request_id:
+            self._replies[request_id] = snapshot
+        return snapshot
+
+
+def _escalations(
+    prefix: str, due: datetime, escalations: list[Escalation], *, about_target: bool
+) -> list[_ClockItem]:
+    return [
+        _ClockItem(
+            f"{prefix}:escalation:{level}",
+            due + as_timedelta(duration(escalation.after)),
+            "escalation",
+            tuple(escalation.notify),
+            level,
+            about_target,
+        )
+        for level, escalation in enumerate(escalations)
+    ]
+
+
+def _blank(value: object) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())

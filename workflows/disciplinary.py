@@ -1,0 +1,19 @@
+"""The disciplinary case: assessment, investigation, hearing, outcome and appeal.
+
+The stages, clocks and steps all come from the pinned policy snapshot
+(policies/definitions/disciplinary.yaml in the shipped version).
+"""
+
+from temporalio import workflow
+
+with workflow.unsafe.imports_passed_through():
+    from activities.types import CaseSnapshot
+    from workflows.case_process import CaseProcess
+    from workflows.types import CaseInput
+
+
+@workflow.defn
+class DisciplinaryCase(CaseProcess):
+    @workflow.run
+    async def run(self, case: CaseInput) -> CaseSnapshot:
+        return await self.run_case(case)
