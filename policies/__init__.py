@@ -1,1 +1,4 @@
-"""Case-type definitions: schema, validation, working-day calendar. Pure: no database, no network."""
+"""Case-type definitions: schema, validation, working-day calendar.
+
+Pure: no database, no network.
+"""

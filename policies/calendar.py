@@ -4,11 +4,15 @@
 - "Within N working days of X" does not count the day of X.
 - A day-based deadline falls due at the end of that day, Europe/London time.
 - A deadline moves by exactly the time the case was paused.
+
+Instants come back with a fixed UTC offset (London's offset at that instant), not with the
+Europe/London zone: Python adds a timedelta to a zoned datetime on the wall clock, so
+`deadline + paused` across a clock change would be an hour out. With a fixed offset, adding
+and subtracting durations is exact elapsed time, and isoformat() still shows London's offset.
 """
 
 from collections.abc import Iterable
-from datetime import date, datetime, time, timedelta
-from functools import lru_cache
+from datetime import UTC, date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import holidays
@@ -19,14 +23,25 @@ LONDON = ZoneInfo("Europe/London")
 END_OF_DAY = time(23, 59, 59)
 
 
-@lru_cache(maxsize=64)
-def _bank_holidays(year: int) -> frozenset[date]:
-    # Wales shares England's bank holidays; holidays.UK(subdiv="ENG") lists them.
-    return frozenset(holidays.country_holidays("GB", subdiv="ENG", years=year).keys())
+# Computed once, when this module is imported (outside any workflow sandbox): the holidays
+# package reads locale data when it builds a year, which a workflow may not do.
+CALENDAR_YEARS = range(1990, 2081)
+_BANK_HOLIDAYS = frozenset(
+    # Wales shares England's bank holidays; subdivision ENG lists them.
+    holidays.country_holidays("GB", subdiv="ENG", years=CALENDAR_YEARS).keys()
+)
+
+
+def _is_bank_holiday(day: date) -> bool:
+    if day.year not in CALENDAR_YEARS:
+        raise ValueError(
+            f"the working-day calendar covers {CALENDAR_YEARS[0]} to {CALENDAR_YEARS[-1]}"
+        )
+    return day in _BANK_HOLIDAYS
 
 
 def is_working_day(day: date) -> bool:
-    return day.weekday() < 5 and day not in _bank_holidays(day.year)
+    return day.weekday() < 5 and not _is_bank_holiday(day)
 
 
 def add_working_days(start: date, count: int) -> date:
@@ -41,32 +56,56 @@ def add_working_days(start: date, count: int) -> date:
 
 
 def end_of_day(day: date) -> datetime:
+    """23:59:59 Europe/London on `day` (in the Europe/London zone)."""
     return datetime.combine(day, END_OF_DAY, tzinfo=LONDON)
+
+
+def _require_aware(name: str, moment: datetime) -> None:
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise ValueError(f"{name} must carry a time zone")
+
+
+def _fixed_offset(moment: datetime) -> datetime:
+    """The same instant, at London's offset for it, as a fixed offset (see the module doc)."""
+    local = moment.astimezone(LONDON)
+    offset = local.utcoffset()
+    assert offset is not None
+    return local.replace(tzinfo=timezone(offset))
 
 
 def due_instant(start: datetime, duration: Duration) -> datetime:
     """When something started at `start` with this duration falls due (no pauses)."""
-    if start.tzinfo is None:
-        raise ValueError("start must carry a time zone")
+    _require_aware("start", start)
     local_day = start.astimezone(LONDON).date()
     match duration:
         case Exact(delta):
-            return start + delta
+            # Elapsed time: add in UTC, never on a wall clock that may change in between.
+            return _fixed_offset(start.astimezone(UTC) + delta)
         case CalendarDays(days):
-            return end_of_day(local_day + timedelta(days=days))
+            return _fixed_offset(end_of_day(local_day + timedelta(days=days)))
         case WorkingDays(days):
-            return end_of_day(add_working_days(local_day, days))
+            return _fixed_offset(end_of_day(add_working_days(local_day, days)))
     raise TypeError(duration)
 
 
 def paused_between(
     pauses: Iterable[tuple[datetime, datetime | None]], since: datetime, now: datetime
 ) -> timedelta:
-    """How long the clock was stopped after `since`; an open pause counts up to `now`."""
+    """How long the clock was stopped between `since` and `now`; an open pause counts up to `now`.
+
+    Only the part of a pause after `since` counts (a pause that began before a stage started
+    stops that stage's clock only from the stage's start).
+    """
+    _require_aware("since", since)
+    _require_aware("now", now)
     total = timedelta()
     for began, ended in pauses:
-        began = max(began, since)
-        ended = ended or now
-        if ended > began:
-            total += ended - began
+        _require_aware("a pause's start", began)
+        if ended is not None:
+            _require_aware("a pause's end", ended)
+        # In UTC: Python subtracts two datetimes sharing a zone on the wall clock.
+        start = max(began, since).astimezone(UTC)
+        end = (now if ended is None else min(ended, now)).astimezone(UTC)
+        if end > start:
+            total += end - start
     return total

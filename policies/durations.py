@@ -33,6 +33,11 @@ class WorkingDays:
 
 Duration = CalendarDays | Exact | WorkingDays
 
+MAX_DAYS = 3660
+"""The longest duration a policy may write, in days (about ten years)."""
+MAX_WORKING_DAYS = 2610
+"""The most working days a policy may write (about ten years)."""
+
 
 def parse_duration(value: object) -> Duration:
     """Parse a policy duration, raising ValueError with a sentence a policy owner understands."""
@@ -42,22 +47,28 @@ def parse_duration(value: object) -> Duration:
         days = value["working_days"]
         if not isinstance(days, int) or isinstance(days, bool) or days < 0:
             raise ValueError("working_days must be a whole number of days, 0 or more")
+        if days > MAX_WORKING_DAYS:
+            raise ValueError(f"working_days must be at most {MAX_WORKING_DAYS} (about ten years)")
         return WorkingDays(days)
     if not isinstance(value, str):
-        raise ValueError("a duration is an ISO 8601 text such as P32D or PT30S, or {working_days: N}")
-    match = _ISO.match(value.strip().upper())
-    if not match or value.strip().upper() in ("P", "PT") or value.strip().upper().endswith("T"):
+        raise ValueError(
+            "a duration is an ISO 8601 text such as P32D or PT30S, or {working_days: N}"
+        )
+    text = value.strip().upper()
+    match = _ISO.match(text)
+    if not match or text in ("P", "PT") or text.endswith("T"):
         raise ValueError(
             f"'{value}' is not an ISO 8601 duration; write e.g. P32D, P6W or PT30S "
             "(years and months are not allowed: their length varies)"
         )
     parts = {name: int(number) for name, number in match.groupdict().items() if number}
     days = parts.get("weeks", 0) * 7 + parts.get("days", 0)
-    time_part = timedelta(
-        hours=parts.get("hours", 0), minutes=parts.get("minutes", 0), seconds=parts.get("seconds", 0)
-    )
-    if time_part:
-        return Exact(timedelta(days=days) + time_part)
+    seconds = parts.get("hours", 0) * 3600 + parts.get("minutes", 0) * 60 + parts.get("seconds", 0)
+    if days * 86400 + seconds > MAX_DAYS * 86400:
+        raise ValueError(f"'{value}' is longer than {MAX_DAYS} days (about ten years)")
+    if "T" in text:
+        # A time part was written (even PT0S): due exactly that long after the start.
+        return Exact(timedelta(days=days, seconds=seconds))
     return CalendarDays(days)
 
 

@@ -1,9 +1,11 @@
 """The shape of a case-type definition, and the checks that name the exact field that is wrong."""
 
+import difflib
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, PlainValidator, ValidationError
+from pydantic_core import ErrorDetails
 
 from policies.durations import Duration, parse_duration
 
@@ -13,13 +15,17 @@ CLOSED = "closed"
 Role = Literal["advisor", "manager", "hr_director", "line_manager"]
 
 
-def _check_duration(value: str | dict[str, Any]) -> str | dict[str, Any]:
-    parse_duration(value)
+def _check_duration(value: object) -> str | dict[str, Any]:
+    parse_duration(value)  # raises ValueError with a sentence for the policy owner
+    assert isinstance(value, str | dict)
     return value
 
 
-DurationSpec = Annotated[str | dict[str, Any], AfterValidator(_check_duration)]
-Key = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$", max_length=60)]
+# One validator for the whole value (not a union of str and dict), so a wrong value gives one
+# error, at the field's own path, in words about durations.
+DurationSpec = Annotated[str | dict[str, Any], PlainValidator(_check_duration)]
+KEY_PATTERN = r"^[a-z][a-z0-9_]*$"
+Key = Annotated[str, Field(pattern=KEY_PATTERN, max_length=60)]
 
 
 class _Strict(BaseModel):
@@ -98,57 +104,234 @@ class PolicyInvalid(ValueError):
         super().__init__("; ".join(f"{error.path}: {error.message}" for error in errors))
 
 
+_NESTED: dict[str, type[BaseModel]] = {
+    "stages": Stage,
+    "actions": Action,
+    "escalations": Escalation,
+    "target_escalations": Escalation,
+    "notice": Notice,
+}
+"""The fields whose values (or list items) are themselves blocks of fields."""
+
+_BLOCK_NAMES: dict[type[BaseModel], str] = {
+    PolicyDefinition: "a definition",
+    Stage: "a stage",
+    Action: "an action",
+    Escalation: "an escalation",
+    Notice: "a notice",
+}
+
+
+def _model_at(location: tuple[int | str, ...]) -> type[BaseModel] | None:
+    """The block of fields that `location` points into, or None inside a plain value."""
+    model: type[BaseModel] | None = PolicyDefinition
+    for part in location:
+        if isinstance(part, int):
+            continue
+        if model is None or part not in model.model_fields:
+            return None
+        model = _NESTED.get(part)
+    return model
+
+
 def _path(location: tuple[int | str, ...]) -> str:
+    """A pydantic error location as the policy owner would point at it: `stages[2].due`.
+
+    Inside a block of fields every name is kept (a field, or an unknown name the owner wrote);
+    inside a plain value, names are pydantic's labels for union members (`str`,
+    `function-after[...]`), not anything a person wrote, and are left out.
+    """
     text = ""
+    model: type[BaseModel] | None = PolicyDefinition
     for part in location:
         if isinstance(part, int):
             text += f"[{part}]"
-        elif part in ("str", "dict[str,any]", "function-after[_check_duration(), union[str,dict[str,any]]]"):
-            continue  # pydantic's names for union members, not fields a person wrote
-        else:
-            text += f".{part}" if text else str(part)
+            continue
+        if model is None:
+            continue
+        text += f".{part}" if text else str(part)
+        model = _NESTED.get(part) if part in model.model_fields else None
     return text or "(top)"
 
 
-def _structure_errors(policy: PolicyDefinition) -> list[PolicyError]:
-    """Checks across fields: keys unique, actions lead somewhere that exists."""
+def _message(error: ErrorDetails) -> str:
+    """pydantic's message for one error, in words for a policy owner."""
+    kind = error["type"]
+    context = error.get("ctx") or {}
+    value = error.get("input")
+    location = error["loc"]
+    if kind == "value_error" and "error" in context:
+        return str(context["error"])
+    if kind == "missing":
+        return "this field is required"
+    if kind == "extra_forbidden":
+        name = str(location[-1]) if location else ""
+        model = _model_at(location[:-1])
+        allowed = sorted(model.model_fields) if model else []
+        close = difflib.get_close_matches(name, allowed, n=1)
+        hint = f"; did you mean '{close[0]}'?" if close else ""
+        known = f" (the fields here are: {', '.join(allowed)})" if allowed else ""
+        what = _BLOCK_NAMES.get(model, "this block") if model else "this block"
+        return f"'{name}' is not a field {what} can have{hint}{known}"
+    if kind == "literal_error":
+        return f"'{value}' is not a known role; use one of: {', '.join(get_args(Role))}"
+    if kind == "string_pattern_mismatch":
+        if context.get("pattern") == KEY_PATTERN:
+            return (
+                f"'{value}' is not a valid key: use lower-case letters, digits and "
+                "underscores, starting with a letter (e.g. hearing_date)"
+            )
+        return f"'{value}' is not valid here: use 2 to 5 capital letters (e.g. DIS)"
+    if kind == "string_too_long":
+        return f"this must be at most {context.get('max_length')} characters long"
+    if kind == "string_too_short":
+        return "this must not be empty"
+    if kind == "too_short":
+        return "this list must have at least one entry"
+    if kind == "string_type":
+        return "this must be text"
+    if kind == "list_type":
+        return "this must be a list: [a, b], or one '- item' line per entry"
+    if kind in ("model_type", "dict_type", "model_attributes_type"):
+        return "this must be a block of fields (key: value lines), not a single value"
+    return error["msg"]
+
+
+def _blocks(value: object) -> list[tuple[int, dict[str, Any]]]:
+    """The entries of a list that are blocks of fields, with their positions (others skipped)."""
+    if not isinstance(value, list):
+        return []
+    return [(index, item) for index, item in enumerate(value) if isinstance(item, dict)]
+
+
+def _text(block: dict[str, Any], field: str) -> str | None:
+    value = block.get(field)
+    return value if isinstance(value, str) else None
+
+
+def _can_close(stages: list[tuple[int, dict[str, Any]]]) -> set[str]:
+    """The keys of the stages from which some chain of actions may reach `closed`."""
+    leads_to = {
+        key: {_text(action, "to") for _, action in _blocks(stage.get("actions"))}
+        for _, stage in stages
+        if (key := _text(stage, "key")) is not None
+    }
+    closing = {CLOSED}
+    changed = True
+    while changed:
+        changed = False
+        for key, targets in leads_to.items():
+            # A malformed or unknown target is reported on its own; don't pile on here.
+            if key not in closing and any(t in closing or t not in leads_to for t in targets):
+                closing.add(key)
+                changed = True
+    return closing
+
+
+def _structure_errors(data: dict[str, Any]) -> list[PolicyError]:
+    """Checks across fields: keys unique, actions lead somewhere that exists, cases can end.
+
+    They read the raw definition, skipping whatever is malformed (the field checks report
+    that), so a policy owner sees these problems together with any field problems.
+    """
     errors: list[PolicyError] = []
-    stage_keys = [stage.key for stage in policy.stages]
-    for index, stage in enumerate(policy.stages):
-        if stage.key == CLOSED:
-            errors.append(PolicyError(f"stages[{index}].key", "'closed' is reserved for the end"))
-        if stage_keys.index(stage.key) != index:
-            errors.append(PolicyError(f"stages[{index}].key", f"duplicate stage key '{stage.key}'"))
-        action_keys = [action.key for action in stage.actions]
-        for action_index, action in enumerate(stage.actions):
-            path = f"stages[{index}].actions[{action_index}]"
-            if action_keys.index(action.key) != action_index:
-                errors.append(PolicyError(f"{path}.key", f"duplicate action key '{action.key}'"))
-            if action.to != CLOSED and action.to not in stage_keys:
-                errors.append(
-                    PolicyError(f"{path}.to", f"leads to unknown stage '{action.to}'")
+    if data.get("target_escalations") and data.get("target") is None:
+        errors.append(
+            PolicyError(
+                "target_escalations",
+                "these escalations count from when the case target falls due; give a target",
+            )
+        )
+    stages = _blocks(data.get("stages"))
+    written = [key for _, stage in stages if (key := _text(stage, "key")) is not None]
+    stage_keys = [key for key in dict.fromkeys(written) if key != CLOSED]
+    closing = _can_close(stages)
+    first_stage: dict[str, int] = {}
+    for index, stage in stages:
+        key = _text(stage, "key")
+        if key == CLOSED:
+            errors.append(
+                PolicyError(
+                    f"stages[{index}].key",
+                    "'closed' is reserved for the end of a case; give this stage another key",
                 )
-            if action.notice and action.notice.field not in action.requires:
+            )
+        elif key is not None and key in first_stage:
+            errors.append(
+                PolicyError(
+                    f"stages[{index}].key",
+                    f"duplicate stage key '{key}' (already used by stages[{first_stage[key]}])",
+                )
+            )
+        elif key is not None:
+            first_stage[key] = index
+        if stage.get("due") is None:
+            for field in ("reminders", "escalations"):
+                if stage.get(field):
+                    errors.append(
+                        PolicyError(
+                            f"stages[{index}].{field}",
+                            f"{field} count from when the stage falls due; give the stage a due",
+                        )
+                    )
+        first_action: dict[str, int] = {}
+        for action_index, action in _blocks(stage.get("actions")):
+            path = f"stages[{index}].actions[{action_index}]"
+            action_key = _text(action, "key")
+            if action_key is not None and action_key in first_action:
+                errors.append(
+                    PolicyError(
+                        f"{path}.key",
+                        f"duplicate action key '{action_key}' in this stage "
+                        f"(already used by actions[{first_action[action_key]}])",
+                    )
+                )
+            elif action_key is not None:
+                first_action[action_key] = action_index
+            to = _text(action, "to")
+            if to is not None and to != CLOSED and to not in stage_keys:
+                errors.append(
+                    PolicyError(
+                        f"{path}.to",
+                        f"leads to unknown stage '{to}'; use one of the stage keys "
+                        f"({', '.join(stage_keys)}) or '{CLOSED}'",
+                    )
+                )
+            notice = action.get("notice")
+            requires = action.get("requires")
+            dated = _text(notice, "field") if isinstance(notice, dict) else None
+            if dated is not None and (not isinstance(requires, list) or dated not in requires):
                 errors.append(
                     PolicyError(
                         f"{path}.notice.field",
-                        f"'{action.notice.field}' must also be listed in requires",
+                        f"'{dated}' must also be listed in requires, so the date is always given",
                     )
                 )
+        if key is not None and key != CLOSED and key not in closing:
+            errors.append(
+                PolicyError(
+                    f"stages[{index}].actions",
+                    f"a case in stage '{key}' could never be closed: no action leads, "
+                    f"directly or through other stages, to '{CLOSED}'",
+                )
+            )
     return errors
 
 
 def validate_policy(data: object) -> PolicyDefinition:
     """Check a parsed definition; raise PolicyInvalid listing every problem with its path."""
     if not isinstance(data, dict):
-        raise PolicyInvalid([PolicyError("(top)", "a definition is a mapping of fields")])
+        raise PolicyInvalid(
+            [PolicyError("(top)", "a definition is a block of fields (case_type:, name:, ...)")]
+        )
+    errors: list[PolicyError] = []
+    policy: PolicyDefinition | None = None
     try:
         policy = PolicyDefinition.model_validate(data)
     except ValidationError as invalid:
-        raise PolicyInvalid(
-            [PolicyError(_path(error["loc"]), error["msg"]) for error in invalid.errors()]
-        ) from None
-    errors = _structure_errors(policy)
-    if errors:
+        errors = [PolicyError(_path(error["loc"]), _message(error)) for error in invalid.errors()]
+    reported = {error.path for error in errors}
+    errors += [error for error in _structure_errors(data) if error.path not in reported]
+    if errors or policy is None:
         raise PolicyInvalid(errors)
     return policy

@@ -1,4 +1,4 @@
-"""Bring a database's schema up to date with the Alembic migrations shipped in records/migrations."""
+"""Bring a database's schema up to date with the migrations in records/migrations."""
 
 from pathlib import Path
 

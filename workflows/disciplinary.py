@@ -14,6 +14,10 @@ with workflow.unsafe.imports_passed_through():
 
 @workflow.defn
 class DisciplinaryCase(CaseProcess):
+    @workflow.init
+    def __init__(self, case: CaseInput) -> None:
+        super().__init__(case)
+
     @workflow.run
     async def run(self, case: CaseInput) -> CaseSnapshot:
-        return await self.run_case(case)
+        return await self.run_case()

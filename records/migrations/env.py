@@ -28,7 +28,9 @@ def run_migrations() -> None:
                 context.run_migrations()
         finally:
             if is_postgres:
-                connection.execute(text("SELECT pg_advisory_unlock(:id)"), {"id": MIGRATION_LOCK_ID})
+                connection.execute(
+                    text("SELECT pg_advisory_unlock(:id)"), {"id": MIGRATION_LOCK_ID}
+                )
                 connection.commit()
     engine.dispose()
 

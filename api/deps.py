@@ -1,0 +1,86 @@
+"""Dependencies: settings, the database, the Temporal client, and the current user."""
+
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request, status
+from fastapi.security import OAuth2PasswordBearer
+from sqlalchemy import select
+from temporalio.client import Client
+
+from api.security import username_from_token
+from records.database import Database
+from records.models import User
+from services.access import Principal
+from services.cases import CaseCommands
+from services.errors import Unavailable
+from settings import Settings
+from temporal_client import connect
+
+oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/auth/token")
+
+
+def get_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def get_database(request: Request) -> Database:
+    database: Database = request.app.state.database
+    return database
+
+
+class TemporalConnection:
+    """Connects on first use, so the API starts (and /readyz can say why) while Temporal is down."""
+
+    def __init__(self, settings: Settings):
+        self._settings = settings
+        self._client: Client | None = None
+
+    async def __call__(self) -> Client:
+        if self._client is None:
+            try:
+                self._client = await connect(self._settings)
+            except RuntimeError as error:
+                raise Unavailable(f"The case engine is not reachable: {error}") from error
+        return self._client
+
+
+async def get_current_user(
+    request: Request,
+    token: Annotated[str, Depends(oauth2_scheme)],
+) -> Principal:
+    settings = get_settings(request)
+    username = username_from_token(token, settings.secret_key)
+    unauthorised = HTTPException(
+        status.HTTP_401_UNAUTHORIZED,
+        "Sign in again: your access token is missing, invalid or expired.",
+        headers={"WWW-Authenticate": "Bearer"},
+    )
+    if username is None:
+        raise unauthorised
+    async with get_database(request).sessions() as session:
+        user = await session.scalar(select(User).where(User.username == username))
+    if user is None or not user.active:
+        raise unauthorised
+    return Principal(user.username, user.organisation_id, frozenset(user.roles))
+
+
+CurrentUser = Annotated[Principal, Depends(get_current_user)]
+
+
+def require_role(principal: Principal, roles: frozenset[str], doing: str) -> None:
+    if not principal.has_any(roles):
+        raise HTTPException(status.HTTP_403_FORBIDDEN, f"Your role does not allow you to {doing}.")
+
+
+def get_case_commands(request: Request, principal: CurrentUser) -> CaseCommands:
+    return CaseCommands(
+        database=get_database(request),
+        client=request.app.state.temporal,
+        task_queue=get_settings(request).task_queue,
+        principal=principal,
+        client_address=request.client.host if request.client else None,
+    )
+
+
+Cases = Annotated[CaseCommands, Depends(get_case_commands)]

@@ -1,0 +1,72 @@
+"""The FastAPI application: routers by resource, errors as sentences, never a 500 for bad input."""
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request, status
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from api.deps import TemporalConnection
+from api.routes import auth, cases, dev, health, policies, staff
+from records.database import Database
+from services.errors import ServiceError
+from settings import Settings, get_settings
+
+log = logging.getLogger("ercase.api")
+
+
+def _field(location: tuple[int | str, ...]) -> str:
+    parts = [str(part) for part in location if part not in ("body", "query", "path")]
+    return ".".join(parts) or "body"
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.settings = settings
+        app.state.database = Database(settings.database_url)
+        app.state.temporal = TemporalConnection(settings)
+        yield
+        await app.state.database.dispose()
+
+    app = FastAPI(title="ercase", version="0.1.0", lifespan=lifespan)
+
+    @app.exception_handler(ServiceError)
+    async def service_error(_request: Request, error: ServiceError) -> JSONResponse:
+        body: dict[str, object] = {"detail": error.detail}
+        if hasattr(error, "errors"):
+            body["errors"] = error.errors
+        return JSONResponse(body, status_code=error.status)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(_request: Request, error: RequestValidationError) -> JSONResponse:
+        problems = [
+            {"path": _field(tuple(item.get("loc", ()))), "message": item.get("msg", "invalid")}
+            for item in error.errors()
+        ]
+        first = problems[0] if problems else {"path": "body", "message": "invalid"}
+        detail = f"{first['path']}: {first['message']}"
+        if len(problems) > 1:
+            detail += f" (and {len(problems) - 1} more problem(s); see errors)"
+        return JSONResponse(
+            {"detail": detail, "errors": problems},
+            status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
+        )
+
+    @app.exception_handler(Exception)
+    async def unexpected(_request: Request, error: Exception) -> JSONResponse:
+        log.exception("unexpected error", exc_info=error)
+        return JSONResponse(
+            {"detail": "Something went wrong on our side; nothing was changed. Try again."},
+            status_code=status.HTTP_500_INTERNAL_SERVER_ERROR,
+        )
+
+    for router in (auth.router, cases.router, staff.router, policies.router, health.router):
+        app.include_router(router)
+    if settings.dev:
+        app.include_router(dev.router)
+    return app

@@ -1,0 +1,92 @@
+"""Cases: open, list, read with timeline, steps, pause and resume, assignment, notes."""
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query, status
+from pydantic import BaseModel, Field
+
+from api.deps import Cases
+from api.schemas import ActionIn, AssignIn, CaseOut, CasePage, OpenCaseIn, PauseIn, ResumeIn
+from records.cases import PAGE_SIZE, CaseFilters, timeline
+from services.cases import OpenCase
+from services.errors import Invalid
+
+router = APIRouter(prefix="/api/cases", tags=["cases"])
+
+
+@router.post("", status_code=status.HTTP_201_CREATED)
+async def open_case(body: OpenCaseIn, cases: Cases) -> CaseOut:
+    case = await cases.open(OpenCase(**body.model_dump()))
+    return CaseOut.of(case)
+
+
+@router.get("")
+async def list_cases(
+    cases: Cases,
+    status: Literal["open", "paused", "closed"] | None = None,
+    case_type: str | None = None,
+    advisor: str | None = None,
+    division: str | None = None,
+    breached: bool | None = None,
+    due_before: datetime | None = None,
+    q: Annotated[str | None, Query(max_length=100)] = None,
+    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+) -> CasePage:
+    if due_before is not None and due_before.tzinfo is None:
+        raise Invalid("due_before needs a time zone offset, e.g. 2026-12-01T00:00:00Z.")
+    filters = CaseFilters(status, case_type, advisor, division, breached, due_before, q, page)
+    items, total = await cases.list(filters)
+    return CasePage(
+        items=[CaseOut.of(case) for case in items], total=total, page=page, page_size=PAGE_SIZE
+    )
+
+
+@router.get("/{case_id}")
+async def get_case(case_id: str, cases: Cases) -> CaseOut:
+    case = await cases.read(case_id)
+    async with cases.database.sessions() as session:
+        events, notes = await timeline(session, case_id)
+    return CaseOut.of(case, events, notes)
+
+
+@router.post("/{case_id}/actions/{action}")
+async def take_action(case_id: str, action: str, body: ActionIn, cases: Cases) -> CaseOut:
+    return CaseOut.of(await cases.act(case_id, action, body.data, body.request_id))
+
+
+@router.post("/{case_id}/pause")
+async def pause_case(case_id: str, body: PauseIn, cases: Cases) -> CaseOut:
+    return CaseOut.of(await cases.pause(case_id, body.reason, body.request_id))
+
+
+@router.post("/{case_id}/resume")
+async def resume_case(case_id: str, cases: Cases, body: ResumeIn | None = None) -> CaseOut:
+    return CaseOut.of(await cases.resume(case_id, body.request_id if body else None))
+
+
+@router.post("/{case_id}/assign")
+async def assign_case(case_id: str, body: AssignIn, cases: Cases) -> CaseOut:
+    return CaseOut.of(await cases.assign(case_id, body.advisor, body.request_id))
+
+
+class NoteIn(BaseModel):
+    model_config = {"extra": "forbid"}
+    text: str = Field(min_length=1, max_length=20_000)
+    kind: Literal["note", "call", "email", "meeting"] = "note"
+
+
+class NoteOut(BaseModel):
+    id: int
+    kind: str
+    text: str
+    author: str
+    created_at: datetime
+
+
+@router.post("/{case_id}/notes", status_code=status.HTTP_201_CREATED)
+async def add_note(case_id: str, body: NoteIn, cases: Cases) -> NoteOut:
+    note = await cases.add_note(case_id, body.kind, body.text)
+    return NoteOut(
+        id=note.id, kind=note.kind, text=note.body, author=note.author, created_at=note.created_at
+    )

@@ -1,0 +1,36 @@
+"""Liveness and readiness."""
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy import text
+
+from api.deps import get_database
+from services.errors import Unavailable
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/healthz")
+async def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@router.get("/readyz")
+async def readyz(request: Request) -> JSONResponse:
+    checks: dict[str, str] = {}
+    try:
+        async with get_database(request).sessions() as session:
+            await session.execute(text("SELECT 1"))
+        checks["database"] = "ok"
+    except Exception as error:  # any failure here means "not ready", and says why
+        checks["database"] = f"unreachable: {type(error).__name__}"
+    try:
+        client = await request.app.state.temporal()
+        await client.service_client.check_health()
+        checks["temporal"] = "ok"
+    except (Unavailable, RuntimeError) as error:
+        checks["temporal"] = f"unreachable: {error}"
+    ready = all(value == "ok" for value in checks.values())
+    return JSONResponse(
+        {"status": "ready" if ready else "not ready", **checks}, 200 if ready else 503
+    )

@@ -1,0 +1,150 @@
+"""Policies: read the case-type definitions; policy owners publish new versions."""
+
+import json
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request, status
+from pydantic import BaseModel
+from sqlalchemy import func, select
+
+from api.deps import CurrentUser, get_database, require_role
+from policies.loader import parse_policy_text, shipped_policies
+from policies.schema import PolicyInvalid, validate_policy
+from records.cases import current_policy
+from records.database import Database
+from records.models import AuditEntry, PolicyVersion
+from services.access import POLICY_PUBLISHERS
+from services.errors import Invalid, NotFound
+
+router = APIRouter(prefix="/api/policies", tags=["policies"])
+Db = Annotated[Database, Depends(get_database)]
+
+
+class PolicySummary(BaseModel):
+    case_type: str
+    name: str
+    version: int
+
+
+class PolicyOut(BaseModel):
+    case_type: str
+    version: int
+    author: str
+    change_note: str
+    created_at: datetime
+    definition: dict[str, Any]
+
+
+class Published(BaseModel):
+    case_type: str
+    version: int
+
+
+@router.get("")
+async def list_policies(principal: CurrentUser, database: Db) -> list[PolicySummary]:
+    summaries = []
+    async with database.transaction() as session:
+        for case_type in shipped_policies():
+            found = await current_policy(session, principal.organisation_id, case_type)
+            if found:
+                policy, version = found
+                summaries.append(
+                    PolicySummary(case_type=case_type, name=policy.name, version=version)
+                )
+    return summaries
+
+
+@router.get("/{case_type}")
+async def get_policy(
+    case_type: str,
+    principal: CurrentUser,
+    database: Db,
+    version: Annotated[int | None, Query(ge=1)] = None,
+) -> PolicyOut:
+    async with database.transaction() as session:
+        # Makes sure the shipped definition is stored as version 1 before anyone reads it.
+        await current_policy(session, principal.organisation_id, case_type)
+        query = select(PolicyVersion).where(
+            PolicyVersion.organisation_id == principal.organisation_id,
+            PolicyVersion.case_type == case_type,
+        )
+        if version is not None:
+            query = query.where(PolicyVersion.version == version)
+        row = await session.scalar(query.order_by(PolicyVersion.version.desc()).limit(1))
+    if row is None:
+        raise NotFound(
+            f"There is no policy '{case_type}'" + (f" version {version}." if version else ".")
+        )
+    return PolicyOut(
+        case_type=row.case_type,
+        version=row.version,
+        author=row.author,
+        change_note=row.change_note,
+        created_at=row.created_at,
+        definition=row.definition,
+    )
+
+
+@router.post("/{case_type}/versions", status_code=status.HTTP_201_CREATED)
+async def publish_version(
+    case_type: str,
+    request: Request,
+    principal: CurrentUser,
+    database: Db,
+    change_note: Annotated[str, Query(max_length=2000)] = "",
+) -> Published:
+    require_role(principal, POLICY_PUBLISHERS, "publish policies")
+    body = (await request.body()).decode("utf-8", errors="replace")
+    content_type = request.headers.get("content-type", "")
+    try:
+        if "yaml" in content_type:
+            policy = parse_policy_text(body)
+        else:
+            try:
+                data = json.loads(body)
+            except json.JSONDecodeError as error:
+                raise Invalid(
+                    f"The body is not valid JSON: {error.msg} at line {error.lineno}."
+                ) from None
+            policy = validate_policy(data)
+    except PolicyInvalid as invalid:
+        raise PolicyRejected(invalid) from None
+    if policy.case_type != case_type:
+        raise Invalid(f"The definition is for '{policy.case_type}', not '{case_type}'.")
+    if case_type not in shipped_policies():
+        raise NotFound(f"There is no case type '{case_type}'.")
+    async with database.transaction() as session:
+        await current_policy(session, principal.organisation_id, case_type)
+        latest = await session.scalar(
+            select(func.max(PolicyVersion.version)).where(
+                PolicyVersion.organisation_id == principal.organisation_id,
+                PolicyVersion.case_type == case_type,
+            )
+        )
+        version = (latest or 0) + 1
+        session.add(
+            PolicyVersion(
+                organisation_id=principal.organisation_id,
+                case_type=case_type,
+                version=version,
+                definition=policy.model_dump(mode="json"),
+                author=principal.username,
+                change_note=change_note,
+            )
+        )
+        session.add(
+            AuditEntry(
+                organisation_id=principal.organisation_id,
+                username=principal.username,
+                action="policy.publish",
+                detail={"case_type": case_type, "version": version},
+            )
+        )
+    return Published(case_type=case_type, version=version)
+
+
+class PolicyRejected(Invalid):
+    def __init__(self, invalid: PolicyInvalid):
+        super().__init__(f"The definition has {len(invalid.errors)} problem(s); see errors.")
+        self.errors = [{"path": error.path, "message": error.message} for error in invalid.errors]

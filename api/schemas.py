@@ -1,0 +1,164 @@
+"""What the API takes and gives: pydantic models at the boundary."""
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from records.models import Case, CaseEvent, Note
+
+
+class _Input(BaseModel):
+    # Unknown fields are refused, so a misspelt field is an error and not silently ignored.
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class OpenCaseIn(_Input):
+    case_type: str = Field(min_length=1, max_length=60)
+    employee_id: str = Field(min_length=1, max_length=40)
+    summary: str = Field(min_length=1, max_length=5000)
+    risk: Literal["urgent", "routine"] = "routine"
+    advisor: str | None = Field(default=None, min_length=1, max_length=80)
+
+
+class ActionIn(_Input):
+    data: dict[str, Any] = {}
+    request_id: str | None = Field(default=None, min_length=1, max_length=100)
+
+
+class PauseIn(_Input):
+    reason: str = Field(min_length=1, max_length=2000)
+    request_id: str | None = Field(default=None, min_length=1, max_length=100)
+
+
+class ResumeIn(_Input):
+    request_id: str | None = Field(default=None, min_length=1, max_length=100)
+
+
+class AssignIn(_Input):
+    advisor: str = Field(min_length=1, max_length=80)
+    request_id: str | None = Field(default=None, min_length=1, max_length=100)
+
+
+class StaffIn(_Input):
+    id: str = Field(min_length=1, max_length=40)
+    name: str | None = Field(default=None, max_length=200)
+    email: str | None = Field(default=None, max_length=320, pattern=r"^[^@\s]+@[^@\s]+$")
+    division: str | None = Field(default=None, max_length=120)
+    department: str | None = Field(default=None, max_length=120)
+    line_manager: str | None = Field(default=None, max_length=40)
+    band: str | None = Field(default=None, max_length=20)
+    ethnic_group: str | None = Field(default=None, max_length=80)
+    disability: str | None = Field(default=None, max_length=40)
+
+
+class StaffImported(BaseModel):
+    created: int
+    updated: int
+
+
+class StageOut(BaseModel):
+    key: str
+    name: str
+    started_at: datetime
+    due_at: datetime | None
+
+
+class PolicyRef(BaseModel):
+    case_type: str
+    version: int
+
+
+class TimelineEntry(BaseModel):
+    at: datetime
+    kind: str
+    actor: str | None
+    stage: str | None
+    detail: dict[str, Any]
+
+
+class CaseOut(BaseModel):
+    id: str
+    case_type: str
+    status: str
+    stage: StageOut
+    due_at: datetime | None
+    opened_at: datetime
+    closed_at: datetime | None
+    risk: str
+    employee_id: str
+    summary: str
+    advisor: str
+    division: str | None
+    department: str | None
+    policy: PolicyRef
+    breached: bool
+    outcome: str | None
+    paused_reason: str | None
+    actions: list[str]
+    timeline: list[TimelineEntry] | None = None
+
+    @classmethod
+    def of(
+        cls, case: Case, events: list[CaseEvent] | None = None, notes: list[Note] | None = None
+    ) -> "CaseOut":
+        timeline = None
+        if events is not None:
+            timeline = [
+                TimelineEntry(
+                    at=event.at,
+                    kind=event.kind,
+                    actor=event.actor,
+                    stage=event.stage_key,
+                    detail=event.detail,
+                )
+                for event in events
+            ] + [
+                TimelineEntry(
+                    at=note.created_at,
+                    kind=f"note.{note.kind}",
+                    actor=note.author,
+                    stage=None,
+                    detail={"text": note.body},
+                )
+                for note in notes or []
+            ]
+            timeline.sort(key=lambda entry: entry.at)
+        return cls(
+            id=case.id,
+            case_type=case.case_type,
+            status=case.status,
+            stage=StageOut(
+                key=case.stage_key,
+                name=case.stage_name,
+                started_at=case.stage_started_at,
+                due_at=case.stage_due_at,
+            ),
+            due_at=case.due_at,
+            opened_at=case.opened_at,
+            closed_at=case.closed_at,
+            risk=case.risk,
+            employee_id=case.employee_id,
+            summary=case.summary,
+            advisor=case.advisor,
+            division=case.division,
+            department=case.department,
+            policy=PolicyRef(case_type=case.case_type, version=case.policy_version),
+            breached=case.breached,
+            outcome=case.outcome,
+            paused_reason=case.paused_reason,
+            actions=case.actions,
+            timeline=timeline,
+        )
+
+
+class CasePage(BaseModel):
+    items: list[CaseOut]
+    total: int
+    page: int
+    page_size: int
+
+
+class Token(BaseModel):
+    access_token: str
+    token_type: str = "bearer"

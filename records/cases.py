@@ -1,0 +1,126 @@
+"""Queries about cases: references, the current policy of a case type, filtered lists."""
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Select, func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from policies.loader import shipped_policies
+from policies.schema import PolicyDefinition
+from records.models import Case, CaseEvent, Note, PolicyVersion, ReferenceCounter, Staff
+
+PAGE_SIZE = 50
+
+
+async def allocate_reference(session: AsyncSession, prefix: str, year: int) -> str:
+    """The next readable reference, e.g. DIS-2026-0007.
+
+    The row lock serialises concurrent openers.
+    """
+    counter = await session.get(ReferenceCounter, (prefix, year), with_for_update=True)
+    if counter is None:
+        counter = ReferenceCounter(prefix=prefix, year=year, last=0)
+        session.add(counter)
+        await session.flush()
+    number = await session.scalar(
+        update(ReferenceCounter)
+        .where(ReferenceCounter.prefix == prefix, ReferenceCounter.year == year)
+        .values(last=ReferenceCounter.last + 1)
+        .returning(ReferenceCounter.last)
+    )
+    return f"{prefix}-{year}-{number:04d}"
+
+
+async def current_policy(
+    session: AsyncSession, organisation_id: int, case_type: str
+) -> tuple[PolicyDefinition, int] | None:
+    """The newest published version for the organisation; the shipped one becomes version 1."""
+    row = await session.scalar(
+        select(PolicyVersion)
+        .where(
+            PolicyVersion.organisation_id == organisation_id, PolicyVersion.case_type == case_type
+        )
+        .order_by(PolicyVersion.version.desc())
+        .limit(1)
+    )
+    if row is not None:
+        return PolicyDefinition.model_validate(row.definition), row.version
+    shipped = shipped_policies().get(case_type)
+    if shipped is None:
+        return None
+    session.add(
+        PolicyVersion(
+            organisation_id=organisation_id,
+            case_type=case_type,
+            version=1,
+            definition=shipped.model_dump(mode="json"),
+            author="ercase",
+            change_note="Shipped definition",
+        )
+    )
+    await session.flush()
+    return shipped, 1
+
+
+async def find_staff(session: AsyncSession, organisation_id: int, employee_id: str) -> Staff | None:
+    return await session.scalar(
+        select(Staff).where(
+            Staff.organisation_id == organisation_id, Staff.employee_id == employee_id
+        )
+    )
+
+
+@dataclass
+class CaseFilters:
+    status: str | None = None
+    case_type: str | None = None
+    advisor: str | None = None
+    division: str | None = None
+    breached: bool | None = None
+    due_before: datetime | None = None
+    q: str | None = None
+    page: int = 1
+
+
+def filtered(query: Select[Case], filters: CaseFilters) -> Select[Case]:
+    for column, value in (
+        (Case.status, filters.status),
+        (Case.case_type, filters.case_type),
+        (Case.advisor, filters.advisor),
+        (Case.division, filters.division),
+        (Case.breached, filters.breached),
+    ):
+        if value is not None:
+            query = query.where(column == value)
+    if filters.due_before is not None:
+        query = query.where(Case.stage_due_at < filters.due_before)
+    if filters.q:
+        pattern = f"%{filters.q.strip().lower()}%"
+        query = query.where(
+            or_(func.lower(Case.id).like(pattern), func.lower(Case.employee_id).like(pattern))
+        )
+    return query
+
+
+async def list_page(
+    session: AsyncSession, scope: Select[Case], filters: CaseFilters
+) -> tuple[list[Case], int]:
+    query = filtered(scope, filters)
+    total = await session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    rows = await session.scalars(
+        query.order_by(Case.stage_due_at.is_(None), Case.stage_due_at, Case.id)
+        .offset((filters.page - 1) * PAGE_SIZE)
+        .limit(PAGE_SIZE)
+    )
+    return list(rows), total
+
+
+async def timeline(session: AsyncSession, case_id: str) -> tuple[list[CaseEvent], list[Note]]:
+    events = await session.scalars(
+        select(CaseEvent).where(CaseEvent.case_id == case_id).order_by(CaseEvent.seq)
+    )
+    notes = await session.scalars(
+        select(Note).where(Note.case_id == case_id).order_by(Note.created_at)
+    )
+    return list(events), list(notes)
