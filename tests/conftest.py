@@ -239,6 +239,9 @@ async def dev_server_env() -> AsyncIterator[WorkflowEnvironment]:
     await env.shutdown()
 
 
+API_BASE = "http://ercase.test"
+
+
 @dataclass
 class ApiStack:
     http: httpx.AsyncClient
