@@ -1,0 +1,195 @@
+"""The `ercase` command: up | worker | api | seed | policy validate."""
+
+import argparse
+import asyncio
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+
+import uvicorn
+from temporalio.client import Client
+
+from mail_sink import DEFAULT_MAIL_FOLDER, start_mail_sink
+from policies.loader import load_policy_file
+from policies.schema import PolicyInvalid
+from records.database import Database
+from records.migrate import upgrade
+from services.demo import DEMO_PASSWORD, DEMO_USERS, seed_demo
+from settings import VAR_DIR, Settings, get_settings
+from temporal_client import connect
+from worker import run_worker
+
+API_PORT = 8000
+TEMPORAL_UI_PORT = 8233
+
+
+def _answers(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+def _wait_until(check: Callable[[], bool], what: str, seconds: float) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(0.3)
+    raise SystemExit(f"ercase: {what} did not come up within {seconds:.0f} s")
+
+
+def _api_ready(port: int) -> bool:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=2) as reply:
+            return bool(reply.status == 200)
+    except OSError:
+        return False
+
+
+def _temporal_host_port(settings: Settings) -> tuple[str, int]:
+    host, _, port = settings.temporal_address.rpartition(":")
+    return host or "localhost", int(port)
+
+
+async def _seed(settings: Settings) -> bool:
+    database = Database(settings.database_url)
+    client = await connect(settings)
+
+    async def client_factory() -> Client:
+        return client
+
+    try:
+        return await seed_demo(database, client_factory, settings.task_queue)
+    finally:
+        await database.dispose()
+
+
+def _interrupt(_signal: int, _frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def up(settings: Settings, port: int) -> None:
+    """The whole embedded stack in one command; Ctrl-C (or SIGTERM) stops every child."""
+    signal.signal(signal.SIGTERM, _interrupt)
+    VAR_DIR.mkdir(exist_ok=True)
+    upgrade(settings.database_url)
+    # Children read the same configuration, in dev mode unless the caller said otherwise.
+    child_env = {**os.environ, "ERCASE_DEV": "true" if settings.dev else "false"}
+    children: list[subprocess.Popen[bytes]] = []
+
+    def spawn(*command: str) -> None:
+        children.append(subprocess.Popen(command, env=child_env))
+
+    host, temporal_port = _temporal_host_port(settings)
+    if _answers(host, temporal_port):
+        print(f"ercase: using the Temporal server already at {settings.temporal_address}")
+    else:
+        temporal = str(Path(sys.executable).parent / "temporal")
+        spawn(
+            temporal, "server", "start-dev",
+            "--db-filename", str(VAR_DIR / "temporal.db"),
+            "--ip", "127.0.0.1", "--port", str(temporal_port),
+            "--ui-port", str(TEMPORAL_UI_PORT), "--log-level", "error",
+        )  # fmt: skip
+        _wait_until(lambda: _answers(host, temporal_port), "the Temporal dev server", 60)
+
+    sink = None
+    if settings.dev and not _answers(settings.smtp_host, settings.smtp_port):
+        sink = start_mail_sink("127.0.0.1", settings.smtp_port, DEFAULT_MAIL_FOLDER)
+
+    spawn(sys.executable, "-m", "cli", "worker")
+    spawn(sys.executable, "-m", "cli", "api", "--host", "127.0.0.1", "--port", str(port))
+    try:
+        _wait_until(lambda: _api_ready(port), "the API", 60)
+        if settings.dev and asyncio.run(_seed(settings)):
+            print("ercase: demo data seeded (first start)")
+        base = f"http://localhost:{port}"
+        print(f"\nercase is up.\n  API:          {base}/api  (docs at {base}/docs)")
+        if settings.dev:
+            print(f"  Dev outbox:   {base}/dev/outbox  (mail caught on port {settings.smtp_port})")
+            users = ", ".join(f"{name} ({roles[0]})" for name, _, roles in DEMO_USERS)
+            print(f"  Demo users:   {users}; password '{DEMO_PASSWORD}'")
+        print(f"  Temporal UI:  http://localhost:{TEMPORAL_UI_PORT}\nCtrl-C stops everything.")
+        while all(child.poll() is None for child in children):
+            time.sleep(0.5)
+        print("ercase: a component stopped; shutting the rest down", file=sys.stderr)
+    except KeyboardInterrupt:
+        print("\nercase: stopping")
+    finally:
+        _stop(children)
+        if sink is not None:
+            sink.stop()
+
+
+def _stop(children: list[subprocess.Popen[bytes]]) -> None:
+    # Worker and API first, the Temporal server last, so in-flight work can finish.
+    for child in reversed(children):
+        if child.poll() is None:
+            child.send_signal(signal.SIGINT)
+    for child in reversed(children):
+        try:
+            child.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            child.kill()
+
+
+def validate_policy_file(path: Path) -> int:
+    try:
+        policy = load_policy_file(path)
+    except FileNotFoundError:
+        print(f"{path}: no such file", file=sys.stderr)
+        return 2
+    except PolicyInvalid as invalid:
+        for error in invalid.errors:
+            print(f"{path}: {error.path}: {error.message}", file=sys.stderr)
+        return 1
+    print(f"{path}: valid ({policy.name}, {len(policy.stages)} stages)")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="ercase", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    up_parser = commands.add_parser("up", help="start the embedded stack (what `make run` runs)")
+    up_parser.add_argument("--port", type=int, default=API_PORT)
+    commands.add_parser("worker", help="run the Temporal worker")
+    api_parser = commands.add_parser("api", help="serve the HTTP API")
+    api_parser.add_argument("--host", default="127.0.0.1")
+    api_parser.add_argument("--port", type=int, default=API_PORT)
+    commands.add_parser("seed", help="add the demo trust, users, staff and cases (once)")
+    policy_parser = commands.add_parser("policy", help="work with policy definitions")
+    policy_commands = policy_parser.add_subparsers(dest="policy_command", required=True)
+    validate_parser = policy_commands.add_parser("validate", help="check a definition file")
+    validate_parser.add_argument("file", type=Path)
+    args = parser.parse_args(argv)
+
+    if args.command == "up":
+        settings = get_settings()
+        if "dev" not in settings.model_fields_set:
+            settings = settings.model_copy(update={"dev": True})
+        up(settings, args.port)
+    elif args.command == "worker":
+        with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C is how a worker is stopped
+            asyncio.run(run_worker(get_settings()))
+    elif args.command == "api":
+        settings = get_settings()
+        upgrade(settings.database_url)
+        uvicorn.run("api.main:create_app", factory=True, host=args.host, port=args.port)
+    elif args.command == "seed":
+        seeded = asyncio.run(_seed(get_settings()))
+        print("demo data seeded" if seeded else "demo data already present; nothing changed")
+    elif args.command == "policy":
+        sys.exit(validate_policy_file(args.file))
+
+
+if __name__ == "__main__":
+    main()

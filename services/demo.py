@@ -1,0 +1,132 @@
+"""Demo data for the embedded stack: one trust, the demo users, ~50 staff, cases in every state."""
+
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from itertools import cycle
+
+from sqlalchemy import select
+from temporalio.client import Client
+
+from records.database import Database
+from records.models import Organisation
+from records.people import StaffEntry, create_user, get_or_create_organisation, upsert_staff
+from services.access import Principal
+from services.cases import CaseCommands, OpenCase
+
+DEMO_PASSWORD = "demo"
+DEMO_ORGANISATION = ("RX1", "Demo NHS Foundation Trust")
+DEMO_USERS = [
+    ("alice", "Alice Adeyemi", ["advisor"]),
+    ("bob", "Bob Bennett", ["advisor"]),
+    ("mark", "Mark Mensah", ["manager"]),
+    ("polly", "Polly Price", ["policy_owner"]),
+    ("hannah", "Hannah Hughes", ["hr_director"]),
+    ("admin", "Ada Admin", ["admin"]),
+]
+DIVISIONS = {
+    "Medicine": ["Cardiology", "Respiratory", "Acute Medicine"],
+    "Surgery": ["Theatres", "Orthopaedics", "General Surgery"],
+    "Women and Children": ["Maternity", "Paediatrics"],
+    "Estates and Facilities": ["Portering", "Catering"],
+}
+FIRST_NAMES = ["Amara", "Ben", "Chloe", "Dev", "Ella", "Farid", "Grace", "Hugo", "Isla", "Jun"]
+LAST_NAMES = ["Okafor", "Smith", "Patel", "Nowak", "Evans"]
+ETHNIC_GROUPS = ["White", "Asian or Asian British", "Black or Black British", "Mixed", None]
+DISABILITY = ["No", "No", "Yes", "No", None]
+BANDS = ["2", "3", "4", "5", "6", "7", "8a"]
+
+
+def demo_staff() -> list[StaffEntry]:
+    """50 staff: each department's first member line-manages the rest of it."""
+    departments = [(division, dept) for division, depts in DIVISIONS.items() for dept in depts]
+    names = [(first, last) for last in LAST_NAMES for first in FIRST_NAMES]
+    managers: dict[str, str] = {}
+    staff = []
+    for number, ((first, last), (division, department), ethnic, disabled, band) in enumerate(
+        zip(
+            names,
+            cycle(departments),
+            cycle(ETHNIC_GROUPS),
+            cycle(DISABILITY),
+            cycle(BANDS),
+            strict=False,
+        ),
+        start=1,
+    ):
+        employee_id = f"E{10000 + number}"
+        manager = managers.setdefault(department, employee_id)
+        staff.append(
+            StaffEntry(
+                employee_id=employee_id,
+                name=f"{first} {last}",
+                email=f"{first}.{last}@demo-trust.example".lower(),
+                division=division,
+                department=department,
+                line_manager_id=None if manager == employee_id else manager,
+                band=band,
+                ethnic_group=ethnic,
+                disability=disabled,
+            )
+        )
+    return staff
+
+
+async def seed_demo(
+    database: Database, client: Callable[[], Awaitable[Client]], task_queue: str
+) -> bool:
+    """Seed once: False if the demo trust already exists (a second start keeps everything)."""
+    async with database.transaction() as session:
+        code, name = DEMO_ORGANISATION
+        if await session.scalar(select(Organisation).where(Organisation.code == code)):
+            return False
+        organisation = await get_or_create_organisation(session, code, name)
+        for username, full_name, roles in DEMO_USERS:
+            email = f"{username}@demo-trust.example"
+            await create_user(
+                session, organisation, username, DEMO_PASSWORD, roles, full_name, email
+            )
+        await upsert_staff(session, organisation.id, demo_staff())
+        organisation_id = organisation.id
+
+    def as_user(username: str) -> CaseCommands:
+        roles = next(roles for name, _, roles in DEMO_USERS if name == username)
+        principal = Principal(username, organisation_id, frozenset(roles))
+        return CaseCommands(database, client, task_queue, principal)
+
+    alice, bob = as_user("alice"), as_user("bob")
+    await alice.open(OpenCase("disciplinary", "E10002", "Repeated lateness for night shifts"))
+
+    investigation = await alice.open(
+        OpenCase("disciplinary", "E10015", "Alleged falsification of timesheets", "urgent")
+    )
+    terms = {
+        "terms_of_reference": "Timesheets, January to March",
+        "investigating_officer": "Dr R. Khan",
+    }
+    await alice.act(investigation.id, "refer_to_investigation", terms, None)
+
+    hearing = await bob.open(OpenCase("disciplinary", "E10023", "Inappropriate conduct on ward"))
+    await bob.act(hearing.id, "refer_to_investigation", terms, None)
+    report = {"report_summary": "Case to answer", "recommendation": "Formal hearing"}
+    await bob.act(hearing.id, "submit_report", report, None)
+
+    # Brought in from a spreadsheet: its real dates put the investigation well past due.
+    now = datetime.now(UTC)
+    await bob.open(
+        OpenCase(
+            "disciplinary",
+            "E10031",
+            "Breach of confidentiality (imported)",
+            advisor="bob",
+            opened_at=now - timedelta(days=40),
+            stage="investigation",
+            stage_started_at=now - timedelta(days=30),
+        )
+    )
+
+    paused = await alice.open(OpenCase("disciplinary", "E10044", "Unauthorised absence"))
+    await alice.pause(paused.id, "Employee signed off sick; hearing cannot proceed", None)
+
+    closed = await alice.open(OpenCase("disciplinary", "E10007", "Uniform policy"))
+    await alice.act(closed.id, "informal_resolution", {"outcome": "Informal advice given"}, None)
+    return True
