@@ -1,10 +1,11 @@
 """Shared fixtures: real databases (SQLite and PostgreSQL), a real SMTP server, Temporal servers."""
 
+import asyncio
 import base64
 import shutil
 import sys
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -286,3 +287,12 @@ async def api_stack(
         ) as http,
     ):
         yield ApiStack(http, sqlite_database, settings, people, smtp_server)
+
+
+async def eventually(check: Callable[[], Awaitable[bool]], seconds: float) -> None:
+    """Wait for something another process does (a worker, a timer); fail after `seconds`."""
+    for _ in range(int(seconds * 10)):
+        if await check():
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"not true within {seconds} s")

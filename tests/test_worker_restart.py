@@ -1,0 +1,103 @@
+"""Against the real dev server: a worker that stops mid-case loses nothing.
+
+The case's clocks are Temporal timers held by the server, so a reminder that fell due
+while no worker ran is sent when one comes back, once, and the later timers still fire.
+"""
+
+import asyncio
+import uuid
+from datetime import timedelta
+
+from sqlalchemy import select
+from temporalio.testing import WorkflowEnvironment
+
+from policies.schema import validate_policy
+from records.database import Database
+from records.models import CaseEvent
+from tests.conftest import add_people, eventually, insert_case_row, make_settings
+from tests.smtp_fixture import SmtpServer
+from worker import build_worker
+from workflows.disciplinary import DisciplinaryCase
+from workflows.types import CaseInput
+
+# A short policy, so real time can pass over its clocks in a test.
+QUICK_POLICY = validate_policy(
+    {
+        "case_type": "disciplinary",
+        "name": "Quick disciplinary (test)",
+        "reference_prefix": "QDIS",
+        "stages": [
+            {
+                "key": "assessment",
+                "name": "Assessment",
+                "due": "PT10S",
+                "reminders": ["PT6S"],
+                "escalations": [{"after": "PT1S", "notify": ["manager"]}],
+                "actions": [{"key": "close", "to": "closed"}],
+            }
+        ],
+    }
+)
+
+
+async def test_a_stopped_worker_picks_the_case_up_again(
+    dev_server_env: WorkflowEnvironment, sqlite_database: Database, smtp_server: SmtpServer
+) -> None:
+    people = await add_people(sqlite_database)
+    settings = make_settings("sqlite://", smtp_port=smtp_server.port)
+    task_queue = f"restart-{uuid.uuid4()}"
+    case_id = f"QDIS-{uuid.uuid4().hex[:6]}"
+    client = dev_server_env.client
+
+    async def kinds() -> list[str]:
+        async with sqlite_database.sessions() as session:
+            rows = await session.scalars(
+                select(CaseEvent.kind).where(CaseEvent.case_id == case_id).order_by(CaseEvent.seq)
+            )
+            return list(rows)
+
+    async def reminder_mail() -> list[str]:
+        return [
+            message["X-Ercase-Event"]
+            for _, message in smtp_server.messages
+            if message["X-Ercase-Case"] == case_id
+        ]
+
+    opened_at = await dev_server_env.get_current_time()
+    await insert_case_row(sqlite_database, case_id, people.organisation.id, opened_at, QUICK_POLICY)
+    async with build_worker(client, sqlite_database, settings, task_queue):
+        handle = await client.start_workflow(
+            DisciplinaryCase.run,
+            CaseInput(
+                case_id, people.organisation.id, QUICK_POLICY, 1, opened_at, "alice", "routine"
+            ),
+            id=f"case-{case_id}",
+            task_queue=task_queue,
+            execution_timeout=timedelta(minutes=2),
+        )
+
+        async def opened() -> bool:
+            return await kinds() == ["opened"]
+
+        await eventually(opened, 5)
+
+    # No worker while the reminder (at 4 s) falls due.
+    await asyncio.sleep(6)
+    assert await kinds() == ["opened"]
+
+    async with build_worker(client, sqlite_database, settings, task_queue):
+
+        async def all_fired() -> bool:
+            return await kinds() == ["opened", "reminder", "stage_breach", "escalation"]
+
+        await eventually(all_fired, 20)
+
+        async def both_mailed() -> bool:
+            return sorted(await reminder_mail()) == ["breach", "reminder"]
+
+        await eventually(both_mailed, 10)
+        state = await handle.query(DisciplinaryCase.state)
+        assert state.breached and state.status == "open"
+        await handle.terminate("test finished")
+    recipients = sorted(rcpt for rcpts, _ in smtp_server.messages for rcpt in rcpts)
+    assert recipients == ["alice@north.example", "mark@north.example"]
