@@ -27,7 +27,8 @@ from temporal_client import connect
 from worker import run_worker
 
 API_PORT = 8000
-TEMPORAL_UI_PORT = 8233
+# The dev server's web UI listens this far above its frontend port (7233 → 8233).
+TEMPORAL_UI_OFFSET = 1000
 
 
 def _answers(host: str, port: int) -> bool:
@@ -90,7 +91,8 @@ def up(settings: Settings, port: int) -> None:
         children.append(subprocess.Popen(command, env=child_env))
 
     host, temporal_port = _temporal_host_port(settings)
-    if _answers(host, temporal_port):
+    own_temporal = not _answers(host, temporal_port)
+    if not own_temporal:
         print(f"ercase: using the Temporal server already at {settings.temporal_address}")
     else:
         temporal = str(Path(sys.executable).parent / "temporal")
@@ -98,7 +100,7 @@ def up(settings: Settings, port: int) -> None:
             temporal, "server", "start-dev",
             "--db-filename", str(VAR_DIR / "temporal.db"),
             "--ip", "127.0.0.1", "--port", str(temporal_port),
-            "--ui-port", str(TEMPORAL_UI_PORT), "--log-level", "error",
+            "--ui-port", str(temporal_port + TEMPORAL_UI_OFFSET), "--log-level", "error",
         )  # fmt: skip
         _wait_until(lambda: _answers(host, temporal_port), "the Temporal dev server", 60)
 
@@ -118,7 +120,9 @@ def up(settings: Settings, port: int) -> None:
             print(f"  Dev outbox:   {base}/dev/outbox  (mail caught on port {settings.smtp_port})")
             users = ", ".join(f"{name} ({roles[0]})" for name, _, roles in DEMO_USERS)
             print(f"  Demo users:   {users}; password '{DEMO_PASSWORD}'")
-        print(f"  Temporal UI:  http://localhost:{TEMPORAL_UI_PORT}\nCtrl-C stops everything.")
+        if own_temporal:
+            print(f"  Temporal UI:  http://localhost:{temporal_port + TEMPORAL_UI_OFFSET}")
+        print("Ctrl-C stops everything.", flush=True)
         while all(child.poll() is None for child in children):
             time.sleep(0.5)
         print("ercase: a component stopped; shutting the rest down", file=sys.stderr)
