@@ -2,27 +2,36 @@
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Select, func, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql import Executable
 
 from policies.loader import shipped_policies
 from policies.schema import PolicyDefinition
-from records.models import Case, CaseEvent, Note, PolicyVersion, ReferenceCounter, Staff
+from records.models import Base, Case, CaseEvent, Note, PolicyVersion, ReferenceCounter, Staff
 
 PAGE_SIZE = 50
+
+
+def _insert_unless_present(session: AsyncSession, model: type[Base], **values: Any) -> Executable:
+    """INSERT … ON CONFLICT DO NOTHING, in the dialect of the session's database."""
+    insert = sqlite_insert if session.get_bind().dialect.name == "sqlite" else postgresql_insert
+    return insert(model).values(**values).on_conflict_do_nothing()
 
 
 async def allocate_reference(session: AsyncSession, prefix: str, year: int) -> str:
     """The next readable reference, e.g. DIS-2026-0007.
 
-    The row lock serialises concurrent openers.
+    The counter row is created if missing without failing when a concurrent opener creates it
+    first; the UPDATE's row lock then serialises concurrent openers.
     """
-    counter = await session.get(ReferenceCounter, (prefix, year), with_for_update=True)
-    if counter is None:
-        counter = ReferenceCounter(prefix=prefix, year=year, last=0)
-        session.add(counter)
-        await session.flush()
+    await session.execute(
+        _insert_unless_present(session, ReferenceCounter, prefix=prefix, year=year, last=0)
+    )
     number = await session.scalar(
         update(ReferenceCounter)
         .where(ReferenceCounter.prefix == prefix, ReferenceCounter.year == year)
@@ -49,8 +58,11 @@ async def current_policy(
     shipped = shipped_policies().get(case_type)
     if shipped is None:
         return None
-    session.add(
-        PolicyVersion(
+    # A concurrent first use may store the same version 1 first; that is not an error.
+    await session.execute(
+        _insert_unless_present(
+            session,
+            PolicyVersion,
             organisation_id=organisation_id,
             case_type=case_type,
             version=1,
@@ -59,7 +71,6 @@ async def current_policy(
             change_note="Shipped definition",
         )
     )
-    await session.flush()
     return shipped, 1
 
 

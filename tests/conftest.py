@@ -15,6 +15,8 @@ import psycopg
 import pytest
 import pytest_asyncio
 from asgi_lifespan import LifespanManager
+from sqlalchemy import select
+from temporalio.client import WorkflowExecutionStatus
 from temporalio.testing import WorkflowEnvironment
 
 from api.main import create_app
@@ -27,6 +29,7 @@ from settings import Settings
 from temporal_client import data_converter
 from tests.smtp_fixture import SmtpServer, smtp_server
 from worker import build_worker
+from workflows import workflow_id
 
 __all__ = ["smtp_server"]  # the fixture, re-exported so every test module can use it
 
@@ -287,6 +290,21 @@ async def api_stack(
         ) as http,
     ):
         yield ApiStack(http, sqlite_database, settings, people, smtp_server)
+        await end_case_workflows(dev_server_env, sqlite_database)
+
+
+async def end_case_workflows(env: WorkflowEnvironment, db: Database) -> None:
+    """Terminate this test's cases on the shared dev server.
+
+    Every test's fresh database numbers its cases from DIS-YYYY-0001 again; the workflow id
+    may be reused only once the earlier run with that id has closed.
+    """
+    async with db.sessions() as session:
+        case_ids = list(await session.scalars(select(Case.id)))
+    for case_id in case_ids:
+        handle = env.client.get_workflow_handle(workflow_id(case_id))
+        if (await handle.describe()).status == WorkflowExecutionStatus.RUNNING:
+            await handle.terminate("test finished")
 
 
 async def eventually(check: Callable[[], Awaitable[bool]], seconds: float) -> None:

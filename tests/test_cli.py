@@ -13,7 +13,7 @@ from policies.loader import DEFINITIONS_DIR
 from records.database import Database
 from records.models import Case, Staff, User
 from services.demo import seed_demo
-from tests.conftest import eventually, make_settings
+from tests.conftest import end_case_workflows, eventually, make_settings
 from tests.smtp_fixture import SmtpServer
 from worker import build_worker
 
@@ -64,6 +64,7 @@ async def test_demo_seed_runs_once_through_the_real_stack(
 
         # The imported case's workflow finds its investigation already past due.
         await eventually(imported_case_breached, 10)
+    await end_case_workflows(dev_server_env, sqlite_database)
 
     async with sqlite_database.sessions() as session:
         users = set(await session.scalars(select(User.username)))

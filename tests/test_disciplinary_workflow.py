@@ -18,7 +18,7 @@ from policies.loader import shipped_policies
 from policies.schema import duration
 from records.database import Database
 from records.models import CaseEvent, OutboxMessage
-from tests.conftest import add_people, insert_case_row, make_settings
+from tests.conftest import add_people, eventually, insert_case_row, make_settings
 from tests.smtp_fixture import SmtpServer
 from worker import build_worker
 from workflows.disciplinary import DisciplinaryCase
@@ -54,6 +54,11 @@ class Harness:
             execution_timeout=timedelta(days=400),
         )
         self.case_id = case_id
+
+        async def opened_is_recorded() -> bool:
+            return [event.kind for event in await self.events()] == ["opened"]
+
+        await eventually(opened_is_recorded, 10)
         return handle, opened_at
 
     async def events(self, kind: str | None = None) -> list[CaseEvent]:
