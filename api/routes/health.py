@@ -3,6 +3,7 @@
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
+from temporalio.service import RPCError
 
 from api.deps import get_database
 from services.errors import Unavailable
@@ -28,7 +29,7 @@ async def readyz(request: Request) -> JSONResponse:
         client = await request.app.state.temporal()
         await client.service_client.check_health()
         checks["temporal"] = "ok"
-    except (Unavailable, RuntimeError) as error:
+    except (Unavailable, RuntimeError, RPCError) as error:
         checks["temporal"] = f"unreachable: {error}"
     ready = all(value == "ok" for value in checks.values())
     return JSONResponse(
