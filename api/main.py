@@ -3,6 +3,7 @@
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI, Request, status
 from fastapi.exceptions import RequestValidationError
@@ -20,6 +21,23 @@ log = logging.getLogger("ercase.api")
 def _field(location: tuple[int | str, ...]) -> str:
     parts = [str(part) for part in location if part not in ("body", "query", "path")]
     return ".".join(parts) or "body"
+
+
+def _problem(item: dict[str, Any]) -> dict[str, str]:
+    """One validation problem as {path, message}, in words for whoever sent the request."""
+    location = tuple(item.get("loc", ()))
+    if item.get("type") == "json_invalid":
+        # pydantic's location here is a character offset, not a field.
+        reason = (item.get("ctx") or {}).get("error", "")
+        offset = location[-1] if location else 0
+        return {
+            "path": "body",
+            "message": f"the body is not valid JSON ({reason} at character {offset})",
+        }
+    if location == ("body",) and isinstance(item.get("input"), bytes):
+        # A body sent with a Content-Type other than JSON reaches validation as raw bytes.
+        return {"path": "body", "message": "send the body as JSON (Content-Type: application/json)"}
+    return {"path": _field(location), "message": item.get("msg", "invalid")}
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -44,10 +62,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(_request: Request, error: RequestValidationError) -> JSONResponse:
-        problems = [
-            {"path": _field(tuple(item.get("loc", ()))), "message": item.get("msg", "invalid")}
-            for item in error.errors()
-        ]
+        problems = [_problem(item) for item in error.errors()]
         first = problems[0] if problems else {"path": "body", "message": "invalid"}
         detail = f"{first['path']}: {first['message']}"
         if len(problems) > 1:

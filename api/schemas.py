@@ -1,9 +1,10 @@
 """What the API takes and gives: pydantic models at the boundary."""
 
+import json
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from records.models import Case, CaseEvent, Note
 
@@ -21,9 +22,39 @@ class OpenCaseIn(_Input):
     advisor: str | None = Field(default=None, min_length=1, max_length=80)
 
 
+# A step's data travels in the workflow's history: bounded, so one request cannot wedge a case.
+MAX_DATA_DEPTH = 20
+MAX_DATA_CHARS = 100_000
+
+
+def _nesting(value: object) -> int:
+    """How deeply lists and objects nest in value (counted without recursion; stops past max)."""
+    deepest, stack = 0, [(value, 0)]
+    while stack and deepest <= MAX_DATA_DEPTH:
+        item, depth = stack.pop()
+        deepest = max(deepest, depth)
+        if isinstance(item, dict):
+            stack.extend((child, depth + 1) for child in item.values())
+        elif isinstance(item, list):
+            stack.extend((child, depth + 1) for child in item)
+    return deepest
+
+
 class ActionIn(_Input):
     data: dict[str, Any] = {}
     request_id: str | None = Field(default=None, min_length=1, max_length=100)
+
+    @field_validator("data")
+    @classmethod
+    def _bounded(cls, data: dict[str, Any]) -> dict[str, Any]:
+        if _nesting(data) > MAX_DATA_DEPTH:
+            raise ValueError(f"data nests more than {MAX_DATA_DEPTH} levels deep")
+        if len(json.dumps(data)) > MAX_DATA_CHARS:
+            raise ValueError(
+                f"data is too large (at most {MAX_DATA_CHARS} characters as JSON); "
+                "put long texts in a document or a note"
+            )
+        return data
 
 
 class PauseIn(_Input):

@@ -51,6 +51,12 @@ def parse_policy_text(text: str) -> PolicyDefinition:
         data = yaml.load(text, Loader=_StrictLoader)  # a SafeLoader subclass
     except yaml.YAMLError as error:
         raise PolicyInvalid([_yaml_error(error)]) from None
+    except RecursionError:
+        raise PolicyInvalid([PolicyError("(top)", "the definition is nested too deeply")]) from None
+    except ValueError as error:
+        # A value the parser cannot build, such as the date 2026-13-45.
+        reason = str(error).split(";")[0]
+        raise PolicyInvalid([PolicyError("(top)", f"a value cannot be read: {reason}")]) from None
     return validate_policy(data)
 
 

@@ -63,7 +63,10 @@ async def create_user(
 async def upsert_staff(
     session: AsyncSession, organisation_id: int, entries: Iterable[StaffEntry]
 ) -> tuple[int, int]:
-    """Add or update staff by employee id; returns (created, updated)."""
+    """Add or update staff by employee id; returns (created, updated).
+
+    Fields given as None keep their stored value.
+    """
     created = updated = 0
     for entry in entries:
         staff = await session.scalar(
@@ -75,8 +78,10 @@ async def upsert_staff(
             session.add(Staff(organisation_id=organisation_id, **vars(entry)))
             created += 1
         else:
+            # A feed that leaves a field out (or empty) does not wipe what the directory knows.
             for name, value in vars(entry).items():
-                setattr(staff, name, value)
+                if value is not None:
+                    setattr(staff, name, value)
             updated += 1
     await session.flush()
     return created, updated

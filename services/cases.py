@@ -8,7 +8,7 @@ from typing import Any, TypeVar
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.workflow import UpdateMethodMultiParam
 
@@ -155,6 +155,13 @@ class CaseCommands:
                     id=workflow_id(reference),
                     task_queue=self.task_queue,
                 )
+            except WorkflowAlreadyStartedError as error:
+                # The engine already runs a process under this reference (e.g. the database was
+                # reset while the engine kept its state): refuse clearly; nothing is written.
+                raise Unavailable(
+                    f"The case engine already has a case {reference}, so the database and the "
+                    "engine are out of step; nothing was opened. Ask an administrator."
+                ) from error
             except RPCError as error:
                 raise Unavailable(f"The case engine did not answer ({error.message}).") from error
         return case
@@ -196,7 +203,9 @@ class CaseCommands:
         return await self._step(case_id, CaseProcess.resume, request, "case.resume")
 
     async def assign(self, case_id: str, advisor: str, request_id: str | None) -> Case:
+        self._require_worker()
         async with self.database.transaction() as session:
+            await self.get(session, case_id)  # an unknown case is a 404 whoever is named
             advisor = await self._advisor_for(session, advisor)
         request = AssignRequest(
             advisor=advisor, actor=self.principal.username, request_id=request_id
@@ -211,14 +220,16 @@ class CaseCommands:
         audit_action: str,
     ) -> Case:
         self._require_worker()
+        request_id = getattr(request, "request_id", None)
         async with self.database.transaction() as session:
             case = await self.get(session, case_id)
-            if case.status == "closed":
+            # A retried request (same request_id) still gets its answer from the engine, even
+            # when it was the step that closed the case.
+            if case.status == "closed" and not request_id:
                 raise Conflict(f"Case {case_id} is closed; nothing more can be done in it.")
         handle: WorkflowHandle[Any, Any] = (await self.client()).get_workflow_handle(
             workflow_id(case_id)
         )
-        request_id = getattr(request, "request_id", None)
         try:
             await handle.execute_update(
                 update,

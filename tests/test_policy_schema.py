@@ -441,3 +441,13 @@ def test_yaml_and_json_give_the_same_definition() -> None:
     from_yaml = parse_policy_text(VALID)
     from_json = parse_policy_text(json.dumps(valid()))
     assert from_yaml == from_json
+
+
+def test_unreadable_values_and_deep_nesting_are_reported_not_raised() -> None:
+    with pytest.raises(PolicyInvalid) as bad_date:
+        parse_policy_text("case_type: disciplinary\nwhen: 2026-13-45\n")
+    assert bad_date.value.errors[0].path == "(top)"
+    assert "cannot be read" in bad_date.value.errors[0].message
+    with pytest.raises(PolicyInvalid) as deep:
+        parse_policy_text("a: " + "[" * 5000 + "]" * 5000)
+    assert "nested too deeply" in deep.value.errors[0].message

@@ -405,3 +405,24 @@ async def test_staff_are_created_then_updated_by_organisation_and_employee_id(
         (north, "E1001", "Priya Patel", "Surgery", "6"),
         (south, "E1001", "Someone Else", None, None),
     ]
+
+
+async def test_a_feed_that_leaves_fields_out_does_not_wipe_them(database: Database) -> None:
+    north = await new_organisation(database, "RXA")
+    async with database.transaction() as session:
+        await upsert_staff(
+            session,
+            north,
+            [StaffEntry("E1001", "Priya Patel", division="Medicine", ethnic_group="Mixed")],
+        )
+    async with database.transaction() as session:
+        await upsert_staff(session, north, [StaffEntry("E1001", email="priya@north.example")])
+    async with database.sessions() as session:
+        staff = await session.scalar(select(Staff).where(Staff.employee_id == "E1001"))
+    assert staff is not None
+    assert (staff.name, staff.email, staff.division, staff.ethnic_group) == (
+        "Priya Patel",
+        "priya@north.example",
+        "Medicine",
+        "Mixed",
+    )

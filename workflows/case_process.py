@@ -11,7 +11,7 @@ input and the history (policies.calendar), so replay is deterministic.
 import asyncio
 import contextlib
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from temporalio import workflow
@@ -100,6 +100,9 @@ class CaseProcess:
         while self._status != "closed":
             async with self._lock:
                 await self._fire_due_items()
+            if self._status == "closed":
+                # A step closed the case while this loop waited for the lock; nothing will wake it.
+                break
             next_at = self._next_clock_instant()
             self._changed = False
             if next_at is None:
@@ -233,7 +236,11 @@ class CaseProcess:
 
     def _check_notice(self, value: object, field: str, at_least: Any) -> None:
         try:
-            when = date.fromisoformat(str(value)[:10])
+            # The whole value must be an ISO date or date-time (text): not a number, nor a date
+            # with something else after it.
+            if not isinstance(value, str):
+                raise ValueError(value)
+            when = datetime.fromisoformat(value.strip()).date()
         except ValueError:
             raise _refuse(f"{field} must be a date such as 2026-12-01.", INVALID_DATA) from None
         today = workflow.now().astimezone(LONDON).date()

@@ -71,7 +71,7 @@ async def assign_case(case_id: str, body: AssignIn, cases: Cases) -> CaseOut:
 
 
 class NoteIn(BaseModel):
-    model_config = {"extra": "forbid"}
+    model_config = {"extra": "forbid", "str_strip_whitespace": True}
     text: str = Field(min_length=1, max_length=20_000)
     kind: Literal["note", "call", "email", "meeting"] = "note"
 

@@ -110,6 +110,11 @@ async def publish_version(
             policy = validate_policy(data)
     except PolicyInvalid as invalid:
         raise PolicyRejected(invalid) from None
+    except RecursionError:
+        raise Invalid("The definition cannot be read: it is nested too deeply.") from None
+    except ValueError as error:
+        # A value the parser cannot build, e.g. the date 2026-13-45 or a 5000-digit number.
+        raise Invalid(f"The definition cannot be read: {str(error).split(';')[0]}.") from None
     if policy.case_type != case_type:
         raise Invalid(f"The definition is for '{policy.case_type}', not '{case_type}'.")
     if case_type not in shipped_policies():
@@ -145,6 +150,11 @@ async def publish_version(
 
 
 class PolicyRejected(Invalid):
+    """Every problem in `errors`; the detail names the first, so one line already helps."""
+
     def __init__(self, invalid: PolicyInvalid):
-        super().__init__(f"The definition has {len(invalid.errors)} problem(s); see errors.")
+        first = invalid.errors[0]
+        count = len(invalid.errors)
+        more = f" ({count - 1} more in errors)" if count > 1 else ""
+        super().__init__(f"The definition is not valid: {first.path}: {first.message}{more}.")
         self.errors = [{"path": error.path, "message": error.message} for error in invalid.errors]
