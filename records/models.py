@@ -4,12 +4,13 @@ Cases and case events are a projection of the workflows (written by activities);
 users, staff, notes, policy versions, the audit log and the mail outbox are records.
 """
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
     Boolean,
+    Date,
     DateTime,
     ForeignKey,
     Index,
@@ -74,6 +75,8 @@ class User(Base):
     roles: Mapped[list[str]] = mapped_column(default=list)
     # "immediate" or "digest": how reminders reach this user (breaches are always immediate).
     mail_preference: Mapped[str] = mapped_column(String(20), default="immediate")
+    # The secret in this user's private calendar-feed URL; replacing it revokes the old URL.
+    calendar_token: Mapped[str | None] = mapped_column(String(64), unique=True)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
@@ -177,6 +180,37 @@ class Note(Base):
     author: Mapped[str] = mapped_column(String(80))
     kind: Mapped[str] = mapped_column(String(20), default="note")
     body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Document(Base):
+    """A file attached to a case; the bytes live under ERCASE_DOCUMENTS_DIR, never served."""
+
+    __tablename__ = "documents"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id"), index=True)
+    filename: Mapped[str] = mapped_column(String(255))
+    content_type: Mapped[str] = mapped_column(String(120))
+    size: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    stored_name: Mapped[str] = mapped_column(String(80), unique=True)
+    uploaded_by: Mapped[str] = mapped_column(String(80))
+    uploaded_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class TimeEntry(Base):
+    """Time spent on a case, with an activity code, for cost and workload reporting."""
+
+    __tablename__ = "time_entries"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id"), index=True)
+    username: Mapped[str] = mapped_column(String(80))
+    worked_on: Mapped[date] = mapped_column(Date)
+    minutes: Mapped[int] = mapped_column(Integer)
+    activity_code: Mapped[str] = mapped_column(String(40))
+    note: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
