@@ -74,6 +74,35 @@ async def current_policy(
     return shipped, 1
 
 
+async def policy_version(
+    session: AsyncSession, organisation_id: int, case_type: str, version: int | None = None
+) -> PolicyVersion | None:
+    """One stored version, or the newest when `version` is None."""
+    # Makes sure the shipped definition is stored as version 1 before anyone reads it.
+    await current_policy(session, organisation_id, case_type)
+    query = select(PolicyVersion).where(
+        PolicyVersion.organisation_id == organisation_id, PolicyVersion.case_type == case_type
+    )
+    if version is not None:
+        query = query.where(PolicyVersion.version == version)
+    return await session.scalar(query.order_by(PolicyVersion.version.desc()).limit(1))
+
+
+async def policy_history(
+    session: AsyncSession, organisation_id: int, case_type: str
+) -> list[PolicyVersion]:
+    await current_policy(session, organisation_id, case_type)
+    rows = await session.scalars(
+        select(PolicyVersion)
+        .where(
+            PolicyVersion.organisation_id == organisation_id,
+            PolicyVersion.case_type == case_type,
+        )
+        .order_by(PolicyVersion.version)
+    )
+    return list(rows)
+
+
 async def find_staff(session: AsyncSession, organisation_id: int, employee_id: str) -> Staff | None:
     return await session.scalar(
         select(Staff).where(

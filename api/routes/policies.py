@@ -9,9 +9,10 @@ from pydantic import BaseModel
 from sqlalchemy import func, select
 
 from api.deps import CurrentUser, get_database, require_role
+from policies.diff import describe_changes
 from policies.loader import parse_policy_text, shipped_policies
-from policies.schema import PolicyInvalid, validate_policy
-from records.cases import current_policy
+from policies.schema import PolicyDefinition, PolicyInvalid, validate_policy
+from records.cases import current_policy, policy_history, policy_version
 from records.database import Database
 from records.models import AuditEntry, PolicyVersion
 from services.access import POLICY_PUBLISHERS
@@ -34,6 +35,17 @@ class PolicyOut(BaseModel):
     change_note: str
     created_at: datetime
     definition: dict[str, Any]
+
+    @classmethod
+    def of(cls, row: PolicyVersion) -> "PolicyOut":
+        return cls(
+            case_type=row.case_type,
+            version=row.version,
+            author=row.author,
+            change_note=row.change_note,
+            created_at=row.created_at,
+            definition=row.definition,
+        )
 
 
 class Published(BaseModel):
@@ -63,26 +75,53 @@ async def get_policy(
     version: Annotated[int | None, Query(ge=1)] = None,
 ) -> PolicyOut:
     async with database.transaction() as session:
-        # Makes sure the shipped definition is stored as version 1 before anyone reads it.
-        await current_policy(session, principal.organisation_id, case_type)
-        query = select(PolicyVersion).where(
-            PolicyVersion.organisation_id == principal.organisation_id,
-            PolicyVersion.case_type == case_type,
-        )
-        if version is not None:
-            query = query.where(PolicyVersion.version == version)
-        row = await session.scalar(query.order_by(PolicyVersion.version.desc()).limit(1))
+        row = await policy_version(session, principal.organisation_id, case_type, version)
     if row is None:
         raise NotFound(
             f"There is no policy '{case_type}'" + (f" version {version}." if version else ".")
         )
-    return PolicyOut(
-        case_type=row.case_type,
-        version=row.version,
-        author=row.author,
-        change_note=row.change_note,
-        created_at=row.created_at,
-        definition=row.definition,
+    return PolicyOut.of(row)
+
+
+@router.get("/{case_type}/versions")
+async def list_versions(case_type: str, principal: CurrentUser, database: Db) -> list[PolicyOut]:
+    async with database.transaction() as session:
+        rows = await policy_history(session, principal.organisation_id, case_type)
+    if not rows:
+        raise NotFound(f"There is no policy '{case_type}'.")
+    return [PolicyOut.of(row) for row in rows]
+
+
+class PolicyDiff(BaseModel):
+    case_type: str
+    from_version: int
+    to_version: int
+    changes: list[str]
+
+
+@router.get("/{case_type}/diff")
+async def diff_versions(
+    case_type: str,
+    principal: CurrentUser,
+    database: Db,
+    from_version: Annotated[int, Query(alias="from", ge=1)],
+    to_version: Annotated[int, Query(alias="to", ge=1)],
+) -> PolicyDiff:
+    async with database.transaction() as session:
+        old = await policy_version(session, principal.organisation_id, case_type, from_version)
+        new = await policy_version(session, principal.organisation_id, case_type, to_version)
+    for wanted, row in ((from_version, old), (to_version, new)):
+        if row is None:
+            raise NotFound(f"There is no policy '{case_type}' version {wanted}.")
+    assert old is not None and new is not None
+    return PolicyDiff(
+        case_type=case_type,
+        from_version=from_version,
+        to_version=to_version,
+        changes=describe_changes(
+            PolicyDefinition.model_validate(old.definition),
+            PolicyDefinition.model_validate(new.definition),
+        ),
     )
 
 

@@ -1,0 +1,96 @@
+"""What changed between two versions of a definition, stage by stage, in a policy owner's words."""
+
+from typing import Any
+
+from policies.durations import describe
+from policies.schema import Action, Escalation, PolicyDefinition, Stage, duration
+
+
+def _duration(spec: str | dict[str, Any] | None) -> str:
+    return "none" if spec is None else describe(duration(spec))
+
+
+def _list(items: list[str]) -> str:
+    return ", ".join(items) if items else "none"
+
+
+def _escalations(escalations: list[Escalation]) -> str:
+    return _list([f"after {_duration(e.after)} tell {' and '.join(e.notify)}" for e in escalations])
+
+
+def _action(action: Action) -> str:
+    text = f"'{action.key}' leading to {action.to}"
+    if action.requires:
+        text += f", requiring {_list(action.requires)}"
+    if action.notice:
+        text += f", with at least {_duration(action.notice.at_least)} notice of"
+        text += f" {action.notice.field}"
+    return text
+
+
+def _stage_changes(old: Stage, new: Stage) -> list[str]:
+    where = f"Stage '{new.key}'"
+    changes = []
+    if old.name != new.name:
+        changes.append(f"{where}: renamed from '{old.name}' to '{new.name}'.")
+    if old.due != new.due:
+        changes.append(f"{where}: due after {_duration(new.due)} instead of {_duration(old.due)}.")
+    if old.reminders != new.reminders:
+        before = _list([_duration(r) for r in old.reminders])
+        after = _list([_duration(r) for r in new.reminders])
+        changes.append(f"{where}: reminders before the deadline {after} (were {before}).")
+    if old.escalations != new.escalations:
+        changes.append(
+            f"{where}: escalations {_escalations(new.escalations)} "
+            f"(were {_escalations(old.escalations)})."
+        )
+    old_actions = {action.key: action for action in old.actions}
+    new_actions = {action.key: action for action in new.actions}
+    for key, action in new_actions.items():
+        if key not in old_actions:
+            changes.append(f"{where}: new step {_action(action)}.")
+        elif old_actions[key] != action:
+            changes.append(f"{where}: step {_action(action)} (was {_action(old_actions[key])}).")
+    for key in old_actions.keys() - new_actions.keys():
+        changes.append(f"{where}: step '{key}' removed.")
+    return changes
+
+
+def describe_changes(old: PolicyDefinition, new: PolicyDefinition) -> list[str]:
+    """One sentence per change; an empty list when the two versions run cases alike."""
+    changes = []
+    if old.name != new.name:
+        changes.append(f"Renamed from '{old.name}' to '{new.name}'.")
+    if old.reference_prefix != new.reference_prefix:
+        changes.append(
+            f"New cases get references starting {new.reference_prefix} "
+            f"instead of {old.reference_prefix}."
+        )
+    if old.target != new.target:
+        changes.append(
+            f"Whole-case target {_duration(new.target)} instead of {_duration(old.target)}."
+        )
+    if old.target_escalations != new.target_escalations:
+        changes.append(
+            f"Whole-case escalations {_escalations(new.target_escalations)} "
+            f"(were {_escalations(old.target_escalations)})."
+        )
+    old_stages = {stage.key: stage for stage in old.stages}
+    new_stages = {stage.key: stage for stage in new.stages}
+    for stage in new.stages:
+        if stage.key not in old_stages:
+            changes.append(
+                f"New stage '{stage.key}' ({stage.name}), due after {_duration(stage.due)}."
+            )
+        else:
+            changes += _stage_changes(old_stages[stage.key], stage)
+    for stage in old.stages:
+        if stage.key not in new_stages:
+            changes.append(f"Stage '{stage.key}' ({stage.name}) removed.")
+    common_old = [key for key in old_stages if key in new_stages]
+    common_new = [key for key in new_stages if key in old_stages]
+    if common_old != common_new:
+        changes.append(f"Stages reordered: {' → '.join(common_new)}.")
+    if old.description != new.description:
+        changes.append("Description changed.")
+    return changes
