@@ -11,9 +11,10 @@ SHIPPED = shipped_policies()["disciplinary"]
 
 
 def changed(edit: dict[str, Any]) -> PolicyDefinition:
+    """The shipped definition with values replaced at dotted paths such as stages.0.due."""
     data = SHIPPED.model_dump(mode="json")
     for path, value in edit.items():
-        target = data
+        target: Any = data
         *parents, last = path.split(".")
         for part in parents:
             target = target[int(part)] if part.isdigit() else target[part]
