@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: run test lint postgres bench clean
+.PHONY: run test lint postgres browser bench clean
 
 $(INSTALLED): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -27,7 +27,12 @@ lint: $(INSTALLED)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy .
 
-test: $(INSTALLED) postgres lint
+# The web tests drive Debian's chromium through Playwright (installed with the test extras);
+# never `playwright install`, which downloads a browser build that cannot work offline.
+browser: $(INSTALLED)
+	@test -x /usr/bin/chromium || { apt-get update && apt-get install -y chromium; }
+
+test: $(INSTALLED) postgres browser lint
 	$(BIN)/pytest -q
 
 bench: $(INSTALLED)

@@ -1,8 +1,9 @@
-"""The `ercase` command: up | worker | api | seed | policy validate."""
+"""The `ercase` command: up | worker | api | seed | policy validate | schedules list|trigger."""
 
 import argparse
 import asyncio
 import contextlib
+import json
 import os
 import signal
 import socket
@@ -16,11 +17,13 @@ from pathlib import Path
 import uvicorn
 from temporalio.client import Client
 
+from activities.mail import format_london
 from mail_sink import DEFAULT_MAIL_FOLDER, start_mail_sink
 from policies.loader import load_policy_file
-from policies.schema import PolicyInvalid
+from policies.schema import PolicyInvalid, policy_json_schema
 from records.database import Database
 from records.migrate import upgrade
+from schedules import RECURRING, describe_schedules, trigger_schedule
 from services.demo import DEMO_PASSWORD, DEMO_USERS, seed_demo
 from settings import VAR_DIR, Settings, get_settings
 from temporal_client import connect
@@ -146,6 +149,22 @@ def _stop(children: list[subprocess.Popen[bytes]]) -> None:
             child.kill()
 
 
+async def _schedules(settings: Settings, command: str, name: str | None) -> None:
+    client = await connect(settings)
+    if command == "trigger":
+        assert name is not None
+        print(f"triggered {await trigger_schedule(client, settings.task_queue, name)}")
+        return
+    for state in await describe_schedules(client, settings.task_queue):
+        if not state.exists:
+            print(f"{state.name}: not created yet (the worker creates it when it starts)")
+            continue
+        runs = ", ".join(format_london(run) for run in state.next_runs) or "none"
+        last = format_london(state.last_run) if state.last_run else "never"
+        print(f"{state.name} ({state.schedule_id}): {state.description}")
+        print(f"  next: {runs}\n  last: {last}")
+
+
 def validate_policy_file(path: Path) -> int:
     try:
         policy = load_policy_file(path)
@@ -174,6 +193,14 @@ def main(argv: list[str] | None = None) -> None:
     policy_commands = policy_parser.add_subparsers(dest="policy_command", required=True)
     validate_parser = policy_commands.add_parser("validate", help="check a definition file")
     validate_parser.add_argument("file", type=Path)
+    policy_commands.add_parser(
+        "schema", help="print the definition format as JSON Schema (for editors)"
+    )
+    schedules_parser = commands.add_parser("schedules", help="the recurring mail's schedules")
+    schedule_commands = schedules_parser.add_subparsers(dest="schedules_command", required=True)
+    schedule_commands.add_parser("list", help="each schedule, with its next runs")
+    trigger_parser = schedule_commands.add_parser("trigger", help="run a schedule now")
+    trigger_parser.add_argument("name", choices=[mail.name for mail in RECURRING])
     args = parser.parse_args(argv)
 
     if args.command == "up":
@@ -188,9 +215,13 @@ def main(argv: list[str] | None = None) -> None:
         settings = get_settings()
         upgrade(settings.database_url)
         uvicorn.run("api.main:create_app", factory=True, host=args.host, port=args.port)
+    elif args.command == "schedules":
+        asyncio.run(_schedules(get_settings(), args.schedules_command, getattr(args, "name", None)))
     elif args.command == "seed":
         seeded = asyncio.run(_seed(get_settings()))
         print("demo data seeded" if seeded else "demo data already present; nothing changed")
+    elif args.command == "policy" and args.policy_command == "schema":
+        print(json.dumps(policy_json_schema(), indent=2))
     elif args.command == "policy":
         sys.exit(validate_policy_file(args.file))
 

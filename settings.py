@@ -38,6 +38,8 @@ class Settings(BaseSettings):
     smtp_username: str | None = None
     smtp_password: str | None = None
     smtp_starttls: bool = False
+    # A CA bundle for a relay whose certificate comes from a private (e.g. the trust's) CA.
+    smtp_ca_file: Path | None = None
     mail_from: str = "ercase@localhost"
     payload_key: str = Field(default="")
     secret_key: str = Field(default="")

@@ -2,32 +2,69 @@
 
 import asyncio
 import logging
+from datetime import datetime
 from typing import Any
 
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+from activities.linking import LinkingActivities
 from activities.mail import NotificationActivities
 from activities.recording import RecordingActivities
+from activities.reports import ReportActivities
+from policies.calendar import LONDON
 from records.database import Database
 from records.migrate import upgrade
+from schedules import ensure_schedules
 from settings import Settings, get_settings
 from temporal_client import connect
+from workflows.appeal import AppealCase
+from workflows.bullying_harassment import BullyingHarassmentCase
+from workflows.capability import CapabilityCase
+from workflows.digests import DailyDigest, WeeklyReport
 from workflows.disciplinary import DisciplinaryCase
+from workflows.employment_tribunal import EmploymentTribunalCase
+from workflows.enquiry import EnquiryCase
+from workflows.flexible_working import FlexibleWorkingCase
+from workflows.freedom_to_speak_up import FreedomToSpeakUpCase
+from workflows.grievance import GrievanceCase
+from workflows.investigation import InvestigationCase
 
-WORKFLOWS = [DisciplinaryCase]
+WORKFLOWS = [
+    DisciplinaryCase,
+    InvestigationCase,
+    GrievanceCase,
+    BullyingHarassmentCase,
+    CapabilityCase,
+    FlexibleWorkingCase,
+    AppealCase,
+    FreedomToSpeakUpCase,
+    EmploymentTribunalCase,
+    EnquiryCase,
+]
 
 
 def build_worker(
     client: Client, database: Database, settings: Settings, task_queue: str, **options: Any
 ) -> Worker:
     recording = RecordingActivities(database)
+    linking = LinkingActivities(database)
     notifications = NotificationActivities(database, settings)
+    reports = ReportActivities(database, settings)
     return Worker(
         client,
         task_queue=task_queue,
-        workflows=WORKFLOWS,
-        activities=[recording.record_case_event, notifications.send_case_notification],
+        workflows=[*WORKFLOWS, DailyDigest, WeeklyReport],
+        activities=[
+            recording.record_case_event,
+            linking.open_linked_case,
+            notifications.send_case_notification,
+            notifications.mark_mail_undelivered,
+            reports.list_digest_recipients,
+            reports.send_digest,
+            reports.list_report_organisations,
+            reports.send_weekly_report,
+        ],
         **options,
     )
 
@@ -36,6 +73,7 @@ async def run_worker(settings: Settings) -> None:
     upgrade(settings.database_url)
     database = Database(settings.database_url)
     client = await connect(settings)
+    await ensure_schedules(client, settings.task_queue, datetime.now(LONDON).date())
     logging.info("worker polling %s at %s", settings.task_queue, settings.temporal_address)
     try:
         await build_worker(client, database, settings, settings.task_queue).run()

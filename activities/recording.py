@@ -44,7 +44,10 @@ class RecordingActivities:
                     )
                 )
                 if record.seq > case.last_seq:
-                    for field, value in asdict(record.snapshot).items():
+                    projection = asdict(record.snapshot)
+                    if projection["policy_version"] is None:  # recorded by older workflow code
+                        del projection["policy_version"]
+                    for field, value in projection.items():
                         setattr(case, field, value)
                     case.last_seq = record.seq
         except IntegrityError:

@@ -5,7 +5,13 @@ from datetime import datetime
 from typing import Any
 
 RECORD_CASE_EVENT = "record_case_event"
+OPEN_LINKED_CASE = "open_linked_case"
 SEND_CASE_NOTIFICATION = "send_case_notification"
+MARK_MAIL_UNDELIVERED = "mark_mail_undelivered"
+LIST_DIGEST_RECIPIENTS = "list_digest_recipients"
+SEND_DIGEST = "send_digest"
+LIST_REPORT_ORGANISATIONS = "list_report_organisations"
+SEND_WEEKLY_REPORT = "send_weekly_report"
 
 
 @dataclass
@@ -24,6 +30,8 @@ class CaseSnapshot:
     outcome: str | None = None
     closed_at: datetime | None = None
     paused_reason: str | None = None
+    # Histories recorded before cases could change version carry none; today's code always does.
+    policy_version: int | None = None
 
 
 @dataclass
@@ -46,11 +54,16 @@ class CaseNotification:
 
     case_id: str
     event_key: str
-    kind: str  # reminder | breach | escalation
+    # assigned | reminder | breach | escalation | outcome_letter_due | suspension_review
+    kind: str
     roles: list[str]
     subject_stage: str  # the stage name, or "whole case" for the target
-    due_at: datetime
+    due_at: datetime | None  # None: a stage without a deadline (only for "assigned")
     level: int = 0  # 0 for reminders and the first escalation, then 1, 2, …
+    # The advisor when the event happened (the case row may have moved on by a retry);
+    # histories from before this field fall back to the case row's advisor.
+    advisor: str | None = None
+    stage_key: str | None = None
 
 
 @dataclass
@@ -58,3 +71,62 @@ class NotificationOutcome:
     recipients: list[str]
     sent: int
     already_sent: int
+    folded: int = 0  # reminders held for the recipients' daily digest
+    undelivered: int = 0  # refused for good by the mail server (e.g. no such mailbox)
+
+
+@dataclass
+class UndeliveredMail:
+    """Mail given up on: its outbox rows become "undelivered" so a person acts."""
+
+    case_id: str
+    event_key: str
+
+
+@dataclass
+class DigestRecipient:
+    organisation_id: int
+    username: str
+
+
+@dataclass
+class DigestRequest:
+    organisation_id: int
+    username: str
+    as_of: datetime  # the schedule's instant: the same digest however often it is retried
+
+
+@dataclass
+class ReportRequest:
+    organisation_id: int
+    as_of: datetime
+
+
+@dataclass
+class DigestOutcome:
+    sent: int  # messages sent now (0 when nothing was due, or it went already)
+    cases: int  # cases the digest or report listed
+
+
+@dataclass
+class LinkedCaseRequest:
+    """Open a case of `case_type` linked to `parent_id`; `origin` makes a retry find it again."""
+
+    parent_id: str
+    case_type: str
+    origin: str
+    actor: str
+    opened_at: datetime  # the parent's workflow time, so clocks agree in time-skipping tests
+
+
+@dataclass
+class LinkedCase:
+    """What the parent needs to start the linked case's workflow."""
+
+    case_id: str
+    case_type: str
+    policy: dict[str, Any]
+    policy_version: int
+    opened_at: datetime
+    advisor: str
+    risk: str

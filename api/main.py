@@ -9,8 +9,20 @@ from fastapi import FastAPI, Request, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
+from api import web
 from api.deps import TemporalConnection
-from api.routes import auth, cases, dev, health, policies, staff
+from api.routes import (
+    auth,
+    calendar,
+    cases,
+    dev,
+    documents,
+    health,
+    notes,
+    policies,
+    staff,
+    time_entries,
+)
 from records.database import Database
 from services.errors import ServiceError
 from settings import Settings, get_settings
@@ -82,6 +94,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     for router in (auth.router, cases.router, staff.router, policies.router, health.router):
         app.include_router(router)
+    for router in (notes.router, documents.router, time_entries.router):
+        app.include_router(router)
+    web.install(app)
+    app.include_router(calendar.router)
     if settings.dev:
         app.include_router(dev.router)
     return app

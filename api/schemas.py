@@ -71,6 +71,11 @@ class AssignIn(_Input):
     request_id: str | None = Field(default=None, min_length=1, max_length=100)
 
 
+class ChangePolicyIn(_Input):
+    version: int = Field(ge=1)
+    request_id: str | None = Field(default=None, min_length=1, max_length=100)
+
+
 class StaffIn(_Input):
     id: str = Field(min_length=1, max_length=40)
     name: str | None = Field(default=None, max_length=200)
@@ -108,6 +113,12 @@ class TimelineEntry(BaseModel):
     detail: dict[str, Any]
 
 
+class LinkedCaseOut(BaseModel):
+    id: str
+    case_type: str
+    status: str
+
+
 class CaseOut(BaseModel):
     id: str
     case_type: str
@@ -128,10 +139,21 @@ class CaseOut(BaseModel):
     paused_reason: str | None
     actions: list[str]
     timeline: list[TimelineEntry] | None = None
+    # Messages about this case that were given up on (SMTP down for a day, or refused).
+    undelivered: int = 0
+    # The case this one is linked to (e.g. the disciplinary an investigation reports to).
+    parent: str | None = None
+    # The cases this one opened; shown when a single case is read.
+    linked_cases: list[LinkedCaseOut] | None = None
 
     @classmethod
     def of(
-        cls, case: Case, events: list[CaseEvent] | None = None, notes: list[Note] | None = None
+        cls,
+        case: Case,
+        events: list[CaseEvent] | None = None,
+        notes: list[Note] | None = None,
+        undelivered: int = 0,
+        children: list[Case] | None = None,
     ) -> "CaseOut":
         timeline = None
         if events is not None:
@@ -180,6 +202,14 @@ class CaseOut(BaseModel):
             paused_reason=case.paused_reason,
             actions=case.actions,
             timeline=timeline,
+            undelivered=undelivered,
+            parent=case.parent_case_id,
+            linked_cases=None
+            if children is None
+            else [
+                LinkedCaseOut(id=child.id, case_type=child.case_type, status=child.status)
+                for child in children
+            ],
         )
 
 

@@ -4,10 +4,10 @@ import difflib
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, PlainValidator, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, PlainValidator, ValidationError, WithJsonSchema
 from pydantic_core import ErrorDetails
 
-from policies.durations import Duration, parse_duration
+from policies.durations import Duration, as_timedelta, parse_duration
 
 CLOSED = "closed"
 """The stage key an action leads to when it ends the case."""
@@ -23,7 +23,24 @@ def _check_duration(value: object) -> str | dict[str, Any]:
 
 # One validator for the whole value (not a union of str and dict), so a wrong value gives one
 # error, at the field's own path, in words about durations.
-DurationSpec = Annotated[str | dict[str, Any], PlainValidator(_check_duration)]
+DurationSpec = Annotated[
+    str | dict[str, Any],
+    PlainValidator(_check_duration),
+    WithJsonSchema(
+        {
+            "description": "ISO 8601 (P32D, P6W, PT30S) or {working_days: N}",
+            "anyOf": [
+                {"type": "string", "pattern": r"^P(\d+W)?(\d+D)?(T(\d+H)?(\d+M)?(\d+S)?)?$"},
+                {
+                    "type": "object",
+                    "properties": {"working_days": {"type": "integer", "minimum": 0}},
+                    "required": ["working_days"],
+                    "additionalProperties": False,
+                },
+            ],
+        }
+    ),
+]
 KEY_PATTERN = r"^[a-z][a-z0-9_]*$"
 Key = Annotated[str, Field(pattern=KEY_PATTERN, max_length=60)]
 
@@ -44,12 +61,27 @@ class Notice(_Strict):
     at_least: DurationSpec
 
 
+class DateLimit(_Strict):
+    """A date in the step's data may lie at most `by` after a date an earlier step recorded.
+
+    For example a hearing postponed because the companion cannot attend: no more than five
+    working days after the date first set.
+    """
+
+    field: Key
+    after: Key
+    by: DurationSpec
+
+
 class Action(_Strict):
     key: Key
     name: str | None = None
     to: Key
     requires: list[Key] = []
     notice: Notice | None = None
+    latest: DateLimit | None = None
+    # Taking this step also opens a linked case of this type (e.g. a separate investigation).
+    opens: Key | None = None
 
     @property
     def label(self) -> str:
@@ -62,10 +94,31 @@ class Stage(_Strict):
     due: DurationSpec | None = None
     reminders: list[DurationSpec] = []
     escalations: list[Escalation] = []
+    # While a linked case this case opened is still open, no step of this stage can be taken.
+    waits_for_children: bool = False
     actions: list[Action] = Field(min_length=1)
 
     def action(self, key: str) -> Action | None:
         return next((action for action in self.actions if action.key == key), None)
+
+
+FieldType = Literal["text", "long_text", "date", "choice"]
+
+
+class DataField(_Strict):
+    """A piece of data a step asks for: how forms label it and how the workflow checks it."""
+
+    label: str = Field(min_length=1)
+    type: FieldType = "text"
+    choices: list[str] = []
+    help: str = ""
+
+
+class OpeningLimit(_Strict):
+    """At most `count` cases of this type per employee within a rolling period."""
+
+    count: int = Field(ge=1)
+    within: DurationSpec
 
 
 class PolicyDefinition(_Strict):
@@ -75,6 +128,8 @@ class PolicyDefinition(_Strict):
     description: str = ""
     target: DurationSpec | None = None
     target_escalations: list[Escalation] = []
+    fields: dict[Key, DataField] = {}
+    opening_limit: OpeningLimit | None = None
     stages: list[Stage] = Field(min_length=1)
 
     def stage(self, key: str) -> Stage:
@@ -110,6 +165,9 @@ _NESTED: dict[str, type[BaseModel]] = {
     "escalations": Escalation,
     "target_escalations": Escalation,
     "notice": Notice,
+    "latest": DateLimit,
+    "fields": DataField,
+    "opening_limit": OpeningLimit,
 }
 """The fields whose values (or list items) are themselves blocks of fields."""
 
@@ -228,6 +286,31 @@ def _can_close(stages: list[tuple[int, dict[str, Any]]]) -> set[str]:
     return closing
 
 
+def _length_in_days(spec: object) -> float | None:
+    """A duration's length in days, for comparing offsets; None when it cannot be read."""
+    try:
+        return as_timedelta(parse_duration(spec)).total_seconds() / 86400
+    except ValueError:
+        return None
+
+
+def _reminders_before_start(stage: dict[str, Any], index: int) -> list[PolicyError]:
+    """A reminder as long before the deadline as the stage is long would come before it starts."""
+    due = _length_in_days(stage.get("due")) if stage.get("due") is not None else None
+    reminders = stage.get("reminders")
+    if due is None or not isinstance(reminders, list):
+        return []
+    return [
+        PolicyError(
+            f"stages[{index}].reminders[{reminder_index}]",
+            "this reminder would fall before the stage starts; make it shorter than the "
+            "stage's due",
+        )
+        for reminder_index, reminder in enumerate(reminders)
+        if (before := _length_in_days(reminder)) is not None and before >= due
+    ]
+
+
 def _structure_errors(data: dict[str, Any]) -> list[PolicyError]:
     """Checks across fields: keys unique, actions lead somewhere that exists, cases can end.
 
@@ -246,6 +329,19 @@ def _structure_errors(data: dict[str, Any]) -> list[PolicyError]:
     written = [key for _, stage in stages if (key := _text(stage, "key")) is not None]
     stage_keys = [key for key in dict.fromkeys(written) if key != CLOSED]
     closing = _can_close(stages)
+    reached = {
+        to
+        for _, stage in stages
+        for _, action in _blocks(stage.get("actions"))
+        if (to := _text(action, "to")) is not None
+    }
+    fields = data.get("fields")
+    declared = set(fields) if isinstance(fields, dict) else set()
+    for name, field in fields.items() if isinstance(fields, dict) else ():
+        if isinstance(field, dict) and field.get("type") == "choice" and not field.get("choices"):
+            errors.append(
+                PolicyError(f"fields.{name}.choices", "a choice field needs its list of choices")
+            )
     first_stage: dict[str, int] = {}
     for index, stage in stages:
         key = _text(stage, "key")
@@ -297,8 +393,26 @@ def _structure_errors(data: dict[str, Any]) -> list[PolicyError]:
                         f"({', '.join(stage_keys)}) or '{CLOSED}'",
                     )
                 )
+            latest = action.get("latest")
+            limited = _text(latest, "field") if isinstance(latest, dict) else None
+            if limited is not None and limited not in (action.get("requires") or []):
+                errors.append(
+                    PolicyError(
+                        f"{path}.latest.field",
+                        f"'{limited}' must also be listed in requires, so the date is always given",
+                    )
+                )
             notice = action.get("notice")
             requires = action.get("requires")
+            for require_index, required in enumerate(requires or []):
+                if isinstance(required, str) and required not in declared:
+                    errors.append(
+                        PolicyError(
+                            f"{path}.requires[{require_index}]",
+                            f"'{required}' is not declared under fields; declare it there "
+                            "with a label so forms can ask for it",
+                        )
+                    )
             dated = _text(notice, "field") if isinstance(notice, dict) else None
             if dated is not None and (not isinstance(requires, list) or dated not in requires):
                 errors.append(
@@ -307,6 +421,14 @@ def _structure_errors(data: dict[str, Any]) -> list[PolicyError]:
                         f"'{dated}' must also be listed in requires, so the date is always given",
                     )
                 )
+        if key is not None and index > 0 and first_stage.get(key) == index and key not in reached:
+            errors.append(
+                PolicyError(
+                    f"stages[{index}].key",
+                    f"no action leads to stage '{key}', so no case could ever reach it",
+                )
+            )
+        errors += _reminders_before_start(stage, index)
         if key is not None and key != CLOSED and key not in closing:
             errors.append(
                 PolicyError(
@@ -335,3 +457,15 @@ def validate_policy(data: object) -> PolicyDefinition:
     if errors or policy is None:
         raise PolicyInvalid(errors)
     return policy
+
+
+def policy_json_schema() -> dict[str, Any]:
+    """The definition format as JSON Schema, so an editor can check a file as it is typed.
+
+    Durations show as text or {working_days: N}; the checks across fields (stages that
+    exist, cases that can close) only `ercase policy validate` makes.
+    """
+    schema = PolicyDefinition.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "ercase case-type definition"
+    return schema

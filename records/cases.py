@@ -10,9 +10,19 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import Executable
 
+from policies.calendar import due_instant
 from policies.loader import shipped_policies
-from policies.schema import PolicyDefinition
-from records.models import Base, Case, CaseEvent, Note, PolicyVersion, ReferenceCounter, Staff
+from policies.schema import PolicyDefinition, duration
+from records.models import (
+    Base,
+    Case,
+    CaseEvent,
+    Note,
+    OutboxMessage,
+    PolicyVersion,
+    ReferenceCounter,
+    Staff,
+)
 
 PAGE_SIZE = 50
 
@@ -103,6 +113,56 @@ async def policy_history(
     return list(rows)
 
 
+@dataclass
+class NewCase:
+    """Everything a new case row needs; its projection starts from the policy's own clocks."""
+
+    reference: str
+    organisation_id: int
+    policy: PolicyDefinition
+    policy_version: int
+    staff: Staff
+    summary: str
+    risk: str
+    advisor: str
+    opened_by: str
+    opened_at: datetime
+    stage_key: str
+    stage_started_at: datetime
+    parent_case_id: str | None = None
+    origin: str | None = None
+
+
+def new_case_row(new: NewCase) -> Case:
+    stage = new.policy.stage(new.stage_key)
+    started = new.stage_started_at
+    return Case(
+        id=new.reference,
+        organisation_id=new.organisation_id,
+        case_type=new.policy.case_type,
+        policy_version=new.policy_version,
+        employee_id=new.staff.employee_id,
+        summary=new.summary,
+        risk=new.risk,
+        advisor=new.advisor,
+        division=new.staff.division,
+        department=new.staff.department,
+        opened_by=new.opened_by,
+        parent_case_id=new.parent_case_id,
+        origin=new.origin,
+        status="open",
+        stage_key=stage.key,
+        stage_name=stage.name,
+        stage_started_at=started,
+        stage_due_at=due_instant(started, duration(stage.due)) if stage.due else None,
+        due_at=due_instant(new.opened_at, duration(new.policy.target))
+        if new.policy.target
+        else None,
+        opened_at=new.opened_at,
+        actions=[action.key for action in stage.actions],
+    )
+
+
 async def find_staff(session: AsyncSession, organisation_id: int, employee_id: str) -> Staff | None:
     return await session.scalar(
         select(Staff).where(
@@ -121,6 +181,8 @@ class CaseFilters:
     due_before: datetime | None = None
     q: str | None = None
     page: int = 1
+    # Cases with (or without) mail that never reached someone: a person must act on those.
+    undelivered: bool | None = None
 
 
 def filtered(query: Select[Case], filters: CaseFilters) -> Select[Case]:
@@ -135,6 +197,11 @@ def filtered(query: Select[Case], filters: CaseFilters) -> Select[Case]:
             query = query.where(column == value)
     if filters.due_before is not None:
         query = query.where(Case.stage_due_at < filters.due_before)
+    if filters.undelivered is not None:
+        with_undelivered = Case.id.in_(
+            select(OutboxMessage.case_id).where(OutboxMessage.status == "undelivered")
+        )
+        query = query.where(with_undelivered if filters.undelivered else ~with_undelivered)
     if filters.q:
         pattern = f"%{filters.q.strip().lower()}%"
         query = query.where(
@@ -156,6 +223,16 @@ async def list_page(
     return list(rows), total
 
 
+async def undelivered_counts(session: AsyncSession, case_ids: list[str]) -> dict[str, int]:
+    """How many messages about each case were given up on (missing ids: none)."""
+    rows = await session.execute(
+        select(OutboxMessage.case_id, func.count())
+        .where(OutboxMessage.status == "undelivered", OutboxMessage.case_id.in_(case_ids))
+        .group_by(OutboxMessage.case_id)
+    )
+    return {str(case_id): count for case_id, count in rows}
+
+
 async def timeline(session: AsyncSession, case_id: str) -> tuple[list[CaseEvent], list[Note]]:
     events = await session.scalars(
         select(CaseEvent).where(CaseEvent.case_id == case_id).order_by(CaseEvent.seq)
@@ -164,3 +241,11 @@ async def timeline(session: AsyncSession, case_id: str) -> tuple[list[CaseEvent]
         select(Note).where(Note.case_id == case_id).order_by(Note.created_at)
     )
     return list(events), list(notes)
+
+
+async def linked_cases(session: AsyncSession, case_id: str) -> list[Case]:
+    """The cases this one opened (an investigation for a disciplinary, an appeal)."""
+    rows = await session.scalars(
+        select(Case).where(Case.parent_case_id == case_id).order_by(Case.opened_at, Case.id)
+    )
+    return list(rows)

@@ -142,6 +142,10 @@ class Case(Base):
     division: Mapped[str | None] = mapped_column(String(120))
     department: Mapped[str | None] = mapped_column(String(120))
     opened_by: Mapped[str] = mapped_column(String(80))
+    # A linked case: the disciplinary an investigation reports to, the case an appeal is about.
+    parent_case_id: Mapped[str | None] = mapped_column(ForeignKey("cases.id"), index=True)
+    # What opened a linked case (parent and step), so a retried opening finds it again.
+    origin: Mapped[str | None] = mapped_column(String(80), unique=True)
     # The projection of the workflow's state, written by activities; last_seq orders writes.
     status: Mapped[str] = mapped_column(String(10), default="open")
     stage_key: Mapped[str] = mapped_column(String(60))

@@ -10,6 +10,7 @@ CASE_READERS = frozenset({"advisor", "manager", "hr_director", "auditor", "admin
 CASE_WORKERS = frozenset({"advisor", "manager", "admin"})
 STAFF_EDITORS = frozenset({"advisor", "manager", "hr_director", "admin"})
 POLICY_PUBLISHERS = frozenset({"policy_owner", "admin"})
+POLICY_MOVERS = frozenset({"policy_owner", "manager", "admin"})
 
 
 @dataclass(frozen=True)

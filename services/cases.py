@@ -1,11 +1,11 @@
 """Opening cases and taking their steps: the database row first, the workflow drives the rest."""
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
@@ -13,13 +13,23 @@ from temporalio.service import RPCError, RPCStatusCode
 from temporalio.workflow import UpdateMethodMultiParam
 
 from activities.types import CaseSnapshot
-from policies.calendar import due_instant
-from policies.schema import duration
-from records.cases import CaseFilters, allocate_reference, current_policy, find_staff, list_page
+from policies.durations import as_timedelta, describe
+from policies.schema import PolicyDefinition, duration
+from records.cases import (
+    CaseFilters,
+    NewCase,
+    allocate_reference,
+    current_policy,
+    filtered,
+    find_staff,
+    list_page,
+    new_case_row,
+    policy_version,
+)
 from records.database import Database
 from records.models import AuditEntry, Case, Note, User
-from services.access import CASE_WORKERS, Principal, visible_cases
-from services.errors import Conflict, Forbidden, Invalid, NotFound, Unavailable
+from services.access import CASE_WORKERS, POLICY_MOVERS, Principal, visible_cases
+from services.errors import Conflict, Forbidden, Invalid, NotFound, RowsInvalid, Unavailable
 from workflows import WORKFLOW_FOR_CASE_TYPE, workflow_id
 from workflows.case_process import CaseProcess
 from workflows.types import (
@@ -27,6 +37,7 @@ from workflows.types import (
     ActionRequest,
     AssignRequest,
     CaseInput,
+    ChangePolicyRequest,
     PauseRequest,
     ResumeRequest,
 )
@@ -46,6 +57,16 @@ class OpenCase:
     opened_at: datetime | None = None
     stage: str | None = None
     stage_started_at: datetime | None = None
+    # The case this one is linked to (an appeal's original case).
+    parent_case_id: str | None = None
+
+
+async def visible_case(session: AsyncSession, principal: Principal, case_id: str) -> Case:
+    """The case, if this person may know it exists; otherwise the same 404 as for no case."""
+    case = await session.scalar(visible_cases(principal).where(Case.id == case_id))
+    if case is None:
+        raise NotFound(f"There is no case {case_id} that you can see.")
+    return case
 
 
 @dataclass
@@ -61,10 +82,7 @@ class CaseCommands:
     # ---- reading -----------------------------------------------------------------
 
     async def get(self, session: AsyncSession, case_id: str) -> Case:
-        case = await session.scalar(visible_cases(self.principal).where(Case.id == case_id))
-        if case is None:
-            raise NotFound(f"There is no case {case_id} that you can see.")
-        return case
+        return await visible_case(session, self.principal, case_id)
 
     async def read(self, case_id: str) -> Case:
         """A case for display; every read is audited."""
@@ -73,14 +91,85 @@ class CaseCommands:
             session.add(self._audit_entry("case.read", case_id))
             return case
 
-    async def list(self, filters: CaseFilters) -> tuple[list[Case], int]:
+    async def page(self, filters: CaseFilters) -> tuple[list[Case], int]:
         async with self.database.transaction() as session:
             return await list_page(session, visible_cases(self.principal), filters)
+
+    async def matching(
+        self, filters: CaseFilters, *conditions: ColumnElement[bool], limit: int = 5000
+    ) -> Sequence[Case]:
+        """Every visible case that matches, unpaged (up to `limit`): work lists, dashboards."""
+        query = filtered(visible_cases(self.principal), filters).where(*conditions)
+        async with self.database.transaction() as session:
+            rows = await session.scalars(
+                query.order_by(Case.stage_due_at.is_(None), Case.stage_due_at, Case.id).limit(limit)
+            )
+            return list(rows)
+
+    async def advisors(self) -> Sequence[User]:
+        """The active advisors of this person's organisation, by name."""
+        async with self.database.transaction() as session:
+            users = await session.scalars(
+                select(User)
+                .where(
+                    User.organisation_id == self.principal.organisation_id,
+                    User.active.is_(True),
+                )
+                .order_by(User.full_name)
+            )
+            return [user for user in users if "advisor" in user.roles]
 
     # ---- opening -----------------------------------------------------------------
 
     async def open(self, request: OpenCase) -> Case:
+        [case] = await self._open_together([request], row_labels=None)
+        return case
+
+    async def import_cases(
+        self, rows: list[tuple[str, OpenCase]], unreadable: list[dict[str, str]]
+    ) -> list[Case]:
+        """Bring in cases already under way, all or none; each bad row is named by its label.
+
+        `unreadable` are the rows the file's reader could not make sense of: they are
+        reported together with the rows these checks refuse.
+        """
+        return await self._open_together(
+            [request for _, request in rows],
+            row_labels=[label for label, _ in rows],
+            earlier_problems=unreadable,
+        )
+
+    async def _open_together(
+        self,
+        requests: list[OpenCase],
+        row_labels: list[str] | None,
+        earlier_problems: Sequence[dict[str, str]] = (),
+    ) -> list[Case]:
+        """Check every case, write every row, start every workflow; or do nothing at all."""
         self._require_worker()
+        now = datetime.now(UTC)
+        client = await self.client()
+        async with self.database.transaction() as session:
+            prepared: list[tuple[Case, str, CaseInput]] = []
+            problems = [*earlier_problems]
+            for index, request in enumerate(requests):
+                try:
+                    prepared.append(await self._prepare(session, request, now))
+                except Invalid as invalid:
+                    if row_labels is None:
+                        raise
+                    problems.append({"row": row_labels[index], "message": invalid.detail})
+            if problems:
+                raise RowsInvalid(sorted(problems, key=lambda problem: _row_order(problem["row"])))
+            # Commit only once every workflow has started: no case row without its process.
+            await session.flush()
+            await self._start_all(client, prepared)
+        return [case for case, _, _ in prepared]
+
+    async def _prepare(
+        self, session: AsyncSession, request: OpenCase, now: datetime
+    ) -> tuple[Case, str, CaseInput]:
+        """Check one case and add its row (not yet committed); refusals are Invalid."""
         if request.risk not in RISKS:
             raise Invalid("risk must be 'urgent' or 'routine'.")
         if not request.summary.strip():
@@ -88,83 +177,111 @@ class CaseCommands:
         workflow_type = WORKFLOW_FOR_CASE_TYPE.get(request.case_type)
         if workflow_type is None:
             raise Invalid(f"There is no case type '{request.case_type}'.")
-        now = datetime.now(UTC)
-        client = await self.client()
-        async with self.database.transaction() as session:
-            organisation_id = self.principal.organisation_id
-            found = await current_policy(session, organisation_id, request.case_type)
-            if found is None:
-                raise Invalid(f"There is no policy for case type '{request.case_type}'.")
-            policy, version = found
-            staff = await find_staff(session, organisation_id, request.employee_id)
-            if staff is None:
-                raise Invalid(f"There is no member of staff with id '{request.employee_id}'.")
-            advisor = await self._advisor_for(session, request.advisor)
-            opened_at = request.opened_at or now
-            if opened_at > now:
-                raise Invalid("opened_at cannot be in the future.")
-            stage_key = request.stage or policy.stages[0].key
-            if not policy.has_stage(stage_key):
-                raise Invalid(f"The {policy.name} policy has no stage '{stage_key}'.")
-            stage = policy.stage(stage_key)
-            stage_started_at = request.stage_started_at or opened_at
-            if not opened_at <= stage_started_at <= now:
-                raise Invalid("stage_started_at must lie between opened_at and now.")
-            reference = await allocate_reference(session, policy.reference_prefix, opened_at.year)
-            case = Case(
-                id=reference,
+        organisation_id = self.principal.organisation_id
+        found = await current_policy(session, organisation_id, request.case_type)
+        if found is None:
+            raise Invalid(f"There is no policy for case type '{request.case_type}'.")
+        policy, version = found
+        staff = await find_staff(session, organisation_id, request.employee_id)
+        if staff is None:
+            raise Invalid(f"There is no member of staff with id '{request.employee_id}'.")
+        advisor = await self._advisor_for(session, request.advisor)
+        opened_at = request.opened_at or now
+        if opened_at > now:
+            raise Invalid("opened_at cannot be in the future.")
+        if policy.opening_limit:
+            await self._check_opening_limit(session, policy, staff.employee_id, opened_at)
+        stage_key = request.stage or policy.stages[0].key
+        if not policy.has_stage(stage_key):
+            raise Invalid(f"The {policy.name} policy has no stage '{stage_key}'.")
+        stage = policy.stage(stage_key)
+        stage_started_at = request.stage_started_at or opened_at
+        if not opened_at <= stage_started_at <= now:
+            raise Invalid("stage_started_at must lie between opened_at and now.")
+        reference = await allocate_reference(session, policy.reference_prefix, opened_at.year)
+        case = new_case_row(
+            NewCase(
+                reference=reference,
                 organisation_id=organisation_id,
-                case_type=request.case_type,
+                policy=policy,
                 policy_version=version,
-                employee_id=staff.employee_id,
+                staff=staff,
                 summary=request.summary.strip(),
                 risk=request.risk,
                 advisor=advisor,
-                division=staff.division,
-                department=staff.department,
                 opened_by=self.principal.username,
-                status="open",
-                stage_key=stage.key,
-                stage_name=stage.name,
-                stage_started_at=stage_started_at,
-                stage_due_at=due_instant(stage_started_at, duration(stage.due))
-                if stage.due
-                else None,
-                due_at=due_instant(opened_at, duration(policy.target)) if policy.target else None,
                 opened_at=opened_at,
-                actions=[action.key for action in stage.actions],
+                stage_key=stage.key,
+                stage_started_at=stage_started_at,
+                parent_case_id=request.parent_case_id,
             )
-            session.add(case)
-            session.add(self._audit_entry("case.open", reference))
-            # Commit only once the workflow has started: no case row without its process.
-            await session.flush()
-            try:
-                await client.start_workflow(
-                    workflow_type,
-                    CaseInput(
-                        case_id=reference,
-                        organisation_id=organisation_id,
-                        policy=policy,
-                        policy_version=version,
-                        opened_at=opened_at,
-                        advisor=advisor,
-                        risk=request.risk,
-                        start_stage=stage.key,
-                        stage_started_at=stage_started_at,
-                    ),
-                    id=workflow_id(reference),
-                    task_queue=self.task_queue,
+        )
+        session.add(case)
+        session.add(self._audit_entry("case.open", reference))
+        case_input = CaseInput(
+            case_id=reference,
+            organisation_id=organisation_id,
+            policy=policy,
+            policy_version=version,
+            opened_at=opened_at,
+            advisor=advisor,
+            risk=request.risk,
+            start_stage=stage.key,
+            stage_started_at=stage_started_at,
+        )
+        return case, workflow_type, case_input
+
+    async def _check_opening_limit(
+        self, session: AsyncSession, policy: PolicyDefinition, employee_id: str, at: datetime
+    ) -> None:
+        """E.g. at most two flexible working requests in 12 months: refused with a reason."""
+        limit = policy.opening_limit
+        assert limit is not None
+        since = at - as_timedelta(duration(limit.within))
+        earlier = list(
+            await session.scalars(
+                select(Case.id)
+                .where(
+                    Case.organisation_id == self.principal.organisation_id,
+                    Case.case_type == policy.case_type,
+                    Case.employee_id == employee_id,
+                    Case.opened_at > since,
+                    Case.opened_at <= at,
                 )
-            except WorkflowAlreadyStartedError as error:
+                .order_by(Case.opened_at)
+            )
+        )
+        if len(earlier) >= limit.count:
+            raise Invalid(
+                f"{employee_id} already has {len(earlier)} {policy.name.lower()} case(s) in the "
+                f"last {describe(duration(limit.within))} ({', '.join(earlier)}); the policy "
+                f"allows at most {limit.count}."
+            )
+
+    async def _start_all(self, client: Client, prepared: list[tuple[Case, str, CaseInput]]) -> None:
+        """Start each case's workflow; if one cannot start, end those already started."""
+        started: list[WorkflowHandle[Any, Any]] = []
+        try:
+            for case, workflow_type, case_input in prepared:
+                started.append(
+                    await client.start_workflow(
+                        workflow_type,
+                        case_input,
+                        id=workflow_id(case.id),
+                        task_queue=self.task_queue,
+                    )
+                )
+        except (WorkflowAlreadyStartedError, RPCError) as error:
+            for handle in started:
+                await handle.terminate("opening cancelled: another case could not start")
+            if isinstance(error, WorkflowAlreadyStartedError):
                 # The engine already runs a process under this reference (e.g. the database was
                 # reset while the engine kept its state): refuse clearly; nothing is written.
                 raise Unavailable(
-                    f"The case engine already has a case {reference}, so the database and the "
-                    "engine are out of step; nothing was opened. Ask an administrator."
+                    f"The case engine already has a case {error.workflow_id}, so the database "
+                    "and the engine are out of step; nothing was opened. Ask an administrator."
                 ) from error
-            except RPCError as error:
-                raise Unavailable(f"The case engine did not answer ({error.message}).") from error
-        return case
+            raise Unavailable(f"The case engine did not answer ({error.message}).") from error
 
     async def _advisor_for(self, session: AsyncSession, username: str | None) -> str:
         if username is None:
@@ -227,6 +344,49 @@ class CaseCommands:
             # when it was the step that closed the case.
             if case.status == "closed" and not request_id:
                 raise Conflict(f"Case {case_id} is closed; nothing more can be done in it.")
+        await self._execute(case_id, update, request, audit_action)
+        async with self.database.transaction() as session:
+            # The handler recorded the change before it returned: this read already shows it.
+            return await self.get(session, case_id)
+
+    async def change_policy(self, case_id: str, version: int, request_id: str | None) -> Case:
+        """Move a running case to a newer version of its policy: explicit and audited.
+
+        Policy owners may do it without seeing the case's content, so this looks the case up
+        by organisation only; the caller shows them no more than its reference and version.
+        """
+        if not self.principal.has_any(POLICY_MOVERS):
+            raise Forbidden("Only a policy owner or a manager can move a case to a new version.")
+        async with self.database.transaction() as session:
+            case = await session.scalar(
+                select(Case).where(
+                    Case.id == case_id, Case.organisation_id == self.principal.organisation_id
+                )
+            )
+            if case is None:
+                raise NotFound(f"There is no case {case_id} that you can see.")
+            if case.status == "closed" and not request_id:
+                raise Conflict(f"Case {case_id} is closed; nothing more can be done in it.")
+            row = await policy_version(session, case.organisation_id, case.case_type, version)
+            if row is None or row.version != version:
+                raise Invalid(f"There is no version {version} of the {case.case_type} policy.")
+            policy = PolicyDefinition.model_validate(row.definition)
+        request = ChangePolicyRequest(policy, version, self.principal.username, request_id)
+        await self._execute(case_id, CaseProcess.change_policy, request, "case.policy_change")
+        async with self.database.transaction() as session:
+            moved = await session.get(Case, case_id)
+            assert moved is not None
+            return moved
+
+    async def _execute(
+        self,
+        case_id: str,
+        update: UpdateMethodMultiParam[[Any, Request], CaseSnapshot],
+        request: Request,
+        audit_action: str,
+    ) -> None:
+        """Run the step in the engine and audit it; refusals become 409 or 422."""
+        request_id = getattr(request, "request_id", None)
         handle: WorkflowHandle[Any, Any] = (await self.client()).get_workflow_handle(
             workflow_id(case_id)
         )
@@ -246,8 +406,14 @@ class CaseCommands:
             raise Unavailable(f"The case engine did not answer ({error.message}).") from error
         async with self.database.transaction() as session:
             session.add(self._audit_entry(audit_action, case_id))
-            # The handler recorded the change before it returned: this read already shows it.
-            return await self.get(session, case_id)
+
+    async def notes(self, case_id: str) -> Sequence[Note]:
+        async with self.database.transaction() as session:
+            await self.get(session, case_id)
+            rows = await session.scalars(
+                select(Note).where(Note.case_id == case_id).order_by(Note.created_at, Note.id)
+            )
+            return list(rows)
 
     async def add_note(self, case_id: str, kind: str, text: str) -> Note:
         """Notes are records the API owns; the process does not need to know about them."""
@@ -274,6 +440,12 @@ class CaseCommands:
             case_id=case_id,
             client_address=self.client_address,
         )
+
+
+def _row_order(label: str) -> tuple[str, int]:
+    """Sort "line 10" after "line 9"."""
+    word, _, number = label.rpartition(" ")
+    return (word, int(number)) if number.isdigit() else (label, 0)
 
 
 def _refusal(failed: WorkflowUpdateFailedError) -> Conflict | Invalid:

@@ -27,3 +27,13 @@ class Invalid(ServiceError):
 
 class Unavailable(ServiceError):
     status = 503
+
+
+class RowsInvalid(Invalid):
+    """Several rows of an import refused at once: `errors` names each row and its problem."""
+
+    def __init__(self, errors: list[dict[str, str]]):
+        first = errors[0]
+        more = f" ({len(errors) - 1} more in errors)" if len(errors) > 1 else ""
+        super().__init__(f"Nothing was imported: {first['row']}: {first['message']}{more}")
+        self.errors = errors

@@ -32,7 +32,7 @@ from tests.smtp_fixture import SmtpServer, smtp_server
 from worker import build_worker
 from workflows import workflow_id
 
-__all__ = ["smtp_server"]  # the fixture, re-exported so every test module can use it
+__all__ = ["harness", "smtp_server"]  # fixtures defined elsewhere, for every test module
 
 POSTGRES_ADMIN = "host=127.0.0.1 port=5432 user=postgres dbname=test"
 
@@ -321,3 +321,7 @@ async def eventually(check: Callable[[], Awaitable[bool]], seconds: float) -> No
             return
         await asyncio.sleep(0.1)
     raise AssertionError(f"not true within {seconds} s")
+
+
+# Last: the harness module builds on the fixtures and helpers above.
+from tests.harness import harness  # noqa: E402

@@ -117,11 +117,12 @@ async def test_only_policy_owners_publish_and_invalid_versions_name_their_paths(
     invalid["stages"][2]["escalations"][0]["notify"] = ["chief_executive"]
     invalid["colour"] = "blue"
     response = await http.post(VERSIONS, json=invalid, headers=polly)
-    assert "(3 more in errors)" in refused(response, 422)
+    assert "(4 more in errors)" in refused(response, 422)
     errors = response.json()["errors"]
     assert {error["path"] for error in errors} == {
         "stages[0].due",
         "stages[1].actions[0].to",
+        "stages[2].key",  # nothing leads to the hearing arrangement any more
         "stages[2].escalations[0].notify[0]",
         "colour",
     }

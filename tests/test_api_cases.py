@@ -31,7 +31,12 @@ from tests.conftest import ApiStack, eventually
 from workflows import workflow_id
 
 CASE = {"case_type": "disciplinary", "employee_id": "E1001", "summary": "Timesheets"}
-ASSESSMENT_ACTIONS = ["refer_to_investigation", "informal_resolution", "no_further_action"]
+ASSESSMENT_ACTIONS = [
+    "refer_to_investigation",
+    "open_investigation_case",
+    "informal_resolution",
+    "no_further_action",
+]
 REFER = {"terms_of_reference": "Timesheets, January to March", "investigating_officer": "Dr Khan"}
 JSON_HEADERS = {"content-type": "application/json"}
 
@@ -153,12 +158,14 @@ async def test_open_case_reply_follows_the_contract(api_stack: ApiStack) -> None
     number = int(case["id"].rsplit("-", 1)[1])
     assert second.json()["id"] == f"DIS-{opened_at.year}-{number + 1:04d}"
 
-    # The read gives the same case, with its timeline.
+    # The read gives the same case, with its timeline and its linked cases (none).
     read = await api_stack.http.get(f"/api/cases/{case['id']}", headers=alice)
     assert read.status_code == 200, read.text
-    assert {k: v for k, v in read.json().items() if k != "timeline"} == {
-        k: v for k, v in case.items() if k != "timeline"
+    read_only = {"timeline", "linked_cases"}
+    assert {k: v for k, v in read.json().items() if k not in read_only} == {
+        k: v for k, v in case.items() if k not in read_only
     }
+    assert read.json()["linked_cases"] == [] and read.json()["parent"] is None
 
 
 async def test_bad_open_requests_are_refused_and_change_nothing(api_stack: ApiStack) -> None:
@@ -197,7 +204,7 @@ async def test_bad_open_requests_are_refused_and_change_nothing(api_stack: ApiSt
         ({**CASE, "employee_id": "E" * 41}, "employee_id"),
         ({**CASE, "case_type": ["disciplinary"]}, "case_type"),
         ({**CASE, "case_type": "d" * 61}, "case_type"),
-        ({**CASE, "case_type": "grievance"}, "grievance"),
+        ({**CASE, "case_type": "gardening_leave"}, "gardening_leave"),
         ({**CASE, "case_type": "Disciplinary"}, "Disciplinary"),
         ({**CASE, "employee_id": "E9999"}, "E9999"),
         ({**CASE, "employee_id": "S9001"}, "S9001"),  # staff of the other trust
@@ -234,6 +241,7 @@ async def test_list_filters_return_the_right_subsets(api_stack: ApiStack) -> Non
         "definition"
     ]
     definition["stages"][0]["due"] = "PT1S"
+    definition["stages"][0]["reminders"] = []  # none could come before a one-second stage
     published = await api_stack.http.post(
         "/api/policies/disciplinary/versions", json=definition, headers=polly
     )
@@ -386,7 +394,7 @@ async def test_steps_walk_every_stage_and_timeline_is_oldest_first(
         f"/api/cases/{case_id}/notes", json={"text": "Spoke to the ward manager"}, headers=alice
     )
     assert note.status_code == 201, note.text
-    report = {"report_summary": "Timesheets altered", "recommendation": "Hearing"}
+    report = {"report_summary": "Timesheets altered", "recommendation": "Formal hearing"}
     reply = await act(api_stack, alice, case_id, "submit_report", data=report)
     assert reply.json()["stage"]["key"] == "hearing_arrangement", reply.text
 
@@ -409,10 +417,14 @@ async def test_steps_walk_every_stage_and_timeline_is_oldest_first(
     hearing = {"hearing_date": earliest, "panel_chair": "Ms Ode"}
     steps: list[tuple[str, dict[str, str], str]] = [
         ("schedule_hearing", hearing, "hearing"),
-        ("record_decision", {"outcome": "Final written warning"}, "outcome_letter"),
+        (
+            "record_decision",
+            {"outcome": "Final written warning", "accompanied": "Chose not to be accompanied"},
+            "outcome_letter",
+        ),
         ("send_outcome_letter", {"letter_sent_on": london_today()}, "appeal_window"),
         ("lodge_appeal", {"grounds": "Procedure not followed"}, "appeal"),
-        ("record_appeal_outcome", {"appeal_outcome": "Warning upheld"}, "closed"),
+        ("record_appeal_outcome", {"appeal_outcome": "Upheld"}, "closed"),
     ]
     for action, data, stage in steps:
         reply = await act(api_stack, alice, case_id, action, data=data)

@@ -1,102 +1,20 @@
 """The disciplinary workflow in the time-skipping server, with its real activities:
 a real database (SQLite) and a real SMTP server receive what it records and sends."""
 
-import uuid
-from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 
 import pytest
-import pytest_asyncio
 from sqlalchemy import select
-from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.client import WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
-from temporalio.testing import WorkflowEnvironment
 
 from activities.types import CaseSnapshot
 from policies.calendar import LONDON, add_working_days, due_instant
-from policies.loader import shipped_policies
 from policies.schema import duration
-from records.database import Database
-from records.models import CaseEvent, OutboxMessage
-from tests.conftest import add_people, eventually, insert_case_row, make_settings
-from tests.smtp_fixture import SmtpServer
-from worker import build_worker
+from records.models import OutboxMessage
+from tests.harness import Harness
 from workflows.disciplinary import DisciplinaryCase
-from workflows.types import ActionRequest, CaseInput, PauseRequest, ResumeRequest
-
-POLICY = shipped_policies()["disciplinary"]
-
-
-class Harness:
-    def __init__(
-        self, env: WorkflowEnvironment, db: Database, smtp: SmtpServer, org_id: int, task_queue: str
-    ):
-        self.env, self.db, self.smtp = env, db, smtp
-        self.org_id, self.task_queue = org_id, task_queue
-
-    async def open_case(self) -> tuple[WorkflowHandle[DisciplinaryCase, CaseSnapshot], datetime]:
-        case_id = f"DIS-T-{uuid.uuid4().hex[:6]}"
-        opened_at = await self.env.get_current_time()
-        await insert_case_row(self.db, case_id, self.org_id, opened_at, POLICY)
-        handle = await self.env.client.start_workflow(
-            DisciplinaryCase.run,
-            CaseInput(
-                case_id=case_id,
-                organisation_id=self.org_id,
-                policy=POLICY,
-                policy_version=1,
-                opened_at=opened_at,
-                advisor="alice",
-                risk="routine",
-            ),
-            id=f"case-{case_id}",
-            task_queue=self.task_queue,
-            execution_timeout=timedelta(days=400),
-        )
-        self.case_id = case_id
-
-        async def opened_is_recorded() -> bool:
-            return [event.kind for event in await self.events()] == ["opened"]
-
-        await eventually(opened_is_recorded, 10)
-        return handle, opened_at
-
-    async def events(self, kind: str | None = None) -> list[CaseEvent]:
-        async with self.db.sessions() as session:
-            query = select(CaseEvent).where(CaseEvent.case_id == self.case_id)
-            if kind:
-                query = query.where(CaseEvent.kind == kind)
-            return list(await session.scalars(query.order_by(CaseEvent.seq)))
-
-    def mail_to(self, event: str) -> list[str]:
-        """Every recipient of the messages received for this case and event kind (one each)."""
-        return sorted(
-            recipient
-            for recipients, message in self.smtp.messages
-            if message["X-Ercase-Case"] == self.case_id and message["X-Ercase-Event"] == event
-            for recipient in recipients
-        )
-
-
-@pytest_asyncio.fixture
-async def harness(
-    time_skipping_env: WorkflowEnvironment, sqlite_database: Database, smtp_server: SmtpServer
-) -> AsyncIterator[Harness]:
-    people = await add_people(sqlite_database)
-    settings = make_settings("sqlite://", smtp_port=smtp_server.port)
-    task_queue = f"test-{uuid.uuid4()}"
-    worker = build_worker(
-        time_skipping_env.client,
-        sqlite_database,
-        settings,
-        task_queue,
-        workflow_failure_exception_types=[Exception],  # a bug fails the test, not retries
-    )
-    harness = Harness(
-        time_skipping_env, sqlite_database, smtp_server, people.organisation.id, task_queue
-    )
-    async with worker:
-        yield harness
+from workflows.types import ActionRequest, PauseRequest, ResumeRequest
 
 
 def at_instants(actual: list[datetime], expected: list[datetime]) -> bool:
@@ -226,7 +144,9 @@ async def test_a_full_case_from_opening_to_closure(harness: Harness) -> None:
     investigation_start = state.stage_started_at
     assert state.stage_due_at == due_instant(investigation_start, duration("P21D"))
     await harness.env.sleep(timedelta(days=10))
-    state = await act("submit_report", report_summary="Case to answer", recommendation="hearing")
+    state = await act(
+        "submit_report", report_summary="Case to answer", recommendation="Formal hearing"
+    )
     assert state.stage_key == "hearing_arrangement"
 
     today = (await harness.env.get_current_time()).astimezone(LONDON).date()
@@ -235,14 +155,35 @@ async def test_a_full_case_from_opening_to_closure(harness: Harness) -> None:
         await act("schedule_hearing", hearing_date=too_soon, panel_chair="Ms Lee")
     assert isinstance(short_notice.value.cause, ApplicationError)
     assert "5 working days" in short_notice.value.cause.message
+    first_date = add_working_days(today, 5)
+    state = await act("schedule_hearing", hearing_date=first_date.isoformat(), panel_chair="Ms Lee")
+    assert state.stage_key == "hearing"
+    # The companion cannot attend: a new date at most 5 working days after the first.
+    with pytest.raises(WorkflowUpdateFailedError) as too_late:
+        await act(
+            "postpone_hearing",
+            hearing_date=add_working_days(first_date, 6).isoformat(),
+            postponement_reason="Union representative unavailable",
+        )
+    assert isinstance(too_late.value.cause, ApplicationError)
+    assert too_late.value.cause.message == (
+        f"hearing_date may be at most 5 working days after {first_date.isoformat()}: "
+        f"{add_working_days(first_date, 5).isoformat()} or earlier."
+    )
     state = await act(
-        "schedule_hearing",
-        hearing_date=add_working_days(today, 5).isoformat(),
-        panel_chair="Ms Lee",
+        "postpone_hearing",
+        hearing_date=add_working_days(first_date, 5).isoformat(),
+        postponement_reason="Union representative unavailable",
     )
     assert state.stage_key == "hearing"
     await harness.env.sleep(timedelta(days=8))
-    state = await act("record_decision", outcome="Final written warning")
+    with pytest.raises(WorkflowUpdateFailedError) as unrecorded:
+        await act("record_decision", outcome="Final written warning")
+    assert isinstance(unrecorded.value.cause, ApplicationError)
+    assert "accompanied" in unrecorded.value.cause.message
+    state = await act(
+        "record_decision", outcome="Final written warning", accompanied="Accompanied by a colleague"
+    )
     assert state.stage_key == "outcome_letter"
     state = await act("send_outcome_letter", letter_sent_on=today.isoformat())
     assert state.stage_key == "appeal_window"
@@ -253,6 +194,6 @@ async def test_a_full_case_from_opening_to_closure(harness: Harness) -> None:
     assert result.status == "closed" and result.closed_at is not None
     kinds = [event.kind for event in await harness.events()]
     assert kinds[0] == "opened" and kinds[-1] == "closed"
-    assert kinds.count("advanced") == 5
+    assert kinds.count("advanced") == 6  # five stages on, and the postponement
     seqs = [event.seq for event in await harness.events()]
     assert seqs == list(range(1, len(seqs) + 1))

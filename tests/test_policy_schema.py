@@ -173,6 +173,9 @@ case_type: grievance
 name: Grievance
 reference_prefix: GRV
 target: P6W
+fields:
+  meeting_date: {label: Meeting date, type: date}
+  outcome: {label: Outcome, type: long_text}
 stages:
   - key: meeting
     name: Grievance meeting
@@ -327,7 +330,7 @@ def test_unknown_field_in_a_stage() -> None:
 
 def test_notice_field_must_be_required() -> None:
     data = valid()
-    data["stages"][0]["actions"][0]["requires"] = ["venue"]
+    data["stages"][0]["actions"][0]["requires"] = ["outcome"]
     found = problems(data)
     assert set(found) == {"stages[0].actions[0].notice.field"}
     assert (
@@ -419,7 +422,7 @@ def test_a_name_written_twice_in_yaml_is_refused() -> None:
     with pytest.raises(PolicyInvalid) as raised:
         parse_policy_text(text)
     [error] = raised.value.errors
-    assert error.path == "line 22"
+    assert error.path == "line 25"
     assert "'due' is written twice" in error.message
 
 
@@ -451,3 +454,68 @@ def test_unreadable_values_and_deep_nesting_are_reported_not_raised() -> None:
     with pytest.raises(PolicyInvalid) as deep:
         parse_policy_text("a: " + "[" * 5000 + "]" * 5000)
     assert "nested too deeply" in deep.value.errors[0].message
+
+
+def _problems(data: dict[str, object]) -> dict[str, str]:
+    with pytest.raises(PolicyInvalid) as invalid:
+        validate_policy(data)
+    return {error.path: error.message for error in invalid.value.errors}
+
+
+def _two_stage_policy(**first_stage: object) -> dict[str, object]:
+    return {
+        "case_type": "grievance",
+        "name": "Grievance",
+        "reference_prefix": "GRV",
+        "fields": {"outcome": {"label": "Outcome"}},
+        "stages": [
+            {
+                "key": "meeting",
+                "name": "Meeting",
+                "actions": [{"key": "decide", "to": "closed", "requires": ["outcome"]}],
+                **first_stage,
+            },
+            {"key": "orphan", "name": "Orphan", "actions": [{"key": "end", "to": "closed"}]},
+        ],
+    }
+
+
+def test_a_stage_no_action_reaches_is_named() -> None:
+    problems = _problems(_two_stage_policy())
+    assert problems == {
+        "stages[1].key": "no action leads to stage 'orphan', so no case could ever reach it"
+    }
+
+
+def test_requires_keys_must_be_declared() -> None:
+    data = _two_stage_policy()
+    data["stages"][0]["actions"][0]["requires"] = ["outcome", "letter"]  # type: ignore[index]
+    data["stages"][0]["actions"].append({"key": "next", "to": "orphan"})  # type: ignore[index]
+    assert _problems(data) == {
+        "stages[0].actions[0].requires[1]": "'letter' is not declared under fields; declare it "
+        "there with a label so forms can ask for it"
+    }
+
+
+def test_a_reminder_before_the_stage_starts_and_a_choice_without_choices() -> None:
+    data = _two_stage_policy(due={"working_days": 5}, reminders=["P2D", "P5D"])
+    data["stages"][0]["actions"].append({"key": "next", "to": "orphan"})  # type: ignore[index]
+    data["fields"] = {"outcome": {"label": "Outcome", "type": "choice"}}
+    problems = _problems(data)
+    assert set(problems) == {"stages[0].reminders[1]", "fields.outcome.choices"}
+    assert "before the stage starts" in problems["stages[0].reminders[1]"]
+
+
+def test_a_latest_date_rule_needs_its_field_required() -> None:
+    data = _two_stage_policy()
+    data["stages"][0]["actions"].append(  # type: ignore[index]
+        {
+            "key": "postpone",
+            "to": "orphan",
+            "latest": {"field": "outcome", "after": "outcome", "by": {"working_days": 5}},
+        }
+    )
+    assert _problems(data) == {
+        "stages[0].actions[1].latest.field": "'outcome' must also be listed in requires, so "
+        "the date is always given"
+    }

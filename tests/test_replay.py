@@ -1,9 +1,11 @@
 """Replay recorded case histories against today's workflow code.
 
 A change to workflow code that running cases would replay differently (a new timer, a
-reordered activity) fails here instead of in production. The histories were recorded
-with `python -m tests.test_replay` (payloads sealed with the tests' fixed key); record a
-new one whenever a workflow gains a path worth guarding, and keep the old ones.
+reordered activity) fails here instead of in production. There is a history for every
+shipped case type, `<case_type>_full_case.json`, recorded with `python -m tests.test_replay`
+(payloads sealed with the tests' fixed key), which records the case types that have none
+yet and never overwrites one. Record a new history whenever a workflow gains a path worth
+guarding, and keep the old ones: they stand for cases already running.
 """
 
 import asyncio
@@ -11,15 +13,19 @@ import uuid
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
 from temporalio.client import WorkflowHistory
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Replayer
 
-from policies.calendar import LONDON, add_working_days
+from activities.types import CaseSnapshot
+from policies.durations import as_timedelta
 from policies.loader import shipped_policies
+from policies.schema import duration
 from records.database import Database
 from records.migrate import upgrade
 from temporal_client import data_converter
+from tests.catalogue_paths import MAIN_PATHS, walk
 from tests.conftest import (
     TEST_PAYLOAD_KEY,
     add_people,
@@ -29,72 +35,67 @@ from tests.conftest import (
 )
 from tests.smtp_fixture import SmtpServer, free_port
 from worker import WORKFLOWS, build_worker
-from workflows.disciplinary import DisciplinaryCase
-from workflows.types import ActionRequest, CaseInput, PauseRequest, ResumeRequest
+from workflows import WORKFLOW_FOR_CASE_TYPE
+from workflows.case_process import CaseProcess
+from workflows.types import CaseInput, PauseRequest, ResumeRequest
 
 HISTORIES = Path(__file__).parent / "histories"
+CASE_TYPES = sorted(shipped_policies())
 
 
-async def test_recorded_histories_replay_with_todays_code() -> None:
-    files = sorted(HISTORIES.glob("*.json"))
-    assert files, "no recorded histories to replay"
+def history_file(case_type: str) -> Path:
+    return HISTORIES / f"{case_type}_full_case.json"
+
+
+def test_every_shipped_case_type_has_a_recorded_history() -> None:
+    missing = [case_type for case_type in CASE_TYPES if not history_file(case_type).exists()]
+    assert missing == [], "record them with `python -m tests.test_replay`"
+
+
+@pytest.mark.parametrize("path", sorted(HISTORIES.glob("*.json")), ids=lambda path: path.stem)
+async def test_recorded_histories_replay_with_todays_code(path: Path) -> None:
     replayer = Replayer(workflows=WORKFLOWS, data_converter=data_converter(TEST_PAYLOAD_KEY))
-    for path in files:
-        history = WorkflowHistory.from_json(path.stem, path.read_text())
-        await replayer.replay_workflow(history)
+    history = WorkflowHistory.from_json(path.stem, path.read_text())
+    await replayer.replay_workflow(history)
 
 
-async def record_full_disciplinary_case(folder: Path) -> str:
-    """Walk a case through pause, a breach and every stage to closure; return its history."""
+async def record_full_case(case_type: str, folder: Path) -> str:
+    """Walk a case through a pause, a missed first stage and its main path; return its history."""
+    policy = shipped_policies()[case_type]
     env = await WorkflowEnvironment.start_time_skipping(
         test_server_existing_path=installed_binary("temporal-test-server"),
         data_converter=data_converter(TEST_PAYLOAD_KEY),
     )
-    url = f"sqlite:///{folder}/history.db"
+    url = f"sqlite:///{folder}/{case_type}.db"
     upgrade(url)
     db = Database(url)
     smtp = SmtpServer(free_port())
     smtp.start()
-    people = await add_people(db)
-    policy = shipped_policies()["disciplinary"]
+    organisation_id = (await add_people(db)).organisation.id
+    case_id = f"{policy.reference_prefix}-REPLAY-1"
     opened_at = await env.get_current_time()
-    await insert_case_row(db, "DIS-REPLAY-1", people.organisation.id, opened_at, policy)
+    await insert_case_row(db, case_id, organisation_id, opened_at, policy)
     task_queue = f"record-{uuid.uuid4()}"
     try:
         async with build_worker(env.client, db, make_settings(url, smtp.port), task_queue):
             handle = await env.client.start_workflow(
-                DisciplinaryCase.run,
-                CaseInput(
-                    "DIS-REPLAY-1", people.organisation.id, policy, 1, opened_at, "alice", "routine"
-                ),
-                id="case-DIS-REPLAY-1",
+                WORKFLOW_FOR_CASE_TYPE[case_type],
+                CaseInput(case_id, organisation_id, policy, 1, opened_at, "alice", "routine"),
+                id=f"case-{case_id}",
                 task_queue=task_queue,
+                result_type=CaseSnapshot,
             )
-
-            async def act(action: str, **data: str) -> None:
-                await handle.execute_update(
-                    DisciplinaryCase.act, ActionRequest(action, "alice", data)
-                )
-
             await env.sleep(timedelta(days=1))
-            await handle.execute_update(DisciplinaryCase.pause, PauseRequest("Off sick", "alice"))
+            await handle.execute_update(CaseProcess.pause, PauseRequest("Off sick", "alice"))
             await env.sleep(timedelta(days=2))
-            await handle.execute_update(DisciplinaryCase.resume, ResumeRequest("alice"))
-            await env.sleep(timedelta(days=12))  # past the assessment deadline: breach, escalations
-            await act(
-                "refer_to_investigation", terms_of_reference="ToR", investigating_officer="Dr K"
-            )
-            await act("submit_report", report_summary="Case to answer", recommendation="hearing")
-            today = (await env.get_current_time()).astimezone(LONDON).date()
-            await act(
-                "schedule_hearing",
-                hearing_date=add_working_days(today, 6).isoformat(),
-                panel_chair="Ms L",
-            )
-            await act("record_decision", outcome="Final written warning")
-            await act("send_outcome_letter", letter_sent_on=today.isoformat())
-            await act("lodge_appeal", grounds="Procedure")
-            await act("record_appeal_outcome", appeal_outcome="Upheld")
+            state = await handle.execute_update(CaseProcess.resume, ResumeRequest("alice"))
+            # Past the first stage's deadline (moved by the pause) and every escalation after it.
+            assert state.stage_due_at is not None
+            escalations = policy.stages[0].escalations
+            last = max(as_timedelta(duration(each.after)) for each in escalations)
+            now = await env.get_current_time()
+            await env.sleep(state.stage_due_at + last + timedelta(hours=1) - now)
+            await walk(env, handle, policy, MAIN_PATHS[case_type])
             await handle.result()
             history = await handle.fetch_history()
     finally:
@@ -104,10 +105,17 @@ async def record_full_disciplinary_case(folder: Path) -> str:
     return history.to_json()
 
 
+async def record_missing_histories(folder: Path) -> None:
+    for case_type in CASE_TYPES:
+        target = history_file(case_type)
+        if target.exists():
+            continue
+        target.write_text(await record_full_case(case_type, folder))
+        print(f"recorded tests/histories/{target.name}")
+
+
 if __name__ == "__main__":
     import tempfile
 
     with tempfile.TemporaryDirectory() as scratch:
-        recorded = asyncio.run(record_full_disciplinary_case(Path(scratch)))
-    (HISTORIES / "disciplinary_full_case.json").write_text(recorded)
-    print("recorded tests/histories/disciplinary_full_case.json")
+        asyncio.run(record_missing_histories(Path(scratch)))

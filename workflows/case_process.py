@@ -11,30 +11,47 @@ input and the history (policies.calendar), so replay is deterministic.
 import asyncio
 import contextlib
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError, ChildWorkflowError
+from temporalio.workflow import ChildWorkflowHandle, ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
     from activities.types import (
+        MARK_MAIL_UNDELIVERED,
+        OPEN_LINKED_CASE,
         RECORD_CASE_EVENT,
         SEND_CASE_NOTIFICATION,
         CaseEventRecord,
         CaseNotification,
         CaseSnapshot,
+        LinkedCase,
+        LinkedCaseRequest,
+        NotificationOutcome,
+        UndeliveredMail,
     )
     from policies.calendar import LONDON, add_working_days, due_instant, paused_between
     from policies.durations import WorkingDays, as_timedelta, describe
-    from policies.schema import CLOSED, Escalation, PolicyDefinition, Stage, duration
+    from policies.schema import (
+        CLOSED,
+        Action,
+        DateLimit,
+        Escalation,
+        PolicyDefinition,
+        Stage,
+        duration,
+    )
+    from workflows import WORKFLOW_FOR_CASE_TYPE, workflow_id
     from workflows.types import (
         INVALID_DATA,
         NOT_ALLOWED,
         ActionRequest,
         AssignRequest,
         CaseInput,
+        ChangePolicyRequest,
         PauseRequest,
         ResumeRequest,
     )
@@ -44,6 +61,11 @@ RECORD_TIMEOUT = timedelta(seconds=30)
 RECORD_RETRY = RetryPolicy(maximum_interval=timedelta(minutes=1))
 MAIL_TIMEOUT = timedelta(seconds=60)
 MAIL_RETRY = RetryPolicy(maximum_interval=timedelta(minutes=10))
+# While SMTP is down, mail is retried with backoff for a day; then a person must act.
+MAIL_GIVE_UP = timedelta(hours=24)
+# workflow.patched ids: these paths add commands that older histories do not have.
+PATCH_MAIL_ON_ASSIGN = "mail-on-assign"
+PATCH_MAIL_UNDELIVERED = "mail-undelivered"
 
 
 @dataclass(frozen=True)
@@ -74,6 +96,12 @@ class CaseProcess:
         self._case = case
         self._policy: PolicyDefinition = case.policy
         self._advisor = case.advisor
+        self._policy_version = case.policy_version
+        # The data steps have given so far (the latest value of each), for rules across steps.
+        self._data: dict[str, Any] = {}
+        # Linked cases this case opened that are still open (reference → type), and watchers.
+        self._children: dict[str, str] = {}
+        self._watchers: list[asyncio.Task[None]] = []
         self._stage_key = case.start_stage or case.policy.stages[0].key
         self._stage_started_at = case.stage_started_at or case.opened_at
         self._lock = asyncio.Lock()
@@ -115,6 +143,8 @@ class CaseProcess:
                 await workflow.wait_condition(lambda: self._changed, timeout=delay)
 
         await workflow.wait_condition(workflow.all_handlers_finished)
+        if self._watchers:
+            await asyncio.gather(*self._watchers)
         if self._deliveries:
             await asyncio.gather(*self._deliveries)
         return self._snapshot()
@@ -134,6 +164,9 @@ class CaseProcess:
             action = self._stage().action(request.action)
             assert action
             detail: dict[str, Any] = {"action": request.action, "data": request.data}
+            self._data.update(request.data)
+            if action.opens:
+                detail["opened"] = await self._open_linked_case(action.opens, request.actor)
             if "outcome" in request.data:
                 self._outcome = str(request.data["outcome"])
             if action.to == CLOSED:
@@ -199,6 +232,11 @@ class CaseProcess:
             self._check_open()
             previous, self._advisor = self._advisor, request.advisor
             await self._record("assigned", request.actor, {"from": previous, "to": request.advisor})
+            told = request.advisor not in (previous, request.actor)  # nobody is told what they did
+            if told and workflow.patched(PATCH_MAIL_ON_ASSIGN):
+                self._deliveries.append(
+                    asyncio.create_task(self._deliver(self._assigned_notification()))
+                )
             return self._reply(request.request_id)
 
     @assign.validator
@@ -206,7 +244,40 @@ class CaseProcess:
         if request.request_id not in self._replies:
             self._check_open()
 
+    @workflow.update
+    async def change_policy(self, request: ChangePolicyRequest) -> CaseSnapshot:
+        """Move the case to a newer version of its policy: explicit, recorded, never silent."""
+        async with self._lock:
+            if request.request_id in self._replies:
+                return self._replies[request.request_id]
+            self._check_policy_change(request)
+            previous = self._policy_version
+            self._policy, self._policy_version = request.policy, request.policy_version
+            await self._record(
+                "policy_changed",
+                request.actor,
+                {"from_version": previous, "to_version": request.policy_version},
+            )
+            return self._reply(request.request_id)
+
+    @change_policy.validator
+    def _validate_change_policy(self, request: ChangePolicyRequest) -> None:
+        if request.request_id not in self._replies:
+            self._check_policy_change(request)
+
     # ---- rules a step must satisfy ---------------------------------------------------
+
+    def _check_policy_change(self, request: ChangePolicyRequest) -> None:
+        self._check_open()
+        if request.policy.case_type != self._policy.case_type:
+            raise _refuse(f"Version {request.policy_version} is for another case type.")
+        if request.policy_version <= self._policy_version:
+            raise _refuse(f"The case already follows version {self._policy_version}.")
+        if not request.policy.has_stage(self._stage_key):
+            raise _refuse(
+                f"The case is in stage '{self._stage_key}', which version "
+                f"{request.policy_version} does not have; finish or move the stage first."
+            )
 
     def _check_open(self) -> None:
         if self._status == "closed":
@@ -224,25 +295,114 @@ class CaseProcess:
                 f"'{request.action}' is not a step of the stage '{stage.name}'. "
                 f"Allowed now: {allowed}."
             )
+        self._check_children(stage, action)
         missing = [key for key in action.requires if _blank(request.data.get(key))]
         if missing:
             raise _refuse(f"'{action.label}' needs: {', '.join(missing)}.", INVALID_DATA)
+        self._check_declared_types(request.data)
         if action.notice:
             self._check_notice(
                 request.data[action.notice.field],
                 action.notice.field,
                 duration(action.notice.at_least),
             )
+        if action.latest:
+            self._check_latest(request.data[action.latest.field], action.latest)
+
+    def _check_latest(self, value: object, limit: DateLimit) -> None:
+        earlier = _iso_date(self._data.get(limit.after))
+        if earlier is None:
+            raise _refuse(f"No {limit.after} has been recorded yet, so this step cannot be taken.")
+        when = _iso_date(value)
+        if when is None:
+            raise _refuse(f"{limit.field} must be a date such as 2026-12-01.", INVALID_DATA)
+        by = duration(limit.by)
+        if isinstance(by, WorkingDays):
+            last = add_working_days(earlier, by.days)
+        else:
+            last = earlier + as_timedelta(by)
+        if when > last:
+            raise _refuse(
+                f"{limit.field} may be at most {describe(by)} after {earlier.isoformat()}: "
+                f"{last.isoformat()} or earlier.",
+                INVALID_DATA,
+            )
+
+    def _check_children(self, stage: Stage, action: Action) -> None:
+        """A case waits for, and cannot close before, the linked cases it opened."""
+        waiting = ", ".join(self._children)
+        if self._children and stage.waits_for_children:
+            raise _refuse(f"This stage waits for {waiting} to close before the next step.")
+        if self._children and action.to == CLOSED:
+            raise _refuse(f"The case cannot close while {waiting} is still open.")
+        if action.opens and action.opens not in WORKFLOW_FOR_CASE_TYPE:
+            raise _refuse(f"This step opens a '{action.opens}' case, which ercase cannot run.")
+
+    async def _open_linked_case(self, case_type: str, actor: str) -> str:
+        """Open the linked case's row, start its workflow, and watch for it to close."""
+        linked = await workflow.execute_activity(
+            OPEN_LINKED_CASE,
+            LinkedCaseRequest(
+                parent_id=self._case.case_id,
+                case_type=case_type,
+                # The sequence number of the event about to record this step: unique per case.
+                origin=f"{self._case.case_id}:{self._seq + 1}",
+                actor=actor,
+                opened_at=workflow.now(),
+            ),
+            result_type=LinkedCase,
+            start_to_close_timeout=RECORD_TIMEOUT,
+            retry_policy=RECORD_RETRY,
+        )
+        child = await workflow.start_child_workflow(
+            WORKFLOW_FOR_CASE_TYPE[case_type],
+            CaseInput(
+                case_id=linked.case_id,
+                organisation_id=self._case.organisation_id,
+                policy=PolicyDefinition.model_validate(linked.policy),
+                policy_version=linked.policy_version,
+                opened_at=linked.opened_at,
+                advisor=linked.advisor,
+                risk=linked.risk,
+            ),
+            id=workflow_id(linked.case_id),
+            result_type=CaseSnapshot,
+            # The linked case has its own life: it must not end if this one ever does.
+            parent_close_policy=ParentClosePolicy.ABANDON,
+        )
+        self._children[linked.case_id] = case_type
+        self._watchers.append(asyncio.create_task(self._watch_linked_case(linked.case_id, child)))
+        return linked.case_id
+
+    async def _watch_linked_case(
+        self, case_id: str, child: ChildWorkflowHandle[Any, CaseSnapshot]
+    ) -> None:
+        outcome: str | None
+        try:
+            outcome = (await child).outcome
+        except ChildWorkflowError:
+            outcome = None  # ended without closing (e.g. terminated by an administrator)
+        async with self._lock:
+            del self._children[case_id]
+            await self._record("linked_case_closed", None, {"case": case_id, "outcome": outcome})
+
+    def _check_declared_types(self, data: dict[str, Any]) -> None:
+        """Dates must be dates and choices one of the policy's choices, as the policy declares."""
+        for key, value in data.items():
+            declared = self._policy.fields.get(key)
+            if declared is None or _blank(value):
+                continue
+            if declared.type == "date" and _iso_date(value) is None:
+                raise _refuse(f"{key} must be a date such as 2026-12-01.", INVALID_DATA)
+            if declared.type == "choice" and value not in declared.choices:
+                raise _refuse(f"{key} must be one of: {', '.join(declared.choices)}.", INVALID_DATA)
 
     def _check_notice(self, value: object, field: str, at_least: Any) -> None:
-        try:
-            # The whole value must be an ISO date or date-time (text): not a number, nor a date
-            # with something else after it.
-            if not isinstance(value, str):
-                raise ValueError(value)
-            when = datetime.fromisoformat(value.strip()).date()
-        except ValueError:
-            raise _refuse(f"{field} must be a date such as 2026-12-01.", INVALID_DATA) from None
+        # The whole value must be an ISO date or date-time (text): not a number, nor a date
+        # with something else after it.
+        when = _iso_date(value)
+        if when is None:
+            raise _refuse(f"{field} must be a date such as 2026-12-01.", INVALID_DATA)
         today = workflow.now().astimezone(LONDON).date()
         if isinstance(at_least, WorkingDays):
             earliest = add_working_days(today, at_least.days)
@@ -345,6 +505,8 @@ class CaseProcess:
                 subject_stage=about,
                 due_at=deadline,
                 level=item.level,
+                advisor=self._advisor,
+                stage_key=None if item.about_target else self._stage_key,
             )
             await self._record(
                 item.kind,
@@ -353,14 +515,53 @@ class CaseProcess:
             )
             self._deliveries.append(asyncio.create_task(self._deliver(notification)))
 
+    def _assigned_notification(self) -> CaseNotification:
+        stage_due = self._stage_due()
+        return CaseNotification(
+            case_id=self._case.case_id,
+            event_key=f"assigned:{self._seq}",  # the seq of the "assigned" event: unique
+            kind="assigned",
+            roles=["advisor"],
+            subject_stage=self._stage().name if stage_due is not None else "whole case",
+            due_at=stage_due or self._case_due(),
+            advisor=self._advisor,
+            stage_key=self._stage_key,
+        )
+
     async def _deliver(self, notification: CaseNotification) -> None:
         # Mail does not hold the lock: an SMTP outage must never block an advisor's step.
-        await workflow.execute_activity(
-            SEND_CASE_NOTIFICATION,
-            notification,
-            start_to_close_timeout=MAIL_TIMEOUT,
-            retry_policy=MAIL_RETRY,
+        try:
+            outcome = await workflow.execute_activity(
+                SEND_CASE_NOTIFICATION,
+                notification,
+                start_to_close_timeout=MAIL_TIMEOUT,
+                schedule_to_close_timeout=MAIL_GIVE_UP,
+                retry_policy=MAIL_RETRY,
+                result_type=NotificationOutcome,
+            )
+        except ActivityError:
+            if not workflow.patched(PATCH_MAIL_UNDELIVERED):
+                raise
+            await self._undelivered(notification)
+            return
+        if outcome.undelivered and workflow.patched(PATCH_MAIL_UNDELIVERED):
+            await self._undelivered(notification)
+
+    async def _undelivered(self, notification: CaseNotification) -> None:
+        """Mail that did not reach everyone goes on the case's timeline, so a person acts."""
+        count = await workflow.execute_activity(
+            MARK_MAIL_UNDELIVERED,
+            UndeliveredMail(notification.case_id, notification.event_key),
+            start_to_close_timeout=RECORD_TIMEOUT,
+            retry_policy=RECORD_RETRY,
+            result_type=int,
         )
+        async with self._lock:
+            await self._record(
+                "mail_undelivered",
+                None,
+                {"key": notification.event_key, "mail": notification.kind, "undelivered": count},
+            )
 
     # ---- recording -----------------------------------------------------------------
 
@@ -387,6 +588,7 @@ class CaseProcess:
             due_at=self._case_due(),
             breached=self._breached(),
             advisor=self._advisor,
+            policy_version=self._policy_version,
             actions=[a.key for a in self._stage().actions] if self._status == "open" else [],
             outcome=self._outcome,
             closed_at=self._closed_at,
@@ -435,6 +637,16 @@ def _escalations(
         )
         for level, escalation in enumerate(escalations)
     ]
+
+
+def _iso_date(value: object) -> date | None:
+    """The date an ISO date or date-time text names; None for anything else."""
+    if not isinstance(value, str):
+        return None
+    try:
+        return datetime.fromisoformat(value.strip()).date()
+    except ValueError:
+        return None
 
 
 def _blank(value: object) -> bool:

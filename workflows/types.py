@@ -51,3 +51,11 @@ class AssignRequest:
     advisor: str
     actor: str
     request_id: str | None = None
+
+
+@dataclass
+class ChangePolicyRequest:
+    policy: PolicyDefinition
+    policy_version: int
+    actor: str
+    request_id: str | None = None

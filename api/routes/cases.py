@@ -3,22 +3,60 @@
 from datetime import datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Query, Request, status
 from pydantic import BaseModel, Field
 
 from api.deps import Cases
-from api.schemas import ActionIn, AssignIn, CaseOut, CasePage, OpenCaseIn, PauseIn, ResumeIn
-from records.cases import PAGE_SIZE, CaseFilters, timeline
+from api.schemas import (
+    ActionIn,
+    AssignIn,
+    CaseOut,
+    CasePage,
+    ChangePolicyIn,
+    OpenCaseIn,
+    PauseIn,
+    PolicyRef,
+    ResumeIn,
+)
+from records.cases import PAGE_SIZE, CaseFilters, linked_cases, timeline, undelivered_counts
+from services.case_import import parse_csv, parse_json
 from services.cases import OpenCase
 from services.errors import Invalid
 
 router = APIRouter(prefix="/api/cases", tags=["cases"])
+MAX_IMPORT_BYTES = 5_000_000
 
 
 @router.post("", status_code=status.HTTP_201_CREATED)
 async def open_case(body: OpenCaseIn, cases: Cases) -> CaseOut:
     case = await cases.open(OpenCase(**body.model_dump()))
     return CaseOut.of(case)
+
+
+class Imported(BaseModel):
+    imported: int
+    cases: list[CaseOut]
+
+
+@router.post("/import", status_code=status.HTTP_201_CREATED)
+async def import_cases(request: Request, cases: Cases) -> Imported:
+    """Cases already under way, from CSV (text/csv) or JSON; all rows or none."""
+    content_type = request.headers.get("content-type", "")
+    raw = await request.body()
+    if len(raw) > MAX_IMPORT_BYTES:
+        raise Invalid(f"The file is larger than {MAX_IMPORT_BYTES // 1_000_000} MB.")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise Invalid("The file is not UTF-8 text; save the spreadsheet as CSV UTF-8.") from None
+    if "csv" in content_type:
+        parsed = parse_csv(text)
+    elif "json" in content_type:
+        parsed = parse_json(text)
+    else:
+        raise Invalid("Send the cases as text/csv or application/json.")
+    opened = await cases.import_cases(parsed.rows, parsed.problems)
+    return Imported(imported=len(opened), cases=[CaseOut.of(case) for case in opened])
 
 
 @router.get("")
@@ -32,13 +70,21 @@ async def list_cases(
     due_before: datetime | None = None,
     q: Annotated[str | None, Query(max_length=100)] = None,
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+    undelivered: bool | None = None,
 ) -> CasePage:
     if due_before is not None and due_before.tzinfo is None:
         raise Invalid("due_before needs a time zone offset, e.g. 2026-12-01T00:00:00Z.")
-    filters = CaseFilters(status, case_type, advisor, division, breached, due_before, q, page)
-    items, total = await cases.list(filters)
+    filters = CaseFilters(
+        status, case_type, advisor, division, breached, due_before, q, page, undelivered
+    )
+    items, total = await cases.page(filters)
+    async with cases.database.sessions() as session:
+        counts = await undelivered_counts(session, [case.id for case in items])
     return CasePage(
-        items=[CaseOut.of(case) for case in items], total=total, page=page, page_size=PAGE_SIZE
+        items=[CaseOut.of(case, undelivered=counts.get(case.id, 0)) for case in items],
+        total=total,
+        page=page,
+        page_size=PAGE_SIZE,
     )
 
 
@@ -47,7 +93,9 @@ async def get_case(case_id: str, cases: Cases) -> CaseOut:
     case = await cases.read(case_id)
     async with cases.database.sessions() as session:
         events, notes = await timeline(session, case_id)
-    return CaseOut.of(case, events, notes)
+        counts = await undelivered_counts(session, [case_id])
+        children = await linked_cases(session, case_id)
+    return CaseOut.of(case, events, notes, undelivered=counts.get(case_id, 0), children=children)
 
 
 @router.post("/{case_id}/actions/{action}")
@@ -68,6 +116,13 @@ async def resume_case(case_id: str, cases: Cases, body: ResumeIn | None = None) 
 @router.post("/{case_id}/assign")
 async def assign_case(case_id: str, body: AssignIn, cases: Cases) -> CaseOut:
     return CaseOut.of(await cases.assign(case_id, body.advisor, body.request_id))
+
+
+@router.post("/{case_id}/policy")
+async def change_policy(case_id: str, body: ChangePolicyIn, cases: Cases) -> PolicyRef:
+    """Only the reference and version come back: policy owners may move a case unseen."""
+    case = await cases.change_policy(case_id, body.version, body.request_id)
+    return PolicyRef(case_type=case.case_type, version=case.policy_version)
 
 
 class NoteIn(BaseModel):

@@ -6,7 +6,6 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, status
 from pydantic import BaseModel
-from sqlalchemy import func, select
 
 from api.deps import CurrentUser, get_database, require_role
 from policies.diff import describe_changes
@@ -14,9 +13,10 @@ from policies.loader import parse_policy_text, shipped_policies
 from policies.schema import PolicyDefinition, PolicyInvalid, validate_policy
 from records.cases import current_policy, policy_history, policy_version
 from records.database import Database
-from records.models import AuditEntry, PolicyVersion
+from records.models import PolicyVersion
 from services.access import POLICY_PUBLISHERS
 from services.errors import Invalid, NotFound
+from services.policies import publish_policy
 
 router = APIRouter(prefix="/api/policies", tags=["policies"])
 Db = Annotated[Database, Depends(get_database)]
@@ -158,33 +158,7 @@ async def publish_version(
         raise Invalid(f"The definition is for '{policy.case_type}', not '{case_type}'.")
     if case_type not in shipped_policies():
         raise NotFound(f"There is no case type '{case_type}'.")
-    async with database.transaction() as session:
-        await current_policy(session, principal.organisation_id, case_type)
-        latest = await session.scalar(
-            select(func.max(PolicyVersion.version)).where(
-                PolicyVersion.organisation_id == principal.organisation_id,
-                PolicyVersion.case_type == case_type,
-            )
-        )
-        version = (latest or 0) + 1
-        session.add(
-            PolicyVersion(
-                organisation_id=principal.organisation_id,
-                case_type=case_type,
-                version=version,
-                definition=policy.model_dump(mode="json"),
-                author=principal.username,
-                change_note=change_note,
-            )
-        )
-        session.add(
-            AuditEntry(
-                organisation_id=principal.organisation_id,
-                username=principal.username,
-                action="policy.publish",
-                detail={"case_type": case_type, "version": version},
-            )
-        )
+    version = await publish_policy(database, principal, policy, change_note)
     return Published(case_type=case_type, version=version)
 
 

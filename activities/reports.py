@@ -1,0 +1,289 @@
+"""The daily advisor digest and the weekly HR-director report: read-model queries, sent by mail.
+
+Both read the database (the projection), never Temporal, and send through the outbox, keyed by
+the organisation, the day and the recipient: a retried or re-triggered run for the same day
+sends nothing twice.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from temporalio import activity
+
+from activities.mail import (
+    DIGESTED,
+    FOLDED,
+    Delivery,
+    Letter,
+    Outbox,
+    RenderedMail,
+    organisation_scope,
+    render_mail,
+)
+from activities.types import (
+    LIST_DIGEST_RECIPIENTS,
+    LIST_REPORT_ORGANISATIONS,
+    SEND_DIGEST,
+    SEND_WEEKLY_REPORT,
+    DigestOutcome,
+    DigestRecipient,
+    DigestRequest,
+    ReportRequest,
+)
+from policies.calendar import LONDON
+from records.database import Database
+from records.models import Case, Organisation, OutboxMessage, User
+from settings import Settings
+
+DIGEST_HORIZON = timedelta(days=7)
+LONGEST_RUNNING = 10
+
+
+@dataclass
+class Deadline:
+    """One deadline of one case, as the digest and the report list it."""
+
+    case_id: str
+    case_type: str
+    division: str
+    stage: str
+    what: str  # the stage's name, or "whole case"
+    due_at: datetime
+    url: str
+
+    def late_by(self, as_of: datetime) -> str:
+        late = as_of - self.due_at
+        if late >= timedelta(days=1):
+            return f"{late.days} day{'s' if late.days != 1 else ''}"
+        hours = int(late.total_seconds() // 3600)
+        return f"{hours} hour{'s' if hours != 1 else ''}" if hours else "under an hour"
+
+
+def _deadlines(case: Case, public_url: str) -> list[Deadline]:
+    found = []
+    for what, due in ((case.stage_name, case.stage_due_at), ("whole case", case.due_at)):
+        if due is not None:
+            found.append(
+                Deadline(
+                    case.id,
+                    case.case_type,
+                    case.division or "no division",
+                    case.stage_name,
+                    what,
+                    due,
+                    f"{public_url}/cases/{case.id}",
+                )
+            )
+    return found
+
+
+def _day_key(moment: datetime) -> str:
+    return moment.astimezone(LONDON).date().isoformat()
+
+
+async def _active_users(session: AsyncSession, role: str) -> list[User]:
+    users = await session.scalars(
+        select(User).where(User.active.is_(True)).order_by(User.organisation_id, User.username)
+    )
+    # roles is a JSON list, which SQLite and PostgreSQL query differently: filter here.
+    return [user for user in users if role in user.roles and user.email.strip()]
+
+
+class ReportActivities:
+    def __init__(self, database: Database, settings: Settings):
+        self.database = database
+        self.public_url = settings.public_url.rstrip("/")
+        self.outbox = Outbox(database, settings)
+
+    # ---- the daily digest -------------------------------------------------------------
+
+    @activity.defn(name=LIST_DIGEST_RECIPIENTS)
+    async def list_digest_recipients(self) -> list[DigestRecipient]:
+        async with self.database.sessions() as session:
+            advisors = await _active_users(session, "advisor")
+        return [DigestRecipient(user.organisation_id, user.username) for user in advisors]
+
+    @activity.defn(name=SEND_DIGEST)
+    async def send_digest(self, request: DigestRequest) -> DigestOutcome:
+        """One advisor's open cases due within 7 days, overdue first, and the held reminders.
+
+        Nothing due and nothing held: no mail (an empty digest every morning teaches people
+        to ignore it).
+        """
+        async with self.database.sessions() as session:
+            user = await session.scalar(
+                select(User).where(
+                    User.organisation_id == request.organisation_id,
+                    User.username == request.username,
+                    User.active.is_(True),
+                )
+            )
+            if user is None or not user.email.strip():
+                return DigestOutcome(sent=0, cases=0)
+            cases = await session.scalars(
+                select(Case).where(
+                    Case.organisation_id == request.organisation_id,
+                    Case.advisor == request.username,
+                    Case.status == "open",
+                )
+            )
+            horizon = request.as_of + DIGEST_HORIZON
+            due = sorted(
+                (
+                    deadline
+                    for case in cases
+                    for deadline in _deadlines(case, self.public_url)
+                    if deadline.due_at <= horizon
+                ),
+                key=lambda deadline: deadline.due_at,  # the most overdue first
+            )
+            held = list(
+                await session.scalars(
+                    select(OutboxMessage)
+                    .join(Case, Case.id == OutboxMessage.case_id)
+                    .where(
+                        Case.organisation_id == request.organisation_id,
+                        OutboxMessage.recipient == user.email,
+                        OutboxMessage.status == FOLDED,
+                        OutboxMessage.created_at <= request.as_of,
+                    )
+                    .order_by(OutboxMessage.created_at)
+                )
+            )
+        if not due and not held:
+            return DigestOutcome(sent=0, cases=0)
+        mail = render_mail(
+            "digest",
+            {
+                "as_of": request.as_of,
+                "cases": [
+                    {**vars(deadline), "breached": deadline.due_at < request.as_of}
+                    for deadline in due
+                ],
+                "breached": sum(deadline.due_at < request.as_of for deadline in due),
+                "held": [{"subject": row.subject} for row in held],
+                "cases_url": f"{self.public_url}/cases?advisor={request.username}",
+            },
+        )
+        delivery = await self._send(
+            request.organisation_id, f"digest:{_day_key(request.as_of)}", "digest", user, mail
+        )
+        if held:
+            # Only once the digest went: a digest that never arrives must not swallow them.
+            async with self.database.transaction() as session:
+                await session.execute(
+                    update(OutboxMessage)
+                    .where(
+                        OutboxMessage.id.in_([row.id for row in held]),
+                        OutboxMessage.status == FOLDED,
+                    )
+                    .values(status=DIGESTED)
+                )
+        return DigestOutcome(
+            sent=int(delivery == Delivery.SENT), cases=len({d.case_id for d in due})
+        )
+
+    # ---- the weekly report ------------------------------------------------------------
+
+    @activity.defn(name=LIST_REPORT_ORGANISATIONS)
+    async def list_report_organisations(self) -> list[int]:
+        """Organisations with at least one HR director to send the report to."""
+        async with self.database.sessions() as session:
+            directors = await _active_users(session, "hr_director")
+        return sorted({user.organisation_id for user in directors})
+
+    @activity.defn(name=SEND_WEEKLY_REPORT)
+    async def send_weekly_report(self, request: ReportRequest) -> DigestOutcome:
+        async with self.database.sessions() as session:
+            organisation = await session.get_one(Organisation, request.organisation_id)
+            directors = [
+                user
+                for user in await _active_users(session, "hr_director")
+                if user.organisation_id == request.organisation_id
+            ]
+            context = await self._report(session, organisation, request.as_of)
+        mail = render_mail("weekly_report", context)
+        event_key = f"weekly-report:{_day_key(request.as_of)}"
+        sent = 0
+        for director in directors:
+            delivery = await self._send(
+                request.organisation_id, event_key, "weekly_report", director, mail
+            )
+            sent += delivery == Delivery.SENT
+        return DigestOutcome(sent=sent, cases=context["open_total"])
+
+    async def _report(
+        self, session: AsyncSession, organisation: Organisation, as_of: datetime
+    ) -> dict[str, Any]:
+        week_start = as_of - timedelta(days=7)
+        in_org = Case.organisation_id == organisation.id
+        not_closed = list(
+            await session.scalars(select(Case).where(in_org, Case.status != "closed"))
+        )
+        counts: dict[tuple[str, str], int] = {}
+        for case in not_closed:
+            key = (case.case_type, case.division or "no division")
+            counts[key] = counts.get(key, 0) + 1
+        breaches = sorted(
+            (
+                deadline
+                for case in not_closed
+                for deadline in _deadlines(case, self.public_url)
+                if deadline.due_at < as_of
+            ),
+            key=lambda deadline: deadline.due_at,
+        )
+        longest = sorted(not_closed, key=lambda case: case.opened_at)[:LONGEST_RUNNING]
+        new = await session.scalar(
+            select(func.count()).where(in_org, Case.opened_at >= week_start, Case.opened_at < as_of)
+        )
+        closed = await session.scalar(
+            select(func.count()).where(in_org, Case.closed_at >= week_start, Case.closed_at < as_of)
+        )
+        return {
+            "organisation": organisation.name,
+            "week_start": week_start,
+            "as_of": as_of,
+            "open_total": len(not_closed),
+            "by_type_division": [
+                {"case_type": case_type, "division": division, "count": count}
+                for (case_type, division), count in sorted(counts.items())
+            ],
+            "new_this_week": new or 0,
+            "closed_this_week": closed or 0,
+            "breaches": [
+                {**vars(deadline), "late": deadline.late_by(as_of)} for deadline in breaches
+            ],
+            "longest": [
+                {
+                    "case_id": case.id,
+                    "case_type": case.case_type,
+                    "division": case.division or "no division",
+                    "stage": case.stage_name,
+                    "age_days": (as_of - case.opened_at).days,
+                    "url": f"{self.public_url}/cases/{case.id}",
+                }
+                for case in longest
+            ],
+            # Suspensions are not recorded on cases yet; the section says so rather than
+            # going missing, so nobody reads its absence as "none over 4 weeks".
+            "suspensions": [],
+            "cases_url": f"{self.public_url}/cases",
+        }
+
+    async def _send(
+        self, organisation_id: int, event_key: str, kind: str, user: User, mail: RenderedMail
+    ) -> Delivery:
+        letter = Letter(
+            scope=organisation_scope(organisation_id),
+            case_id=None,
+            event_key=event_key,
+            kind=kind,
+            recipient=user.email.strip(),
+            mail=mail,
+        )
+        await self.outbox.prepare([letter])
+        return await self.outbox.send(letter)

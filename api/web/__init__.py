@@ -1,0 +1,17 @@
+"""The web application: server-rendered pages (Jinja2 + htmx) over the same services as the API."""
+
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+
+from api.web import auth, cases, overview, policies, team
+
+STATIC = Path(__file__).parent.parent / "static"
+
+
+def install(app: FastAPI) -> None:
+    """Add the pages and the static files (htmx, the style sheet) to the app."""
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    for module in (auth, cases, team, overview, policies):
+        app.include_router(module.router)

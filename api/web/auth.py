@@ -1,0 +1,98 @@
+"""Signing in and out of the web pages, with the same accounts and passwords as the API."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Request, Response
+from fastapi.responses import RedirectResponse
+from sqlalchemy import select
+
+from api.deps import get_database, get_settings
+from api.web.errors import WebRoute
+from api.web.nav import home_for
+from api.web.render import render
+from api.web.session import (
+    CheckedForm,
+    SignInRequired,
+    new_session,
+    read_session,
+    web_user,
+    write_session,
+)
+from records.models import User
+from records.passwords import verify_password
+from services.access import Principal
+
+router = APIRouter(route_class=WebRoute, include_in_schema=False)
+
+
+def safe_next(target: str | None) -> str | None:
+    """Only a path on this site: never another site's address (an open redirect)."""
+    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return None
+
+
+def sign_in_page(
+    request: Request, next_path: str, username: str = "", error: str = "", status: int = 200
+) -> Response:
+    session = read_session(request)
+    fresh = session is None
+    if fresh:
+        # A visitor without a session gets one (no one signed in) so the form has a CSRF token.
+        session = new_session(None)
+    assert session is not None
+    request.state.csrf = session.csrf
+    context = {
+        "next": next_path,
+        "username": username,
+        "error": error,
+        "signed_out": "signed-out" in request.query_params,
+    }
+    response = render(request, "sign_in.html", context, status)
+    if fresh:
+        write_session(response, get_settings(request), session)
+    return response
+
+
+@router.get("/")
+async def home(request: Request) -> Response:
+    try:
+        principal = await web_user(request)
+    except SignInRequired:
+        return RedirectResponse("/sign-in", status_code=303)
+    return RedirectResponse(home_for(principal), status_code=303)
+
+
+@router.get("/sign-in")
+async def sign_in_form(request: Request, next: str | None = None) -> Response:
+    return sign_in_page(request, safe_next(next) or "")
+
+
+@router.post("/sign-in")
+async def sign_in(
+    request: Request,
+    form: CheckedForm,
+    username: Annotated[str, Form(max_length=80)] = "",
+    password: Annotated[str, Form(max_length=500)] = "",
+    next: Annotated[str, Form(max_length=2000)] = "",
+) -> Response:
+    del form  # checked for its CSRF token; the fields come as parameters
+    async with get_database(request).sessions() as db:
+        user = await db.scalar(select(User).where(User.username == username.strip()))
+    if user is None or not user.active or not verify_password(user.password_hash, password):
+        return sign_in_page(
+            request, safe_next(next) or "", username, "The username or password is wrong.", 401
+        )
+    principal = Principal(user.username, user.organisation_id, frozenset(user.roles))
+    response = RedirectResponse(safe_next(next) or home_for(principal), status_code=303)
+    # A new session at sign-in: a token planted before it (session fixation) is worth nothing.
+    write_session(response, get_settings(request), new_session(user.username))
+    return response
+
+
+@router.post("/sign-out")
+async def sign_out(request: Request, form: CheckedForm) -> Response:
+    del form
+    response = RedirectResponse("/sign-in?signed-out", status_code=303)
+    write_session(response, get_settings(request), new_session(None))
+    return response

@@ -1,0 +1,222 @@
+"""What the case page shows beyond the row: stage visits with their deadlines, the history in
+words, and the forms for the steps the policy allows now."""
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from policies.calendar import due_instant, paused_between
+from policies.durations import describe
+from policies.schema import PolicyDefinition, duration
+from records.models import Case, CaseEvent, Note
+
+
+@dataclass
+class StageVisit:
+    key: str
+    name: str
+    started_at: datetime
+    ended_at: datetime | None  # None while the case is in this stage
+    planned_due: datetime | None  # as the policy set it when the stage began
+    due: datetime | None  # after the clock stopped for pauses
+    paused: timedelta
+    breached: bool
+
+
+def _pauses(events: list[CaseEvent]) -> list[tuple[datetime, datetime | None]]:
+    pauses: list[tuple[datetime, datetime | None]] = []
+    for event in events:
+        if event.kind == "paused":
+            pauses.append((event.at, None))
+        elif event.kind == "resumed" and pauses and pauses[-1][1] is None:
+            pauses[-1] = (pauses[-1][0], event.at)
+    return pauses
+
+
+def stage_visits(
+    case: Case, policy: PolicyDefinition, events: list[CaseEvent], now: datetime
+) -> list[StageVisit]:
+    """Each stage the case has been in, with its deadline as planned and as moved by pauses.
+
+    Computed with the same calendar functions as the workflow's clock, from the pinned policy
+    and the recorded pauses; the current stage takes its deadline from the case itself.
+    """
+    starts: list[tuple[str, datetime]] = []
+    for event in events:
+        if event.kind == "opened" and event.stage_key:
+            # From the case's opening date, which an imported case brings from before ercase.
+            starts.append((event.stage_key, case.opened_at))
+        elif event.kind == "advanced":
+            starts.append((str(event.detail.get("to")), event.at))
+    if not starts:
+        return []
+    if len(starts) == 1:
+        # Still in its first stage: the case row knows exactly when it began (imports included).
+        starts[0] = (starts[0][0], case.stage_started_at)
+    closed_at = case.closed_at if case.status == "closed" else None
+    pauses = _pauses(events)
+    breaches = [e.at for e in events if e.kind == "stage_breach"]
+    visits = []
+    for index, (key, started) in enumerate(starts):
+        ended = starts[index + 1][1] if index + 1 < len(starts) else closed_at
+        stage = policy.stage(key) if policy.has_stage(key) else None
+        planned = due_instant(started, duration(stage.due)) if stage and stage.due else None
+        paused = paused_between(pauses, started, ended or now)
+        due = planned + paused if planned else None
+        current = ended is None
+        if current and case.stage_due_at is not None:
+            due = case.stage_due_at
+        breached = any(started <= at <= (ended or now) for at in breaches) or (
+            due is not None and (ended or now) > due and not (current and case.status == "paused")
+        )
+        visits.append(
+            StageVisit(
+                key=key,
+                name=stage.name if stage else key,
+                started_at=started,
+                ended_at=ended,
+                planned_due=planned,
+                due=due,
+                paused=paused,
+                breached=breached,
+            )
+        )
+    return visits
+
+
+@dataclass
+class HistoryItem:
+    at: datetime
+    actor: str | None
+    title: str
+    details: list[tuple[str, str]] = field(default_factory=list)
+
+
+def _action_label(policy: PolicyDefinition, key: str) -> str:
+    for stage in policy.stages:
+        action = stage.action(key)
+        if action:
+            return action.label
+    return key.replace("_", " ").capitalize()
+
+
+def _stage_name(policy: PolicyDefinition, key: object) -> str:
+    if isinstance(key, str) and policy.has_stage(key):
+        return policy.stage(key).name
+    return "Closed" if key == "closed" else str(key)
+
+
+def describe_event(event: CaseEvent, policy: PolicyDefinition) -> HistoryItem:
+    """One event in words; the data a step carried is listed under it."""
+    detail = event.detail
+    data = detail.get("data") if isinstance(detail.get("data"), dict) else {}
+    details = [(k.replace("_", " ").capitalize(), str(v)) for k, v in (data or {}).items()]
+    kind = event.kind
+    if kind == "opened":
+        title = f"Case opened (policy version {detail.get('policy_version', '?')})"
+    elif kind == "advanced":
+        action = _action_label(policy, str(detail.get("action")))
+        title = f"{action}: moved from {_stage_name(policy, detail.get('from'))} "
+        title += f"to {_stage_name(policy, detail.get('to'))}"
+    elif kind == "closed":
+        title = f"{_action_label(policy, str(detail.get('action')))}: case closed"
+    elif kind == "paused":
+        title = "Clock paused"
+        details = [("Reason", str(detail.get("reason", "")))]
+    elif kind == "resumed":
+        seconds = int(detail.get("paused_seconds", 0))
+        days, hours = seconds // 86400, seconds % 86400 // 3600
+        title = f"Clock resumed after {days} day(s) {hours} hour(s); deadlines moved by that"
+    elif kind == "assigned":
+        title = f"Reassigned from {detail.get('from')} to {detail.get('to')}"
+    elif kind == "stage_breach":
+        title = "Stage deadline passed"
+    elif kind == "target_breach":
+        title = "Whole-case target passed"
+    elif kind == "reminder":
+        title = "Reminder sent before the deadline"
+    elif kind == "escalation":
+        roles = detail.get("roles") or []
+        title = "Escalated to " + ", ".join(str(r).replace("_", " ") for r in roles)
+    else:
+        title = kind.replace("_", " ").capitalize()
+    return HistoryItem(event.at, event.actor, title, details)
+
+
+def history(
+    events: list[CaseEvent], notes: list[Note], policy: PolicyDefinition
+) -> list[HistoryItem]:
+    """Every event and note, newest first."""
+    items = [describe_event(event, policy) for event in events]
+    items += [
+        HistoryItem(
+            note.created_at, note.author, f"{note.kind.capitalize()} logged", [("", note.body)]
+        )
+        for note in notes
+    ]
+    return sorted(items, key=lambda item: item.at, reverse=True)
+
+
+@dataclass
+class ActionField:
+    name: str
+    label: str
+    kind: str  # text | long_text | date | choice, as the policy declares it
+    hint: str = ""
+    choices: list[str] = field(default_factory=list)
+
+
+@dataclass
+class ActionForm:
+    key: str
+    label: str
+    fields: list[ActionField]
+    closes: bool
+
+
+def _field(policy: PolicyDefinition, name: str, notice_at_least: str | None) -> ActionField:
+    declared = policy.fields.get(name)
+    if declared is not None:
+        kind, label = declared.type, declared.label
+        hint, choices = declared.help, list(declared.choices)
+    else:
+        # A definition that declares no fields: the key names the data; dates by their suffix.
+        dated = notice_at_least is not None or name.endswith(("_date", "_on"))
+        kind, label, hint, choices = ("date" if dated else "long_text"), humanise(name), "", []
+    if notice_at_least is not None and not hint:
+        hint = f"{hint} At least {notice_at_least}' notice from today.".strip()
+    return ActionField(name, label, kind, hint, choices)
+
+
+def humanise(key: str) -> str:
+    return key.replace("_", " ").capitalize()
+
+
+def action_forms(case: Case, policy: PolicyDefinition) -> list[ActionForm]:
+    """A form per step allowed now, asking for exactly the data the policy requires."""
+    if case.status != "open" or not policy.has_stage(case.stage_key):
+        return []
+    stage = policy.stage(case.stage_key)
+    forms = []
+    for key in case.actions:
+        action = stage.action(key)
+        if action is None:
+            continue
+        notice = action.notice
+        fields = [
+            _field(
+                policy,
+                name,
+                describe(duration(notice.at_least))
+                if notice is not None and notice.field == name
+                else None,
+            )
+            for name in action.requires
+        ]
+        forms.append(ActionForm(key, action.label, fields, action.to == "closed"))
+    return forms
+
+
+def field_errors(message: str, names: list[str]) -> dict[str, str]:
+    """Put a rule's refusal beside the fields it names, or under '' for the whole form."""
+    named = [name for name in names if name in message]
+    return {name: message for name in named} if named else {"": message}

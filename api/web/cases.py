@@ -1,0 +1,433 @@
+"""Case pages: the work list, one case with everything done in it, and opening a case."""
+
+import secrets
+from datetime import UTC, date, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, File, Form, Request, Response, UploadFile
+from fastapi.responses import FileResponse, RedirectResponse
+
+from api.deps import get_database, get_settings
+from api.routes.documents import attachment, case_documents, read_upload
+from api.routes.time_entries import case_time
+from api.web.casefile import action_forms, field_errors, history, stage_visits
+from api.web.errors import WebRoute, require
+from api.web.render import render
+from api.web.session import CheckedForm, WebUser
+from api.web.urgency import by_urgency
+from policies.calendar import LONDON
+from policies.loader import shipped_policies
+from policies.schema import PolicyDefinition
+from records.cases import CaseFilters, find_staff, policy_version, timeline
+from records.models import Case
+from services.access import CASE_READERS, CASE_WORKERS, Principal
+from services.cases import CaseCommands, OpenCase
+from services.documents import ALLOWED_KINDS, MAX_DOCUMENT_BYTES
+from services.errors import Invalid, NotFound, ServiceError
+from services.time_entries import ACTIVITY_CODES, NewTimeEntry
+
+router = APIRouter(route_class=WebRoute, include_in_schema=False)
+
+# Sentences shown after a step succeeded; only these, so no text from a link reaches the page.
+DONE = {
+    "opened": "The case is open and its clock is running.",
+    "step": "Done: the step is recorded.",
+    "paused": "The clock is paused.",
+    "resumed": "The clock is running again; its deadlines moved by the time it was paused.",
+    "note": "Note added.",
+    "document": "Document uploaded.",
+    "time": "Time recorded.",
+}
+NOTE_KINDS = {"note": "Note", "call": "Phone call", "email": "Email", "meeting": "Meeting"}
+
+
+def case_commands(request: Request, principal: Principal) -> CaseCommands:
+    return CaseCommands(
+        database=get_database(request),
+        client=request.app.state.temporal,
+        task_queue=get_settings(request).task_queue,
+        principal=principal,
+        client_address=request.client.host if request.client else None,
+    )
+
+
+def done(case_id: str, what: str, anchor: str = "") -> RedirectResponse:
+    return RedirectResponse(f"/cases/{case_id}?done={what}{anchor}", status_code=303)
+
+
+# ---- the work list ---------------------------------------------------------------------
+
+
+@router.get("/cases")
+async def work_list(
+    request: Request,
+    principal: WebUser,
+    case_type: str = "",
+    stage: str = "",
+    risk: str = "",
+    q: str = "",
+    scope: str = "",
+) -> Response:
+    require(principal.roles, CASE_READERS, "see cases")
+    is_advisor = "advisor" in principal.roles
+    mine = is_advisor and scope != "all"
+    filters = CaseFilters(
+        case_type=case_type or None,
+        advisor=principal.username if mine else None,
+        q=q.strip()[:100] or None,
+    )
+    conditions: list[Any] = [Case.status.in_(("open", "paused"))]
+    if stage:
+        conditions.append(Case.stage_key == stage)
+    if risk in ("urgent", "routine"):
+        conditions.append(Case.risk == risk)
+    cases = await case_commands(request, principal).matching(filters, *conditions)
+    rows = by_urgency(list(cases), datetime.now(UTC))
+    policies = shipped_policies()
+    stages = sorted(
+        {(s.key, s.name) for policy in policies.values() for s in policy.stages}, key=lambda s: s[1]
+    )
+    context = {
+        "title": "My cases" if mine else "Cases",
+        "rows": rows,
+        "case_types": {key: policy.name for key, policy in policies.items()},
+        "stages": stages,
+        "chosen": {"case_type": case_type, "stage": stage, "risk": risk, "q": q, "scope": scope},
+        "is_advisor": is_advisor,
+        "mine": mine,
+    }
+    # The filters ask htmx for just the rows, so typing in the search box keeps its focus.
+    if request.headers.get("HX-Target") == "case-rows":
+        return render(request, "_case_rows.html", context)
+    return render(request, "cases.html", context)
+
+
+# ---- one case ----------------------------------------------------------------------------
+
+
+async def pinned_policy(commands: CaseCommands, case: Case) -> PolicyDefinition:
+    async with commands.database.transaction() as session:
+        row = await policy_version(
+            session, case.organisation_id, case.case_type, case.policy_version
+        )
+    if row is None:
+        raise NotFound(f"The policy of case {case.id} cannot be found.")
+    return PolicyDefinition.model_validate(row.definition)
+
+
+async def case_page(
+    request: Request,
+    principal: Principal,
+    case_id: str,
+    *,
+    errors: dict[str, dict[str, str]] | None = None,
+    values: dict[str, str] | None = None,
+    status: int = 200,
+) -> Response:
+    """The case page; `errors` by form (an action key, 'pause', 'note', …) then by field."""
+    commands = case_commands(request, principal)
+    case = await commands.read(case_id)
+    policy = await pinned_policy(commands, case)
+    async with commands.database.sessions() as session:
+        events, notes = await timeline(session, case_id)
+        staff = await find_staff(session, case.organisation_id, case.employee_id)
+    documents = await case_documents(request, principal).list(case_id)
+    time_entries = await case_time(request, principal).list(case_id)
+    now = datetime.now(UTC)
+    context = {
+        "title": f"Case {case.id}",
+        "case": case,
+        "policy": policy,
+        "staff": staff,
+        "urgency": by_urgency([case], now)[0][1],
+        "visits": stage_visits(case, policy, events, now),
+        "forms": action_forms(case, policy),
+        "history": history(events, notes, policy),
+        "documents": documents,
+        "time_entries": time_entries,
+        "time_total": sum(entry.minutes for entry in time_entries),
+        "activity_codes": ACTIVITY_CODES,
+        "note_kinds": NOTE_KINDS,
+        "allowed_kinds": ALLOWED_KINDS,
+        "max_mb": MAX_DOCUMENT_BYTES // (1024 * 1024),
+        "can_work": principal.has_any(CASE_WORKERS),
+        "errors": errors or {},
+        "values": values or {},
+        "request_id": secrets.token_urlsafe(12),
+        "done": DONE.get(request.query_params.get("done", "")),
+        "today": now.astimezone(LONDON).date().isoformat(),
+    }
+    return render(request, "case.html", context, status)
+
+
+@router.get("/cases/new")
+async def new_case_form(request: Request, principal: WebUser) -> Response:
+    return await new_case_page(request, principal, {}, {})
+
+
+async def new_case_page(
+    request: Request,
+    principal: Principal,
+    values: dict[str, str],
+    errors: dict[str, str],
+    status: int = 200,
+) -> Response:
+    commands = case_commands(request, principal)
+    context = {
+        "title": "New case",
+        "case_types": {key: policy.name for key, policy in shipped_policies().items()},
+        "advisors": await commands.advisors(),
+        "values": values,
+        "errors": errors,
+        "is_advisor": "advisor" in principal.roles,
+    }
+    return render(request, "new_case.html", context, status)
+
+
+# Which field of the new-case form a refusal is about, by the words it uses.
+NEW_CASE_FIELDS = {
+    "employee_id": ("member of staff", "employee"),
+    "case_type": ("case type", "policy"),
+    "advisor": ("advisor",),
+    "summary": ("summary",),
+    "risk": ("risk",),
+}
+
+
+@router.post("/cases/new")
+async def open_case(
+    request: Request,
+    principal: WebUser,
+    form: CheckedForm,
+    case_type: Annotated[str, Form(max_length=60)] = "",
+    employee_id: Annotated[str, Form(max_length=40)] = "",
+    summary: Annotated[str, Form(max_length=5000)] = "",
+    risk: Annotated[str, Form(max_length=10)] = "routine",
+    advisor: Annotated[str, Form(max_length=80)] = "",
+) -> Response:
+    del form
+    values = {
+        "case_type": case_type,
+        "employee_id": employee_id.strip(),
+        "summary": summary,
+        "risk": risk,
+        "advisor": advisor,
+    }
+    try:
+        case = await case_commands(request, principal).open(
+            OpenCase(case_type, employee_id.strip(), summary, risk, advisor or None)
+        )
+    except Invalid as error:
+        field = next(
+            (
+                name
+                for name, words in NEW_CASE_FIELDS.items()
+                if any(w in error.detail for w in words)
+            ),
+            "",
+        )
+        return await new_case_page(request, principal, values, {field: error.detail}, 422)
+    return done(case.id, "opened")
+
+
+@router.get("/cases/{case_id}")
+async def show_case(request: Request, case_id: str, principal: WebUser) -> Response:
+    return await case_page(request, principal, case_id)
+
+
+MAX_FIELD_CHARS = 20_000
+
+
+def step_data(form: CheckedForm) -> dict[str, str]:
+    """The data fields of a step's form (not the CSRF token or the request id)."""
+    return {
+        name: value.strip()[:MAX_FIELD_CHARS]
+        for name, value in form.items()
+        if isinstance(value, str) and name not in ("csrf_token", "request_id")
+    }
+
+
+async def refused_step(
+    request: Request,
+    principal: Principal,
+    case_id: str,
+    form_key: str,
+    error: ServiceError,
+    values: dict[str, str],
+) -> Response:
+    """The case page again, with the rule's words beside the field (or form) they concern."""
+    if error.status in (403, 404):
+        raise error
+    errors = {form_key: field_errors(error.detail, list(values))}
+    return await case_page(
+        request, principal, case_id, errors=errors, values=values, status=error.status
+    )
+
+
+def request_id_of(form: CheckedForm) -> str | None:
+    value = form.get("request_id")
+    return value[:100] if isinstance(value, str) and value else None
+
+
+@router.post("/cases/{case_id}/actions/{action}")
+async def take_action(
+    request: Request, case_id: str, action: str, principal: WebUser, form: CheckedForm
+) -> Response:
+    data = step_data(form)
+    try:
+        await case_commands(request, principal).act(case_id, action, data, request_id_of(form))
+    except ServiceError as error:
+        return await refused_step(request, principal, case_id, action, error, data)
+    return done(case_id, "step")
+
+
+@router.post("/cases/{case_id}/pause")
+async def pause(request: Request, case_id: str, principal: WebUser, form: CheckedForm) -> Response:
+    data = step_data(form)
+    try:
+        await case_commands(request, principal).pause(
+            case_id, data.get("reason", ""), request_id_of(form)
+        )
+    except ServiceError as error:
+        return await refused_step(request, principal, case_id, "pause", error, data)
+    return done(case_id, "paused")
+
+
+@router.post("/cases/{case_id}/resume")
+async def resume(request: Request, case_id: str, principal: WebUser, form: CheckedForm) -> Response:
+    try:
+        await case_commands(request, principal).resume(case_id, request_id_of(form))
+    except ServiceError as error:
+        return await refused_step(request, principal, case_id, "resume", error, {})
+    return done(case_id, "resumed")
+
+
+@router.post("/cases/{case_id}/notes")
+async def add_note(
+    request: Request, case_id: str, principal: WebUser, form: CheckedForm
+) -> Response:
+    data = step_data(form)
+    kind, text = data.get("kind", "note"), data.get("text", "")
+    try:
+        if kind not in NOTE_KINDS:
+            raise Invalid(f"kind: choose one of {', '.join(NOTE_KINDS)}.")
+        if not text:
+            raise Invalid("text: write the note before adding it.")
+        await case_commands(request, principal).add_note(case_id, kind, text)
+    except ServiceError as error:
+        return await refused_step(request, principal, case_id, "note", error, data)
+    return done(case_id, "note", "#notes")
+
+
+@router.post("/cases/{case_id}/documents")
+async def upload_document(
+    request: Request,
+    case_id: str,
+    principal: WebUser,
+    form: CheckedForm,
+    file: Annotated[UploadFile | None, File()] = None,
+) -> Response:
+    del form
+    try:
+        if file is None or not file.filename:
+            raise Invalid("file: choose the document to upload.")
+        await case_documents(request, principal).add(
+            case_id, file.filename, await read_upload(file)
+        )
+    except ServiceError as error:
+        return await refused_step(request, principal, case_id, "document", error, {"file": ""})
+    return done(case_id, "document", "#documents")
+
+
+@router.get("/cases/{case_id}/documents/{document_id}")
+async def download_document(
+    request: Request, case_id: str, document_id: int, principal: WebUser
+) -> FileResponse:
+    document, path = await case_documents(request, principal).open(case_id, document_id)
+    return attachment(document, path)
+
+
+@router.post("/cases/{case_id}/time")
+async def add_time(
+    request: Request, case_id: str, principal: WebUser, form: CheckedForm
+) -> Response:
+    data = step_data(form)
+    try:
+        try:
+            worked_on = date.fromisoformat(data.get("worked_on", ""))
+        except ValueError:
+            raise Invalid("worked_on: give the date worked, e.g. 2026-05-04.") from None
+        try:
+            minutes = int(data.get("minutes", ""))
+        except ValueError:
+            raise Invalid("minutes: give the time spent as a whole number of minutes.") from None
+        entry = NewTimeEntry(
+            worked_on, minutes, data.get("activity_code", ""), data.get("note", "")
+        )
+        await case_time(request, principal).add(case_id, entry)
+    except ServiceError as error:
+        return await refused_step(request, principal, case_id, "time", error, data)
+    return done(case_id, "time", "#time")
+
+
+# ---- quick enquiry log -----------------------------------------------------------------
+
+
+async def enquiry_page(
+    request: Request,
+    principal: Principal,
+    values: dict[str, str],
+    errors: dict[str, str],
+    status: int = 200,
+) -> Response:
+    filters = CaseFilters(advisor=principal.username if "advisor" in principal.roles else None)
+    open_cases = await case_commands(request, principal).matching(
+        filters, Case.status.in_(("open", "paused"))
+    )
+    context = {
+        "title": "Log an enquiry",
+        "open_cases": open_cases,
+        "values": values,
+        "errors": errors,
+        "logged": request.query_params.get("logged", ""),
+    }
+    return render(request, "enquiry.html", context, status)
+
+
+@router.get("/enquiries/new")
+async def enquiry_form(request: Request, principal: WebUser) -> Response:
+    return await enquiry_page(request, principal, {"kind": "call"}, {})
+
+
+ENQUIRY = "enquiry"
+
+
+@router.post("/enquiries/new")
+async def log_enquiry(request: Request, principal: WebUser, form: CheckedForm) -> Response:
+    """A call or email logged in a few keystrokes: as a note on its case, or, with no case
+    given, as a new enquiry case (for the employee it is about) with the call as its first note."""
+    data = step_data(form)
+    case_id, kind = data.get("case_id", "").upper(), data.get("kind", "call")
+    caller, text = data.get("caller", ""), data.get("text", "")
+    employee_id = data.get("employee_id", "")
+    errors: dict[str, str] = {}
+    if kind not in ("call", "email", "meeting"):
+        errors["kind"] = "Choose phone call, email or meeting."
+    if not case_id and not employee_id:
+        errors["case_id"] = "Give the case reference, or the employee id for a new enquiry."
+    if not text:
+        errors["text"] = "Write what was asked or said."
+    commands = case_commands(request, principal)
+    if not errors:
+        try:
+            if not case_id:
+                summary = text if len(text) <= 200 else text[:199] + "…"
+                case_id = (await commands.open(OpenCase(ENQUIRY, employee_id, summary))).id
+            await commands.add_note(case_id, kind, f"From {caller}: {text}" if caller else text)
+        except ServiceError as error:
+            about = "case_id" if error.status == 404 else ""
+            about = "employee_id" if "staff" in error.detail else about
+            errors[about] = error.detail
+    if errors:
+        return await enquiry_page(request, principal, data, errors, 422)
+    return RedirectResponse(f"/enquiries/new?logged={case_id}", status_code=303)

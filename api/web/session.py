@@ -1,0 +1,120 @@
+"""The web session: a signed cookie naming the user, and the CSRF token every form must echo.
+
+The cookie is a JWT signed with settings.secret_key under its own audience, so an API bearer
+token can never pass for a session (nor a session for a token). It is HttpOnly (no script
+reads it), SameSite=Lax (other sites' forms do not carry it) and Secure outside dev mode.
+Each session, signed in or not, holds a random CSRF token; every POST must send it back in
+the `csrf_token` form field, which another site cannot read and so cannot forge.
+"""
+
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Annotated
+
+import jwt
+from fastapi import Depends, Request, Response
+from sqlalchemy import select
+from starlette.datastructures import FormData
+
+from api.deps import get_database, get_settings
+from api.security import ALGORITHM
+from records.models import User
+from services.access import Principal
+from settings import Settings
+
+COOKIE = "ercase_session"
+AUDIENCE = "ercase-web"
+CSRF_FIELD = "csrf_token"
+
+
+@dataclass(frozen=True)
+class WebSession:
+    username: str | None
+    csrf: str
+
+
+class SignInRequired(Exception):
+    """No valid session: the page sends the person to sign in, then back."""
+
+
+class CsrfRefused(Exception):
+    """A POST without the session's CSRF token: refused, nothing done."""
+
+
+def read_session(request: Request) -> WebSession | None:
+    token = request.cookies.get(COOKIE)
+    if not token:
+        return None
+    try:
+        claims = jwt.decode(
+            token,
+            get_settings(request).secret_key,
+            algorithms=[ALGORITHM],
+            audience=AUDIENCE,
+            options={"require": ["exp", "csrf", "aud"]},
+        )
+    except jwt.PyJWTError:
+        return None
+    username, csrf = claims.get("sub"), claims.get("csrf")
+    if not isinstance(csrf, str) or (username is not None and not isinstance(username, str)):
+        return None
+    return WebSession(username, csrf)
+
+
+def new_session(username: str | None) -> WebSession:
+    """A session with a fresh CSRF token; a new one at each sign-in and sign-out."""
+    return WebSession(username, secrets.token_urlsafe(32))
+
+
+def write_session(response: Response, settings: Settings, session: WebSession) -> None:
+    lifetime = timedelta(minutes=settings.access_token_minutes)
+    claims: dict[str, object] = {
+        "aud": AUDIENCE,
+        "csrf": session.csrf,
+        "exp": datetime.now(UTC) + lifetime,
+    }
+    if session.username is not None:
+        claims["sub"] = session.username
+    response.set_cookie(
+        COOKIE,
+        jwt.encode(claims, settings.secret_key, algorithm=ALGORITHM),
+        max_age=int(lifetime.total_seconds()),
+        httponly=True,
+        samesite="lax",
+        secure=not settings.dev,
+        path="/",
+    )
+
+
+async def web_user(request: Request) -> Principal:
+    """The signed-in person, or SignInRequired; the account must still exist and be active."""
+    session = read_session(request)
+    if session is None or session.username is None:
+        raise SignInRequired
+    async with get_database(request).sessions() as db:
+        user = await db.scalar(select(User).where(User.username == session.username))
+    if user is None or not user.active:
+        raise SignInRequired
+    principal = Principal(user.username, user.organisation_id, frozenset(user.roles))
+    # The layout shows who is signed in and puts the CSRF token into every form.
+    request.state.principal = principal
+    request.state.csrf = session.csrf
+    return principal
+
+
+WebUser = Annotated[Principal, Depends(web_user)]
+
+
+async def checked_form(request: Request) -> FormData:
+    """The posted form, once its CSRF token matches the session's."""
+    session = read_session(request)
+    form = await request.form()
+    sent = form.get(CSRF_FIELD)
+    if session is None or not isinstance(sent, str) or not hmac.compare_digest(sent, session.csrf):
+        raise CsrfRefused
+    return form
+
+
+CheckedForm = Annotated[FormData, Depends(checked_form)]

@@ -1,0 +1,95 @@
+"""A disciplinary case in the time-skipping server with its real activities: a real database
+(SQLite) and a real SMTP server receive what it records and sends. Shared by workflow tests."""
+
+import uuid
+from collections.abc import AsyncIterator
+from datetime import datetime, timedelta
+
+import pytest_asyncio
+from sqlalchemy import select
+from temporalio.client import WorkflowHandle
+from temporalio.testing import WorkflowEnvironment
+
+from activities.types import CaseSnapshot
+from policies.loader import shipped_policies
+from records.database import Database
+from records.models import CaseEvent
+from tests.conftest import add_people, eventually, insert_case_row, make_settings
+from tests.smtp_fixture import SmtpServer
+from worker import build_worker
+from workflows.disciplinary import DisciplinaryCase
+from workflows.types import CaseInput
+
+POLICY = shipped_policies()["disciplinary"]
+
+
+class Harness:
+    def __init__(
+        self, env: WorkflowEnvironment, db: Database, smtp: SmtpServer, org_id: int, task_queue: str
+    ):
+        self.env, self.db, self.smtp = env, db, smtp
+        self.org_id, self.task_queue = org_id, task_queue
+
+    async def open_case(self) -> tuple[WorkflowHandle[DisciplinaryCase, CaseSnapshot], datetime]:
+        case_id = f"DIS-T-{uuid.uuid4().hex[:6]}"
+        opened_at = await self.env.get_current_time()
+        await insert_case_row(self.db, case_id, self.org_id, opened_at, POLICY)
+        handle = await self.env.client.start_workflow(
+            DisciplinaryCase.run,
+            CaseInput(
+                case_id=case_id,
+                organisation_id=self.org_id,
+                policy=POLICY,
+                policy_version=1,
+                opened_at=opened_at,
+                advisor="alice",
+                risk="routine",
+            ),
+            id=f"case-{case_id}",
+            task_queue=self.task_queue,
+            execution_timeout=timedelta(days=400),
+        )
+        self.case_id = case_id
+
+        async def opened_is_recorded() -> bool:
+            return [event.kind for event in await self.events()] == ["opened"]
+
+        await eventually(opened_is_recorded, 10)
+        return handle, opened_at
+
+    async def events(self, kind: str | None = None) -> list[CaseEvent]:
+        async with self.db.sessions() as session:
+            query = select(CaseEvent).where(CaseEvent.case_id == self.case_id)
+            if kind:
+                query = query.where(CaseEvent.kind == kind)
+            return list(await session.scalars(query.order_by(CaseEvent.seq)))
+
+    def mail_to(self, event: str) -> list[str]:
+        """Every recipient of the messages received for this case and event kind (one each)."""
+        return sorted(
+            recipient
+            for recipients, message in self.smtp.messages
+            if message["X-Ercase-Case"] == self.case_id and message["X-Ercase-Event"] == event
+            for recipient in recipients
+        )
+
+
+@pytest_asyncio.fixture
+async def harness(
+    time_skipping_env: WorkflowEnvironment, sqlite_database: Database, smtp_server: SmtpServer
+) -> AsyncIterator[Harness]:
+    people = await add_people(sqlite_database)
+    settings = make_settings("sqlite://", smtp_port=smtp_server.port)
+    task_queue = f"test-{uuid.uuid4()}"
+    worker = build_worker(
+        time_skipping_env.client,
+        sqlite_database,
+        settings,
+        task_queue,
+        workflow_failure_exception_types=[Exception],  # a bug fails the test, not retries
+    )
+    harness = Harness(
+        time_skipping_env, sqlite_database, smtp_server, people.organisation.id, task_queue
+    )
+    async with worker:
+        yield harness
