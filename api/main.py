@@ -18,6 +18,7 @@ from api.routes import (
     dev,
     documents,
     health,
+    me,
     notes,
     policies,
     staff,
@@ -98,6 +99,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(router)
     web.install(app)
     app.include_router(calendar.router)
+    app.include_router(me.router)
     if settings.dev:
         app.include_router(dev.router)
     return app
