@@ -39,6 +39,8 @@ from records.models import Case, Organisation, OutboxMessage, User
 from settings import Settings
 
 DIGEST_HORIZON = timedelta(days=7)
+# Suspensions longer than this are listed in the weekly report.
+LONG_SUSPENSION = timedelta(weeks=4)
 LONGEST_RUNNING = 10
 
 
@@ -268,9 +270,16 @@ class ReportActivities:
                 }
                 for case in longest
             ],
-            # Suspensions are not recorded on cases yet; the section says so rather than
-            # going missing, so nobody reads its absence as "none over 4 weeks".
-            "suspensions": [],
+            "suspensions": [
+                {
+                    "case_id": case.id,
+                    "weeks": (as_of - case.suspended_since).days // 7,
+                    "url": f"{self.public_url}/cases/{case.id}",
+                }
+                for case in sorted(not_closed, key=lambda case: case.suspended_since or as_of)
+                if case.suspended_since is not None
+                and as_of - case.suspended_since > LONG_SUSPENSION
+            ],
             "cases_url": f"{self.public_url}/cases",
         }
 

@@ -32,6 +32,8 @@ class CaseSnapshot:
     paused_reason: str | None = None
     # Histories recorded before cases could change version carry none; today's code always does.
     policy_version: int | None = None
+    suspended_since: datetime | None = None
+    suspension_review_due: datetime | None = None
 
 
 @dataclass

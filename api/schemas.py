@@ -137,6 +137,8 @@ class CaseOut(BaseModel):
     breached: bool
     outcome: str | None
     paused_reason: str | None
+    suspended_since: datetime | None = None
+    suspension_review_due: datetime | None = None
     actions: list[str]
     timeline: list[TimelineEntry] | None = None
     # Messages about this case that were given up on (SMTP down for a day, or refused).
@@ -200,6 +202,8 @@ class CaseOut(BaseModel):
             breached=case.breached,
             outcome=case.outcome,
             paused_reason=case.paused_reason,
+            suspended_since=case.suspended_since,
+            suspension_review_due=case.suspension_review_due,
             actions=case.actions,
             timeline=timeline,
             undelivered=undelivered,

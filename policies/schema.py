@@ -114,6 +114,13 @@ class DataField(_Strict):
     help: str = ""
 
 
+class Suspension(_Strict):
+    """Suspension (exclusion) from work while the case runs: reviewed on a clock of its own."""
+
+    review_every: DurationSpec
+    escalations: list[Escalation] = []
+
+
 class OpeningLimit(_Strict):
     """At most `count` cases of this type per employee within a rolling period."""
 
@@ -130,6 +137,7 @@ class PolicyDefinition(_Strict):
     target_escalations: list[Escalation] = []
     fields: dict[Key, DataField] = {}
     opening_limit: OpeningLimit | None = None
+    suspension: Suspension | None = None
     stages: list[Stage] = Field(min_length=1)
 
     def stage(self, key: str) -> Stage:
@@ -168,6 +176,7 @@ _NESTED: dict[str, type[BaseModel]] = {
     "latest": DateLimit,
     "fields": DataField,
     "opening_limit": OpeningLimit,
+    "suspension": Suspension,
 }
 """The fields whose values (or list items) are themselves blocks of fields."""
 

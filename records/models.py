@@ -158,6 +158,9 @@ class Case(Base):
     breached: Mapped[bool] = mapped_column(Boolean, default=False)
     outcome: Mapped[str | None] = mapped_column(Text)
     paused_reason: Mapped[str | None] = mapped_column(Text)
+    # Suspension (exclusion) from work: since when, and when its next review is due.
+    suspended_since: Mapped[datetime | None]
+    suspension_review_due: Mapped[datetime | None]
     actions: Mapped[list[str]] = mapped_column(default=list)
     last_seq: Mapped[int] = mapped_column(Integer, default=0)
 

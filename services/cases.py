@@ -40,6 +40,7 @@ from workflows.types import (
     ChangePolicyRequest,
     PauseRequest,
     ResumeRequest,
+    SuspensionRequest,
 )
 
 RISKS = ("urgent", "routine")
@@ -318,6 +319,11 @@ class CaseCommands:
     async def resume(self, case_id: str, request_id: str | None) -> Case:
         request = ResumeRequest(actor=self.principal.username, request_id=request_id)
         return await self._step(case_id, CaseProcess.resume, request, "case.resume")
+
+    async def suspension(self, case_id: str, step: str, note: str, request_id: str | None) -> Case:
+        """Suspend the employee (note = the reason), record a review, or lift the suspension."""
+        request = SuspensionRequest(step, note, self.principal.username, request_id)
+        return await self._step(case_id, CaseProcess.suspension, request, f"case.suspension.{step}")
 
     async def assign(self, case_id: str, advisor: str, request_id: str | None) -> Case:
         self._require_worker()

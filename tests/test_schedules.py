@@ -200,6 +200,13 @@ async def test_the_weekly_report_holds_what_a_trust_assembled_by_hand(
         "DIS-SOUTH", opened=now - timedelta(days=1), stage_due=now, org_id=north.other_org_id
     )
     async with sqlite_database.transaction() as session:
+        # Suspended for over five weeks, and for ten days (not yet "over 4 weeks").
+        for case_id, days in (("DIS-OLD", 37), ("DIS-NEW", 10)):
+            await session.execute(
+                update(Case)
+                .where(Case.id == case_id)
+                .values(suspended_since=now - timedelta(days=days))
+            )
         # A second HR director: each gets the report.
         await session.execute(
             update(User).where(User.username == "mark").values(roles=["manager", "hr_director"])
@@ -225,7 +232,7 @@ async def test_the_weekly_report_holds_what_a_trust_assembled_by_hand(
     longest = body.split("LONGEST-RUNNING OPEN CASES\n")[1].split("\n\n")[0].splitlines()
     assert [line.split()[0] for line in longest] == ["DIS-OLD", "DIS-MID", "DIS-NEW"]
     assert "open 90 days" in longest[0]
-    assert "SUSPENSIONS OVER 4 WEEKS\n  none recorded\n" in body
+    assert "SUSPENSIONS OVER 4 WEEKS\n  DIS-OLD: suspended 5 weeks\n\n" in body
     assert "DIS-SOUTH" not in report.as_string() and "DIS-DONE" not in breaches
 
 

@@ -54,6 +54,7 @@ with workflow.unsafe.imports_passed_through():
         ChangePolicyRequest,
         PauseRequest,
         ResumeRequest,
+        SuspensionRequest,
     )
 
 RECORD_TIMEOUT = timedelta(seconds=30)
@@ -99,6 +100,11 @@ class CaseProcess:
         self._policy_version = case.policy_version
         # The data steps have given so far (the latest value of each), for rules across steps.
         self._data: dict[str, Any] = {}
+        # Suspension from work: since when, how many suspensions and reviews so far (for keys).
+        self._suspended_since: datetime | None = None
+        self._last_review: datetime | None = None
+        self._suspensions = 0
+        self._reviews = 0
         # Linked cases this case opened that are still open (reference → type), and watchers.
         self._children: dict[str, str] = {}
         self._watchers: list[asyncio.Task[None]] = []
@@ -245,6 +251,36 @@ class CaseProcess:
             self._check_open()
 
     @workflow.update
+    async def suspension(self, request: SuspensionRequest) -> CaseSnapshot:
+        """Suspend the employee from work, record a review of the suspension, or lift it."""
+        async with self._lock:
+            if request.request_id in self._replies:
+                return self._replies[request.request_id]
+            self._check_suspension(request)
+            now, note = workflow.now(), request.note.strip()
+            if request.step == "suspend":
+                self._suspended_since, self._last_review = now, None
+                self._suspensions += 1
+                self._reviews = 0
+                await self._record("suspended", request.actor, {"reason": note})
+            elif request.step == "review":
+                self._last_review = now
+                self._reviews += 1
+                await self._record("suspension_reviewed", request.actor, {"note": note})
+            else:
+                since = self._suspended_since
+                assert since is not None
+                self._suspended_since = None
+                days = (now - since).days
+                await self._record("suspension_lifted", request.actor, {"note": note, "days": days})
+            return self._reply(request.request_id)
+
+    @suspension.validator
+    def _validate_suspension(self, request: SuspensionRequest) -> None:
+        if request.request_id not in self._replies:
+            self._check_suspension(request)
+
+    @workflow.update
     async def change_policy(self, request: ChangePolicyRequest) -> CaseSnapshot:
         """Move the case to a newer version of its policy: explicit, recorded, never silent."""
         async with self._lock:
@@ -266,6 +302,20 @@ class CaseProcess:
             self._check_policy_change(request)
 
     # ---- rules a step must satisfy ---------------------------------------------------
+
+    def _check_suspension(self, request: SuspensionRequest) -> None:
+        self._check_open()
+        if self._policy.suspension is None:
+            raise _refuse(f"The {self._policy.name} policy has no suspension from work.")
+        if request.step not in ("suspend", "review", "lift"):
+            raise _refuse(f"'{request.step}' is not a suspension step.", INVALID_DATA)
+        if request.step == "suspend" and self._suspended_since is not None:
+            raise _refuse("The employee is already suspended.")
+        if request.step != "suspend" and self._suspended_since is None:
+            raise _refuse("The employee is not suspended.")
+        if request.step != "lift" and not request.note.strip():
+            wanted = "the reason for the suspension" if request.step == "suspend" else "a note"
+            raise _refuse(f"Give {wanted}.", INVALID_DATA)
 
     def _check_policy_change(self, request: ChangePolicyRequest) -> None:
         self._check_open()
@@ -333,6 +383,8 @@ class CaseProcess:
         waiting = ", ".join(self._children)
         if self._children and stage.waits_for_children:
             raise _refuse(f"This stage waits for {waiting} to close before the next step.")
+        if self._suspended_since is not None and action.to == CLOSED:
+            raise _refuse("Lift the suspension before the case closes.")
         if self._children and action.to == CLOSED:
             raise _refuse(f"The case cannot close while {waiting} is still open.")
         if action.opens and action.opens not in WORKFLOW_FOR_CASE_TYPE:
@@ -450,11 +502,38 @@ class CaseProcess:
         base = due_instant(self._case.opened_at, duration(self._policy.target))
         return base + paused_between(self._pauses, self._case.opened_at, workflow.now())
 
-    def _clock_items(self) -> list[_ClockItem]:
-        """Everything the clock will do from the current state; empty while paused."""
-        if self._status != "open":
+    def _suspension_review_due(self) -> datetime | None:
+        if self._suspended_since is None or self._policy.suspension is None:
+            return None
+        since = self._last_review or self._suspended_since
+        return due_instant(since, duration(self._policy.suspension.review_every))
+
+    def _suspension_items(self) -> list[_ClockItem]:
+        """A suspension's review clock runs while the employee is out, paused case or not."""
+        review_due = self._suspension_review_due()
+        if review_due is None or self._status == "closed":
             return []
-        items: list[_ClockItem] = []
+        assert self._policy.suspension is not None
+        prefix = f"suspension{self._suspensions}:review{self._reviews}"
+        items = [_ClockItem(f"{prefix}:due", review_due, "suspension_review", ("advisor",))]
+        for level, escalation in enumerate(self._policy.suspension.escalations):
+            after = as_timedelta(duration(escalation.after))
+            items.append(
+                _ClockItem(
+                    f"{prefix}:escalation:{level}",
+                    review_due + after,
+                    "suspension_escalation",
+                    tuple(escalation.notify),
+                    level,
+                )
+            )
+        return items
+
+    def _clock_items(self) -> list[_ClockItem]:
+        """Everything the clock will do from the current state; stage clocks stop when paused."""
+        items = self._suspension_items()
+        if self._status != "open":
+            return [item for item in items if item.key not in self._done]
         stage = self._stage()
         stage_due = self._stage_due()
         prefix = f"stage{self._stage_visit}:{stage.key}"
@@ -486,6 +565,9 @@ class CaseProcess:
         stage_due = self._stage_due()
         for item in due:
             self._done.add(item.key)
+            if item.kind in ("suspension_review", "suspension_escalation"):
+                await self._suspension_review_missed(item)
+                continue
             if item.kind == "reminder" and stage_due is not None and stage_due <= now:
                 continue  # a reminder for a deadline already passed helps nobody
             if item.kind in ("stage_breach", "target_breach"):
@@ -514,6 +596,28 @@ class CaseProcess:
                 {"key": item.key, "roles": list(item.roles), "due_at": deadline.isoformat()},
             )
             self._deliveries.append(asyncio.create_task(self._deliver(notification)))
+
+    async def _suspension_review_missed(self, item: _ClockItem) -> None:
+        """The review fell due (mail the advisor), or was missed by so long (escalate)."""
+        review_due = self._suspension_review_due()
+        assert review_due is not None
+        await self._record(
+            "suspension_review_due" if item.kind == "suspension_review" else "suspension_escalated",
+            None,
+            {"key": item.key, "roles": list(item.roles), "due_at": review_due.isoformat()},
+        )
+        notification = CaseNotification(
+            case_id=self._case.case_id,
+            event_key=item.key,
+            kind="suspension_review" if item.kind == "suspension_review" else "escalation",
+            roles=list(item.roles),
+            subject_stage="suspension review",
+            due_at=review_due,
+            level=item.level + 1 if item.kind == "suspension_escalation" else 0,
+            advisor=self._advisor,
+            stage_key=None,
+        )
+        self._deliveries.append(asyncio.create_task(self._deliver(notification)))
 
     def _assigned_notification(self) -> CaseNotification:
         stage_due = self._stage_due()
@@ -589,6 +693,8 @@ class CaseProcess:
             breached=self._breached(),
             advisor=self._advisor,
             policy_version=self._policy_version,
+            suspended_since=self._suspended_since,
+            suspension_review_due=self._suspension_review_due(),
             actions=[a.key for a in self._stage().actions] if self._status == "open" else [],
             outcome=self._outcome,
             closed_at=self._closed_at,

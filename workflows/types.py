@@ -59,3 +59,13 @@ class ChangePolicyRequest:
     policy_version: int
     actor: str
     request_id: str | None = None
+
+
+@dataclass
+class SuspensionRequest:
+    """Suspend (with the reason), record a review (with its note), or lift the suspension."""
+
+    step: str  # suspend | review | lift
+    note: str
+    actor: str
+    request_id: str | None = None

@@ -113,6 +113,20 @@ async def resume_case(case_id: str, cases: Cases, body: ResumeIn | None = None) 
     return CaseOut.of(await cases.resume(case_id, body.request_id if body else None))
 
 
+class SuspensionIn(BaseModel):
+    model_config = {"extra": "forbid", "str_strip_whitespace": True}
+    note: str = Field(default="", max_length=5000)
+    request_id: str | None = Field(default=None, min_length=1, max_length=100)
+
+
+@router.post("/{case_id}/suspension/{step}")
+async def suspension_step(
+    case_id: str, step: Literal["suspend", "review", "lift"], body: SuspensionIn, cases: Cases
+) -> CaseOut:
+    """suspend (note: the reason), review (note: what the review found), lift."""
+    return CaseOut.of(await cases.suspension(case_id, step, body.note, body.request_id))
+
+
 @router.post("/{case_id}/assign")
 async def assign_case(case_id: str, body: AssignIn, cases: Cases) -> CaseOut:
     return CaseOut.of(await cases.assign(case_id, body.advisor, body.request_id))
