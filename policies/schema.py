@@ -121,6 +121,13 @@ class Suspension(_Strict):
     escalations: list[Escalation] = []
 
 
+class AppealRight(_Strict):
+    """A closed case may be appealed, as a linked case of `case_type`, within this time."""
+
+    case_type: Key
+    within: DurationSpec
+
+
 class OpeningLimit(_Strict):
     """At most `count` cases of this type per employee within a rolling period."""
 
@@ -138,6 +145,7 @@ class PolicyDefinition(_Strict):
     fields: dict[Key, DataField] = {}
     opening_limit: OpeningLimit | None = None
     suspension: Suspension | None = None
+    appeal: AppealRight | None = None
     stages: list[Stage] = Field(min_length=1)
 
     def stage(self, key: str) -> Stage:
@@ -177,6 +185,7 @@ _NESTED: dict[str, type[BaseModel]] = {
     "fields": DataField,
     "opening_limit": OpeningLimit,
     "suspension": Suspension,
+    "appeal": AppealRight,
 }
 """The fields whose values (or list items) are themselves blocks of fields."""
 

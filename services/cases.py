@@ -13,6 +13,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from temporalio.workflow import UpdateMethodMultiParam
 
 from activities.types import CaseSnapshot
+from policies.calendar import LONDON, due_instant
 from policies.durations import as_timedelta, describe
 from policies.schema import PolicyDefinition, duration
 from records.cases import (
@@ -139,6 +140,44 @@ class CaseCommands:
             row_labels=[label for label, _ in rows],
             earlier_problems=unreadable,
         )
+
+    async def appeal(self, case_id: str, grounds: str) -> Case:
+        """Open an appeal against a closed case, as a linked case, within its policy's window."""
+        self._require_worker()
+        if not grounds.strip():
+            raise Invalid("Give the grounds of appeal.")
+        async with self.database.transaction() as session:
+            original = await self.get(session, case_id)
+            if original.status != "closed" or original.closed_at is None:
+                raise Conflict(f"Case {case_id} is still open; an appeal is against a closed case.")
+            row = await policy_version(
+                session, original.organisation_id, original.case_type, original.policy_version
+            )
+            assert row is not None
+            right = PolicyDefinition.model_validate(row.definition).appeal
+            if right is None:
+                raise Conflict(f"A {original.case_type} case is not appealed as a case of its own.")
+            window_closes = due_instant(original.closed_at, duration(right.within))
+            if datetime.now(UTC) > window_closes:
+                closed_on = window_closes.astimezone(LONDON).strftime("%d %B %Y")
+                raise Conflict(f"The appeal window for {case_id} closed on {closed_on}.")
+            earlier = await session.scalar(
+                select(Case.id).where(
+                    Case.parent_case_id == case_id, Case.case_type == right.case_type
+                )
+            )
+            if earlier is not None:
+                raise Conflict(f"Case {case_id} has already been appealed: {earlier}.")
+        request = OpenCase(
+            case_type=right.case_type,
+            employee_id=original.employee_id,
+            summary=f"Appeal against {case_id}: {grounds.strip()}",
+            risk=original.risk,
+            advisor=original.advisor,
+            parent_case_id=case_id,
+        )
+        [appeal] = await self._open_together([request], row_labels=None)
+        return appeal
 
     async def _open_together(
         self,

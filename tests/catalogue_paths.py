@@ -43,8 +43,6 @@ MAIN_PATHS: dict[str, tuple[str, ...]] = {
         "schedule_hearing",
         "record_decision",
         "send_outcome_letter",
-        "lodge_appeal",
-        "record_appeal_outcome",
     ),
     "employment_tribunal": ("submit_response", "record_preliminary_hearing", "record_judgment"),
     "enquiry": ("close_with_advice",),

@@ -422,9 +422,7 @@ async def test_steps_walk_every_stage_and_timeline_is_oldest_first(
             {"outcome": "Final written warning", "accompanied": "Chose not to be accompanied"},
             "outcome_letter",
         ),
-        ("send_outcome_letter", {"letter_sent_on": london_today()}, "appeal_window"),
-        ("lodge_appeal", {"grounds": "Procedure not followed"}, "appeal"),
-        ("record_appeal_outcome", {"appeal_outcome": "Upheld"}, "closed"),
+        ("send_outcome_letter", {"letter_sent_on": london_today()}, "closed"),
     ]
     for action, data, stage in steps:
         reply = await act(api_stack, alice, case_id, action, data=data)
@@ -442,7 +440,7 @@ async def test_steps_walk_every_stage_and_timeline_is_oldest_first(
         "opened",
         "advanced",
         "note.note",
-        *["advanced"] * 5,
+        *["advanced"] * 3,
         "closed",
     ]
     times = [when(entry["at"]) for entry in timeline]
@@ -454,8 +452,7 @@ async def test_steps_walk_every_stage_and_timeline_is_oldest_first(
     # A closed case takes no more steps, and its process has finished.
     before = await records(api_stack)
     for path, body in [
-        ("actions/lodge_appeal", {"data": {"grounds": "Again"}}),
-        ("actions/record_appeal_outcome", {"data": {"appeal_outcome": "Again"}}),
+        ("actions/send_outcome_letter", {"data": {"letter_sent_on": london_today()}}),
         ("pause", {"reason": "Too late"}),
         ("resume", {}),
         ("assign", {"advisor": "bob"}),

@@ -27,7 +27,7 @@ def ercase(*args: str) -> subprocess.CompletedProcess[str]:
 def test_policy_validate_accepts_the_shipped_definition() -> None:
     result = ercase("policy", "validate", str(DEFINITIONS_DIR / "disciplinary.yaml"))
     assert result.returncode == 0, result.stderr
-    assert "valid (Disciplinary, 7 stages)" in result.stdout
+    assert "valid (Disciplinary, 5 stages)" in result.stdout
 
 
 def test_policy_validate_names_each_problem_by_path(tmp_path: Path) -> None:

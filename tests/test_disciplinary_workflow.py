@@ -186,14 +186,12 @@ async def test_a_full_case_from_opening_to_closure(harness: Harness) -> None:
     )
     assert state.stage_key == "outcome_letter"
     state = await act("send_outcome_letter", letter_sent_on=today.isoformat())
-    assert state.stage_key == "appeal_window"
-    state = await act("close_without_appeal")
     assert state.status == "closed" and state.outcome == "Final written warning"
 
     result = await handle.result()
     assert result.status == "closed" and result.closed_at is not None
     kinds = [event.kind for event in await harness.events()]
     assert kinds[0] == "opened" and kinds[-1] == "closed"
-    assert kinds.count("advanced") == 6  # five stages on, and the postponement
+    assert kinds.count("advanced") == 5  # four stages on, and the postponement
     seqs = [event.seq for event in await harness.events()]
     assert seqs == list(range(1, len(seqs) + 1))

@@ -49,25 +49,29 @@ def test_each_kind_of_change_is_named_in_words() -> None:
 
 def test_added_and_removed_stages_and_steps() -> None:
     data = SHIPPED.model_dump(mode="json")
-    appeal = data["stages"].pop()  # the appeal stage goes …
-    data["stages"][-1]["actions"] = [
-        a for a in data["stages"][-1]["actions"] if a["key"] != "lodge_appeal"
-    ]
+    # The hearing stage goes: the hearing is arranged and decided in one stage.
+    hearing = data["stages"].pop(3)
+    arrange = data["stages"][2]
+    arrange["actions"] = [hearing["actions"][0] | {"key": "record_decision"}]
+    # A mediation stage comes in, reached from the assessment.
     data["stages"].insert(
         1,
         {
-            **appeal,
             "key": "mediation",
             "name": "Mediation",
+            "due": "P4W",
             "actions": [{"key": "settled", "to": "closed"}],
         },
     )
     data["stages"][0]["actions"].append({"key": "mediate", "to": "mediation"})
-    new = validate_policy(data)
-    changes = describe_changes(SHIPPED, new)
+    changes = describe_changes(SHIPPED, validate_policy(data))
     assert "New stage 'mediation' (Mediation), due after 28 days." in changes
-    assert "Stage 'appeal' (Appeal hearing) removed." in changes
-    assert "Stage 'appeal_window': step 'lodge_appeal' removed." in changes
+    assert "Stage 'hearing' (Hearing) removed." in changes
+    assert "Stage 'hearing_arrangement': step 'schedule_hearing' removed." in changes
+    assert (
+        "Stage 'hearing_arrangement': new step 'record_decision' leading to outcome_letter, "
+        "requiring outcome, accompanied." in changes
+    )
     assert "Stage 'assessment': new step 'mediate' leading to mediation." in changes
 
 

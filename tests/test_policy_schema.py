@@ -38,8 +38,6 @@ def test_stages_in_nhs_order(disciplinary: PolicyDefinition) -> None:
         "hearing_arrangement",
         "hearing",
         "outcome_letter",
-        "appeal_window",
-        "appeal",
     ]
     assert disciplinary.stages[0].name == "Pre-formal assessment"
 
@@ -75,15 +73,15 @@ def test_outcome_letter_within_five_working_days(disciplinary: PolicyDefinition)
     outcome_letter = disciplinary.stage("outcome_letter")
     assert outcome_letter.due is not None
     assert duration(outcome_letter.due) == WorkingDays(5)
-    assert [action.to for action in outcome_letter.actions] == ["appeal_window"]
+    assert [action.to for action in outcome_letter.actions] == [CLOSED]
 
 
-def test_appeal_window_leads_to_appeal_or_closed(disciplinary: PolicyDefinition) -> None:
-    window = disciplinary.stage("appeal_window")
-    assert window.due is not None
-    assert duration(window.due) == WorkingDays(10)
-    assert {action.to for action in window.actions} == {"appeal", CLOSED}
-    assert {action.to for action in disciplinary.stage("appeal").actions} == {CLOSED}
+def test_an_appeal_is_its_own_case_within_ten_working_days(
+    disciplinary: PolicyDefinition,
+) -> None:
+    assert disciplinary.appeal is not None
+    assert disciplinary.appeal.case_type == "appeal"
+    assert duration(disciplinary.appeal.within) == WorkingDays(10)
 
 
 def test_every_stage_has_a_path_to_closed(disciplinary: PolicyDefinition) -> None:

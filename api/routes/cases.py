@@ -127,6 +127,17 @@ async def suspension_step(
     return CaseOut.of(await cases.suspension(case_id, step, body.note, body.request_id))
 
 
+class AppealIn(BaseModel):
+    model_config = {"extra": "forbid", "str_strip_whitespace": True}
+    grounds: str = Field(min_length=1, max_length=5000)
+
+
+@router.post("/{case_id}/appeal", status_code=status.HTTP_201_CREATED)
+async def appeal_case(case_id: str, body: AppealIn, cases: Cases) -> CaseOut:
+    """Open an appeal against a closed case: a linked case of its own, with its own clocks."""
+    return CaseOut.of(await cases.appeal(case_id, body.grounds))
+
+
 @router.post("/{case_id}/assign")
 async def assign_case(case_id: str, body: AssignIn, cases: Cases) -> CaseOut:
     return CaseOut.of(await cases.assign(case_id, body.advisor, body.request_id))

@@ -18,7 +18,7 @@ from api.web.urgency import by_urgency
 from policies.calendar import LONDON
 from policies.loader import shipped_policies
 from policies.schema import PolicyDefinition
-from records.cases import CaseFilters, find_staff, policy_version, timeline
+from records.cases import CaseFilters, find_staff, linked_cases, policy_version, timeline
 from records.models import Case
 from services.access import CASE_READERS, CASE_WORKERS, Principal
 from services.cases import CaseCommands, OpenCase
@@ -131,6 +131,7 @@ async def case_page(
     async with commands.database.sessions() as session:
         events, notes = await timeline(session, case_id)
         staff = await find_staff(session, case.organisation_id, case.employee_id)
+        children = await linked_cases(session, case_id)
     documents = await case_documents(request, principal).list(case_id)
     time_entries = await case_time(request, principal).list(case_id)
     now = datetime.now(UTC)
@@ -139,6 +140,7 @@ async def case_page(
         "case": case,
         "policy": policy,
         "staff": staff,
+        "linked_cases": children,
         "urgency": by_urgency([case], now)[0][1],
         "visits": stage_visits(case, policy, events, now),
         "forms": action_forms(case, policy),
