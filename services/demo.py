@@ -102,6 +102,12 @@ async def seed_demo(
     terms = {
         "terms_of_reference": "Timesheets, January to March",
         "investigating_officer": "Dr R. Khan",
+        # The Just Culture questions, answered before this formal route.
+        "jc_deliberate_harm": "No",
+        "jc_health": "No",
+        "jc_foresight": "Yes",
+        "jc_substitution": "No",
+        "jc_mitigation": "New rota system introduced that month",
     }
     await alice.act(investigation.id, "refer_to_investigation", terms, None)
 

@@ -93,3 +93,13 @@ async def harness(
     )
     async with worker:
         yield harness
+
+
+# The structured Just Culture record every formal disciplinary route asks for.
+JUST_CULTURE = {
+    "jc_deliberate_harm": "No",
+    "jc_health": "No",
+    "jc_foresight": "Yes",
+    "jc_substitution": "No",
+    "jc_mitigation": "Short-staffed ward that week",
+}

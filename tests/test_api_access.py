@@ -12,9 +12,14 @@ from policies.calendar import due_instant
 from policies.durations import WorkingDays
 from records.models import AuditEntry, Case, CaseEvent, Note, PolicyVersion, Staff
 from tests.conftest import ApiStack, eventually
+from tests.harness import JUST_CULTURE
 
 CASE = {"case_type": "disciplinary", "employee_id": "E1001", "summary": "Timesheets"}
-REFER = {"terms_of_reference": "Timesheets, January to March", "investigating_officer": "Dr Khan"}
+REFER = {
+    "terms_of_reference": "Timesheets, January to March",
+    "investigating_officer": "Dr Khan",
+    **JUST_CULTURE,
+}
 VERSIONS = "/api/policies/disciplinary/versions"
 
 

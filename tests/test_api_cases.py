@@ -28,6 +28,7 @@ from records.models import (
     User,
 )
 from tests.conftest import ApiStack, eventually
+from tests.harness import JUST_CULTURE
 from workflows import workflow_id
 
 CASE = {"case_type": "disciplinary", "employee_id": "E1001", "summary": "Timesheets"}
@@ -37,7 +38,11 @@ ASSESSMENT_ACTIONS = [
     "informal_resolution",
     "no_further_action",
 ]
-REFER = {"terms_of_reference": "Timesheets, January to March", "investigating_officer": "Dr Khan"}
+REFER = {
+    "terms_of_reference": "Timesheets, January to March",
+    "investigating_officer": "Dr Khan",
+    **JUST_CULTURE,
+}
 JSON_HEADERS = {"content-type": "application/json"}
 
 # ---- helpers ---------------------------------------------------------------------------

@@ -1,6 +1,7 @@
 """A first walk through the API against the real stack (dev server, worker, SQLite, SMTP)."""
 
 from tests.conftest import ApiStack
+from tests.harness import JUST_CULTURE
 
 
 async def test_open_act_and_read_back(api_stack: ApiStack) -> None:
@@ -15,7 +16,13 @@ async def test_open_act_and_read_back(api_stack: ApiStack) -> None:
     assert case["stage"]["key"] == "assessment" and case["advisor"] == "alice"
     acted = await api_stack.http.post(
         f"/api/cases/{case['id']}/actions/refer_to_investigation",
-        json={"data": {"terms_of_reference": "ToR", "investigating_officer": "Dr Khan"}},
+        json={
+            "data": {
+                "terms_of_reference": "ToR",
+                "investigating_officer": "Dr Khan",
+                **JUST_CULTURE,
+            }
+        },
         headers=alice,
     )
     assert acted.status_code == 200, acted.text

@@ -11,9 +11,10 @@ from policies.calendar import LONDON
 from records.models import AuditEntry
 from services.calendar_feed import FeedEvent, render_feed
 from tests.conftest import ApiStack
+from tests.harness import JUST_CULTURE
 
 CASE = {"case_type": "disciplinary", "employee_id": "E1001", "summary": "Timesheets on ward 7"}
-REFER = {"terms_of_reference": "Timesheets", "investigating_officer": "Dr Khan"}
+REFER = {"terms_of_reference": "Timesheets", "investigating_officer": "Dr Khan", **JUST_CULTURE}
 
 
 def london_day(text: str) -> date:

@@ -12,7 +12,7 @@ from activities.types import CaseSnapshot
 from policies.calendar import LONDON, add_working_days, due_instant
 from policies.schema import duration
 from records.models import OutboxMessage
-from tests.harness import Harness
+from tests.harness import JUST_CULTURE, Harness
 from workflows.disciplinary import DisciplinaryCase
 from workflows.types import ActionRequest, PauseRequest, ResumeRequest
 
@@ -119,7 +119,11 @@ async def test_a_retried_request_id_acts_once(harness: Harness) -> None:
     step = ActionRequest(
         "refer_to_investigation",
         "alice",
-        {"terms_of_reference": "Timesheets, March", "investigating_officer": "Dr Khan"},
+        {
+            "terms_of_reference": "Timesheets, March",
+            "investigating_officer": "Dr Khan",
+            **JUST_CULTURE,
+        },
         request_id="req-1",
     )
     first = await handle.execute_update(DisciplinaryCase.act, step)
@@ -138,7 +142,10 @@ async def test_a_full_case_from_opening_to_closure(harness: Harness) -> None:
         )
 
     state = await act(
-        "refer_to_investigation", terms_of_reference="Timesheets", investigating_officer="Dr Khan"
+        "refer_to_investigation",
+        terms_of_reference="Timesheets",
+        investigating_officer="Dr Khan",
+        **JUST_CULTURE,
     )
     assert state.stage_key == "investigation"
     investigation_start = state.stage_started_at

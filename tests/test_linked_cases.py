@@ -15,12 +15,16 @@ from policies.loader import shipped_policies
 from records.models import Case
 from tests.catalogue_paths import MAIN_PATHS, walk
 from tests.conftest import eventually
-from tests.harness import Harness
+from tests.harness import JUST_CULTURE, Harness
 from workflows import workflow_id
 from workflows.disciplinary import DisciplinaryCase
 from workflows.types import ActionRequest
 
-TERMS = {"terms_of_reference": "Timesheets, March", "investigating_officer": "Dr Khan"}
+TERMS = {
+    "terms_of_reference": "Timesheets, March",
+    "investigating_officer": "Dr Khan",
+    **JUST_CULTURE,
+}
 REPORT = {"report_summary": "Case to answer", "recommendation": "Formal hearing"}
 
 

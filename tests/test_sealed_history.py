@@ -18,6 +18,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from codec import ENCODING, EncryptionCodec
 from tests.conftest import TEST_PAYLOAD_KEY, ApiStack
+from tests.harness import JUST_CULTURE
 from workflows import workflow_id
 from workflows.types import CaseInput
 
@@ -76,6 +77,7 @@ async def test_the_raw_history_holds_no_readable_personal_data(
                 "data": {
                     "terms_of_reference": TERMS_OF_REFERENCE,
                     "investigating_officer": INVESTIGATING_OFFICER,
+                    **JUST_CULTURE,
                 }
             },
             200,

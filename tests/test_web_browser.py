@@ -24,6 +24,7 @@ from policies.calendar import LONDON, add_working_days
 from records.database import Database
 from records.models import CaseEvent
 from tests.conftest import add_people, end_case_workflows, eventually, make_settings
+from tests.harness import JUST_CULTURE
 from tests.smtp_fixture import SmtpServer, free_port
 from worker import build_worker
 
@@ -37,7 +38,11 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-REFER = {"terms_of_reference": "Timesheets, January to March", "investigating_officer": "Dr Khan"}
+REFER = {
+    "terms_of_reference": "Timesheets, January to March",
+    "investigating_officer": "Dr Khan",
+    **JUST_CULTURE,
+}
 REPORT = {"report_summary": "Case to answer", "recommendation": "Formal hearing"}
 
 
@@ -155,6 +160,12 @@ async def test_each_role_main_journey(web_stack: WebStack) -> None:
     form = alice.locator("form", has=alice.get_by_role("heading", name="Refer to formal"))
     await form.get_by_label("Terms of reference").fill(REFER["terms_of_reference"])
     await form.get_by_label("Investigating officer").fill(REFER["investigating_officer"])
+    # The Just Culture record the policy asks for before any formal route.
+    await form.get_by_label("Was there any intention to cause harm?").select_option("No")
+    await form.get_by_label("Are there indications of ill health").select_option("No")
+    await form.get_by_label("Did the person knowingly depart").select_option("Yes")
+    await form.get_by_label("Would others in the same role").select_option("No")
+    await form.get_by_label("Significant mitigating circumstances").fill("Short-staffed ward")
     await form.get_by_role("button").click()
     await expect(alice.get_by_role("status")).to_contain_text("the step is recorded")
     await expect(alice.locator("dl.summary").first).to_contain_text("Investigation")
