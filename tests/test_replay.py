@@ -14,6 +14,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 from temporalio.client import WorkflowHistory
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Replayer
@@ -24,11 +25,13 @@ from policies.loader import shipped_policies
 from policies.schema import duration
 from records.database import Database
 from records.migrate import upgrade
+from records.models import Case, CaseEvent
 from temporal_client import data_converter
 from tests.catalogue_paths import MAIN_PATHS, walk
 from tests.conftest import (
     TEST_PAYLOAD_KEY,
     add_people,
+    eventually,
     insert_case_row,
     installed_binary,
     make_settings,
@@ -37,7 +40,7 @@ from tests.smtp_fixture import SmtpServer, free_port
 from worker import WORKFLOWS, build_worker
 from workflows import WORKFLOW_FOR_CASE_TYPE
 from workflows.case_process import CaseProcess
-from workflows.types import CaseInput, PauseRequest, ResumeRequest
+from workflows.types import CaseInput, PauseRequest, ResumeRequest, SuspensionRequest
 
 HISTORIES = Path(__file__).parent / "histories"
 CASE_TYPES = sorted(shipped_policies())
@@ -105,6 +108,75 @@ async def record_full_case(case_type: str, folder: Path) -> str:
     return history.to_json()
 
 
+async def record_linked_and_suspended(folder: Path) -> str:
+    """A disciplinary case with a suspension and a separate investigation case it waits for."""
+    policy = shipped_policies()["disciplinary"]
+    env = await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=installed_binary("temporal-test-server"),
+        data_converter=data_converter(TEST_PAYLOAD_KEY),
+    )
+    url = f"sqlite:///{folder}/linked.db"
+    upgrade(url)
+    db = Database(url)
+    smtp = SmtpServer(free_port())
+    smtp.start()
+    organisation_id = (await add_people(db)).organisation.id
+    case_id = "DIS-REPLAY-2"
+    opened_at = await env.get_current_time()
+    await insert_case_row(db, case_id, organisation_id, opened_at, policy)
+    task_queue = f"record-{uuid.uuid4()}"
+    try:
+        async with build_worker(env.client, db, make_settings(url, smtp.port), task_queue):
+            handle = await env.client.start_workflow(
+                WORKFLOW_FOR_CASE_TYPE["disciplinary"],
+                CaseInput(case_id, organisation_id, policy, 1, opened_at, "alice", "routine"),
+                id=f"case-{case_id}",
+                task_queue=task_queue,
+                result_type=CaseSnapshot,
+            )
+            suspend = SuspensionRequest("suspend", "Risk to patients", "alice")
+            await handle.execute_update(CaseProcess.suspension, suspend)
+            await walk(env, handle, policy, ["open_investigation_case"])
+            [child_id] = [c.id for c in await children(db, case_id)]
+            investigation = env.client.get_workflow_handle(f"case-{child_id}")
+            await env.sleep(timedelta(days=30))  # a suspension review missed and escalated
+            review = SuspensionRequest("review", "Still needed", "mark")
+            await handle.execute_update(CaseProcess.suspension, review)
+            child_policy = shipped_policies()["investigation"]
+            await walk(env, investigation, child_policy, MAIN_PATHS["investigation"])
+            await wait_for_event(db, case_id, "linked_case_closed")
+            lift = SuspensionRequest("lift", "Back at work", "mark")
+            await handle.execute_update(CaseProcess.suspension, lift)
+            await walk(env, handle, policy, MAIN_PATHS["disciplinary"][1:])
+            await handle.result()
+            history = await handle.fetch_history()
+    finally:
+        smtp.stop()
+        await db.dispose()
+        await env.shutdown()
+    return history.to_json()
+
+
+async def children(db: Database, case_id: str) -> list[Case]:
+    async with db.sessions() as session:
+        return list(await session.scalars(select(Case).where(Case.parent_case_id == case_id)))
+
+
+async def wait_for_event(db: Database, case_id: str, kind: str) -> None:
+    async def recorded() -> bool:
+        async with db.sessions() as session:
+            found = await session.scalar(
+                select(CaseEvent.id).where(CaseEvent.case_id == case_id, CaseEvent.kind == kind)
+            )
+            return found is not None
+
+    await eventually(recorded, 10)
+
+
+# Histories of particular paths, beside one main path per case type.
+SPECIAL_HISTORIES = {"disciplinary_linked_and_suspended": record_linked_and_suspended}
+
+
 async def record_missing_histories(folder: Path) -> None:
     for case_type in CASE_TYPES:
         target = history_file(case_type)
@@ -112,6 +184,11 @@ async def record_missing_histories(folder: Path) -> None:
             continue
         target.write_text(await record_full_case(case_type, folder))
         print(f"recorded tests/histories/{target.name}")
+    for name, record in SPECIAL_HISTORIES.items():
+        target = HISTORIES / f"{name}.json"
+        if not target.exists():
+            target.write_text(await record(folder))
+            print(f"recorded tests/histories/{target.name}")
 
 
 if __name__ == "__main__":
