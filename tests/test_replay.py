@@ -10,12 +10,16 @@ guarding, and keep the old ones: they stand for cases already running.
 
 import asyncio
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import select
-from temporalio.client import WorkflowHistory
+from temporalio.client import WorkflowHandle, WorkflowHistory
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Replayer
 
@@ -62,20 +66,29 @@ async def test_recorded_histories_replay_with_todays_code(path: Path) -> None:
     await replayer.replay_workflow(history)
 
 
-async def record_full_case(case_type: str, folder: Path) -> str:
-    """Walk a case through a pause, a missed first stage and its main path; return its history."""
+@dataclass
+class Recording:
+    """A case running on its own time-skipping server, real database and SMTP server."""
+
+    env: WorkflowEnvironment
+    db: Database
+    case_id: str
+    handle: WorkflowHandle[Any, CaseSnapshot]
+
+
+@asynccontextmanager
+async def recording(case_type: str, case_id: str, folder: Path) -> AsyncIterator[Recording]:
     policy = shipped_policies()[case_type]
     env = await WorkflowEnvironment.start_time_skipping(
         test_server_existing_path=installed_binary("temporal-test-server"),
         data_converter=data_converter(TEST_PAYLOAD_KEY),
     )
-    url = f"sqlite:///{folder}/{case_type}.db"
+    url = f"sqlite:///{folder}/{case_id}.db"
     upgrade(url)
     db = Database(url)
     smtp = SmtpServer(free_port())
     smtp.start()
     organisation_id = (await add_people(db)).organisation.id
-    case_id = f"{policy.reference_prefix}-REPLAY-1"
     opened_at = await env.get_current_time()
     await insert_case_row(db, case_id, organisation_id, opened_at, policy)
     task_queue = f"record-{uuid.uuid4()}"
@@ -88,72 +101,55 @@ async def record_full_case(case_type: str, folder: Path) -> str:
                 task_queue=task_queue,
                 result_type=CaseSnapshot,
             )
-            await env.sleep(timedelta(days=1))
-            await handle.execute_update(CaseProcess.pause, PauseRequest("Off sick", "alice"))
-            await env.sleep(timedelta(days=2))
-            state = await handle.execute_update(CaseProcess.resume, ResumeRequest("alice"))
-            # Past the first stage's deadline (moved by the pause) and every escalation after it.
-            assert state.stage_due_at is not None
-            escalations = policy.stages[0].escalations
-            last = max(as_timedelta(duration(each.after)) for each in escalations)
-            now = await env.get_current_time()
-            await env.sleep(state.stage_due_at + last + timedelta(hours=1) - now)
-            await walk(env, handle, policy, MAIN_PATHS[case_type])
-            await handle.result()
-            history = await handle.fetch_history()
+            yield Recording(env, db, case_id, handle)
     finally:
         smtp.stop()
         await db.dispose()
         await env.shutdown()
+
+
+async def record_full_case(case_type: str, folder: Path) -> str:
+    """Walk a case through a pause, a missed first stage and its main path; return its history."""
+    policy = shipped_policies()[case_type]
+    async with recording(case_type, f"{policy.reference_prefix}-REPLAY-1", folder) as case:
+        env, handle = case.env, case.handle
+        await env.sleep(timedelta(days=1))
+        await handle.execute_update(CaseProcess.pause, PauseRequest("Off sick", "alice"))
+        await env.sleep(timedelta(days=2))
+        state = await handle.execute_update(CaseProcess.resume, ResumeRequest("alice"))
+        # Past the first stage's deadline (moved by the pause) and every escalation after it.
+        assert state.stage_due_at is not None
+        escalations = policy.stages[0].escalations
+        last = max(as_timedelta(duration(each.after)) for each in escalations)
+        now = await env.get_current_time()
+        await env.sleep(state.stage_due_at + last + timedelta(hours=1) - now)
+        await walk(env, handle, policy, MAIN_PATHS[case_type])
+        await handle.result()
+        history = await handle.fetch_history()
     return history.to_json()
 
 
 async def record_linked_and_suspended(folder: Path) -> str:
     """A disciplinary case with a suspension and a separate investigation case it waits for."""
     policy = shipped_policies()["disciplinary"]
-    env = await WorkflowEnvironment.start_time_skipping(
-        test_server_existing_path=installed_binary("temporal-test-server"),
-        data_converter=data_converter(TEST_PAYLOAD_KEY),
-    )
-    url = f"sqlite:///{folder}/linked.db"
-    upgrade(url)
-    db = Database(url)
-    smtp = SmtpServer(free_port())
-    smtp.start()
-    organisation_id = (await add_people(db)).organisation.id
-    case_id = "DIS-REPLAY-2"
-    opened_at = await env.get_current_time()
-    await insert_case_row(db, case_id, organisation_id, opened_at, policy)
-    task_queue = f"record-{uuid.uuid4()}"
-    try:
-        async with build_worker(env.client, db, make_settings(url, smtp.port), task_queue):
-            handle = await env.client.start_workflow(
-                WORKFLOW_FOR_CASE_TYPE["disciplinary"],
-                CaseInput(case_id, organisation_id, policy, 1, opened_at, "alice", "routine"),
-                id=f"case-{case_id}",
-                task_queue=task_queue,
-                result_type=CaseSnapshot,
-            )
-            suspend = SuspensionRequest("suspend", "Risk to patients", "alice")
-            await handle.execute_update(CaseProcess.suspension, suspend)
-            await walk(env, handle, policy, ["open_investigation_case"])
-            [child_id] = [c.id for c in await children(db, case_id)]
-            investigation = env.client.get_workflow_handle(f"case-{child_id}")
-            await env.sleep(timedelta(days=30))  # a suspension review missed and escalated
-            review = SuspensionRequest("review", "Still needed", "mark")
-            await handle.execute_update(CaseProcess.suspension, review)
-            child_policy = shipped_policies()["investigation"]
-            await walk(env, investigation, child_policy, MAIN_PATHS["investigation"])
-            await wait_for_event(db, case_id, "linked_case_closed")
-            lift = SuspensionRequest("lift", "Back at work", "mark")
-            await handle.execute_update(CaseProcess.suspension, lift)
-            await walk(env, handle, policy, MAIN_PATHS["disciplinary"][1:])
-            await handle.result()
-            history = await handle.fetch_history()
-    finally:
-        smtp.stop()
-        await db.dispose()
-        await env.shutdown()
+    async with recording("disciplinary", "DIS-REPLAY-2", folder) as case:
+        env, handle = case.env, case.handle
+        suspend = SuspensionRequest("suspend", "Risk to patients", "alice")
+        await handle.execute_update(CaseProcess.suspension, suspend)
+        await walk(env, handle, policy, ["open_investigation_case"])
+        [child_id] = [child.id for child in await children(case.db, case.case_id)]
+        investigation = env.client.get_workflow_handle(f"case-{child_id}")
+        await env.sleep(timedelta(days=30))  # a suspension review missed and escalated
+        review = SuspensionRequest("review", "Still needed", "mark")
+        await handle.execute_update(CaseProcess.suspension, review)
+        child_policy = shipped_policies()["investigation"]
+        await walk(env, investigation, child_policy, MAIN_PATHS["investigation"])
+        await wait_for_event(case.db, case.case_id, "linked_case_closed")
+        lift = SuspensionRequest("lift", "Back at work", "mark")
+        await handle.execute_update(CaseProcess.suspension, lift)
+        await walk(env, handle, policy, MAIN_PATHS["disciplinary"][1:])
+        await handle.result()
+        history = await handle.fetch_history()
     return history.to_json()
 
 
