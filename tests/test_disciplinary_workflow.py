@@ -12,16 +12,9 @@ from activities.types import CaseSnapshot
 from policies.calendar import LONDON, add_working_days, due_instant
 from policies.schema import duration
 from records.models import OutboxMessage
-from tests.harness import JUST_CULTURE, Harness
+from tests.harness import JUST_CULTURE, Harness, at_instants
 from workflows.disciplinary import DisciplinaryCase
 from workflows.types import ActionRequest, PauseRequest, ResumeRequest
-
-
-def at_instants(actual: list[datetime], expected: list[datetime]) -> bool:
-    """Timers fire at their instant give or take the server's few milliseconds."""
-    return len(actual) == len(expected) and all(
-        abs(got - want) < timedelta(seconds=1) for got, want in zip(actual, expected, strict=True)
-    )
 
 
 def _assessment_due(opened_at: datetime) -> datetime:
