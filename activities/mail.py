@@ -18,10 +18,12 @@ Mail carries the case reference, the deadline and a link, never the summary or t
 name: whatever is sensitive stays behind the link, where reading it is audited.
 """
 
+import asyncio
+import contextlib
 import hashlib
 import re
 import ssl
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from email.message import EmailMessage
@@ -76,6 +78,9 @@ ROLE_WORDS = {
 
 MESSAGE_ID_DOMAIN = "ercase"
 SMTP_TIMEOUT_SECONDS = 30
+# The workflow's heartbeat timeout for mail is a few of these: a worker that dies mid-send is
+# noticed, and the mail retried on another worker, within seconds instead of the full timeout.
+HEARTBEAT_EVERY_SECONDS = 2.0
 SUBJECT_MAX = 300  # OutboxMessage.subject
 
 # Outbox row states. A row in a final state is never sent again.
@@ -406,6 +411,24 @@ class Outbox:
                 row.last_error = f"{type(error).__name__}: {error}"[:2000]
 
 
+@contextlib.asynccontextmanager
+async def heartbeating() -> AsyncIterator[None]:
+    """Tell Temporal this activity is alive while the block runs (an SMTP send can be slow)."""
+
+    async def beat() -> None:
+        while True:
+            activity.heartbeat()
+            await asyncio.sleep(HEARTBEAT_EVERY_SECONDS)
+
+    beating = asyncio.create_task(beat())
+    try:
+        yield
+    finally:
+        beating.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await beating
+
+
 def mail_kind(notification: CaseNotification) -> str:
     if notification.kind == "reminder":
         return REMINDER_KIND_FOR_STAGE.get(notification.stage_key or "", "reminder")
@@ -462,8 +485,9 @@ class NotificationActivities:
             )
             for recipient in recipients
         ]
-        await self.outbox.prepare(letters)
-        results = [await self.outbox.send(letter) for letter in letters]
+        async with heartbeating():
+            await self.outbox.prepare(letters)
+            results = [await self.outbox.send(letter) for letter in letters]
         return NotificationOutcome(
             recipients=[recipient.address for recipient in recipients],
             sent=results.count(Delivery.SENT),

@@ -173,6 +173,108 @@ async def test_a_worker_killed_mid_send_leaves_one_message_per_message_id(
         assert len(ids) == 2
 
 
+# A case whose stage is breached two seconds in; the breach mail goes to the advisor only.
+BREACH_SOON_POLICY = validate_policy(
+    {
+        "case_type": "disciplinary",
+        "name": "Breached at once (test)",
+        "reference_prefix": "BDIS",
+        "stages": [
+            {
+                "key": "assessment",
+                "name": "Assessment",
+                "due": "PT2S",
+                "escalations": [{"after": "PT0S", "notify": ["advisor"]}],
+                "actions": [{"key": "close", "to": "closed"}],
+            }
+        ],
+    }
+)
+
+
+async def test_a_whole_worker_killed_mid_send_is_replaced_and_the_mail_goes_once(
+    dev_server_env: WorkflowEnvironment,
+    sqlite_database: Database,
+    holding_relay: tuple[HoldingRelay, int],
+) -> None:
+    """`ercase worker` as operators run it, SIGKILLed while its SMTP send is in flight.
+
+    Temporal notices the silent worker by the mail activity's missing heartbeats and gives
+    the send to the next worker, which finds the outbox row "sending" and sends it again.
+    """
+    relay, port = holding_relay
+    people = await add_people(sqlite_database)
+    url = str(sqlite_database.engine.url).replace("+aiosqlite", "")
+    settings = make_settings(url, smtp_port=port, task_queue=f"killed-{uuid.uuid4()}")
+    case_id = f"BDIS-{uuid.uuid4().hex[:6]}"
+    opened_at = await dev_server_env.get_current_time()
+    await insert_case_row(
+        sqlite_database, case_id, people.organisation.id, opened_at, BREACH_SOON_POLICY
+    )
+    env = {
+        **os.environ,
+        "ERCASE_DATABASE_URL": url,
+        "ERCASE_TEMPORAL_ADDRESS": dev_server_env.client.service_client.config.target_host,
+        "ERCASE_TASK_QUEUE": settings.task_queue,
+        "ERCASE_SMTP_HOST": HOST,
+        "ERCASE_SMTP_PORT": str(port),
+        "ERCASE_PAYLOAD_KEY": TEST_PAYLOAD_KEY,
+        "ERCASE_SECRET_KEY": settings.secret_key,
+    }
+    worker = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "cli",
+        "worker",
+        cwd=PROJECT,
+        env=env,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+    try:
+        handle = await dev_server_env.client.start_workflow(
+            DisciplinaryCase.run,
+            CaseInput(
+                case_id,
+                people.organisation.id,
+                BREACH_SOON_POLICY,
+                1,
+                opened_at,
+                "alice",
+                "routine",
+            ),
+            id=f"case-{case_id}",
+            task_queue=settings.task_queue,
+            execution_timeout=timedelta(minutes=5),
+        )
+        assert await asyncio.to_thread(relay.reached.wait, 60), "the send never reached the relay"
+    finally:
+        if worker.returncode is None:
+            worker.kill()  # SIGKILL: no cleanup, the SMTP connection just drops
+        await worker.wait()
+    relay.release.set()
+
+    [row] = await outbox(sqlite_database)
+    assert (row.status, row.attempts) == ("sending", 1)
+
+    async def settled() -> bool:
+        [row] = await outbox(sqlite_database)
+        return row.status == "sent"
+
+    async with build_worker(dev_server_env.client, sqlite_database, settings, settings.task_queue):
+        await eventually(settled, 45)
+        await handle.terminate("test finished")
+
+    [row] = await outbox(sqlite_database)
+    assert row.attempts == 2
+    copies = [message for message in relay.messages if message["X-Ercase-Case"] == case_id]
+    assert {message["Message-ID"] for message in copies} == {row.message_id}
+    assert {message["X-Ercase-Event"] for message in copies} == {"breach"}
+    # As with the activity alone above: one copy, or — killed after the relay queued it but
+    # before its "250" reached us — a second with the same Message-ID, which receivers fold.
+    assert len(copies) == (1 if relay.hold_at == "rcpt" else 2)
+
+
 # ---- whole cases while SMTP is down --------------------------------------------------------
 
 

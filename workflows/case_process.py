@@ -61,6 +61,8 @@ RECORD_TIMEOUT = timedelta(seconds=30)
 # The projection must catch up eventually, so recording retries without limit.
 RECORD_RETRY = RetryPolicy(maximum_interval=timedelta(minutes=1))
 MAIL_TIMEOUT = timedelta(seconds=60)
+# The mail activity heartbeats every 2 s; a worker that dies mid-send is noticed this soon.
+MAIL_HEARTBEAT = timedelta(seconds=10)
 MAIL_RETRY = RetryPolicy(maximum_interval=timedelta(minutes=10))
 # While SMTP is down, mail is retried with backoff for a day; then a person must act.
 MAIL_GIVE_UP = timedelta(hours=24)
@@ -639,6 +641,7 @@ class CaseProcess:
                 SEND_CASE_NOTIFICATION,
                 notification,
                 start_to_close_timeout=MAIL_TIMEOUT,
+                heartbeat_timeout=MAIL_HEARTBEAT,
                 schedule_to_close_timeout=MAIL_GIVE_UP,
                 retry_policy=MAIL_RETRY,
                 result_type=NotificationOutcome,
