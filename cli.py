@@ -66,7 +66,7 @@ def _temporal_host_port(settings: Settings) -> tuple[str, int]:
 
 async def _seed(settings: Settings) -> bool:
     database = Database(settings.database_url)
-    client = await connect(settings)
+    client = await connect(settings, database)
 
     async def client_factory() -> Client:
         return client

@@ -17,7 +17,7 @@ from records.database import Database
 from records.migrate import upgrade
 from schedules import ensure_schedules
 from settings import Settings, get_settings
-from temporal_client import connect
+from temporal_client import case_keys_of, connect, with_case_keys
 from workflows.appeal import AppealCase
 from workflows.bullying_harassment import BullyingHarassmentCase
 from workflows.capability import CapabilityCase
@@ -52,7 +52,7 @@ def build_worker(
     notifications = NotificationActivities(database, settings)
     reports = ReportActivities(database, settings)
     return Worker(
-        client,
+        client if case_keys_of(client) is not None else with_case_keys(client, settings, database),
         task_queue=task_queue,
         workflows=[*WORKFLOWS, DailyDigest, WeeklyReport],
         activities=[
@@ -72,7 +72,7 @@ def build_worker(
 async def run_worker(settings: Settings) -> None:
     upgrade(settings.database_url)
     database = Database(settings.database_url)
-    client = await connect(settings)
+    client = await connect(settings, database)
     await ensure_schedules(client, settings.task_queue, datetime.now(LONDON).date())
     logging.info("worker polling %s at %s", settings.task_queue, settings.temporal_address)
     try:

@@ -60,7 +60,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.settings = settings
         app.state.database = Database(settings.database_url)
-        app.state.temporal = TemporalConnection(settings)
+        app.state.temporal = TemporalConnection(settings, app.state.database)
         yield
         await app.state.database.dispose()
 

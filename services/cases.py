@@ -31,6 +31,7 @@ from records.database import Database
 from records.models import AuditEntry, Case, Note, User
 from services.access import CASE_WORKERS, POLICY_MOVERS, Principal, visible_cases
 from services.errors import Conflict, Forbidden, Invalid, NotFound, RowsInvalid, Unavailable
+from temporal_client import case_keys_of
 from workflows import WORKFLOW_FOR_CASE_TYPE, workflow_id
 from workflows.case_process import CaseProcess
 from workflows.types import (
@@ -201,6 +202,10 @@ class CaseCommands:
                     problems.append({"row": row_labels[index], "message": invalid.detail})
             if problems:
                 raise RowsInvalid(sorted(problems, key=lambda problem: _row_order(problem["row"])))
+            # Each case's own key is made with its row (crypto-shredding, see codec.py).
+            keys = case_keys_of(client)
+            if keys is not None:
+                session.add_all(keys.new_key(case.id) for case, _, _ in prepared)
             # Commit only once every workflow has started: no case row without its process.
             await session.flush()
             await self._start_all(client, prepared)
