@@ -14,7 +14,8 @@ which workflow it came from: the Temporal UI's codec server sends payloads alone
 import base64
 import hashlib
 import os
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from contextlib import AbstractContextManager
 from typing import Protocol
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -31,8 +32,8 @@ CASE_WORKFLOW_PREFIX = workflow_id("")
 
 
 class KeyStore(Protocol):
-    def new_key(self, case_id: str) -> object:
-        """A new case key's database row, to commit with the case's own row."""
+    def master_sealed(self, case_ids: Iterable[str]) -> AbstractContextManager[None]:
+        """Seal these cases' payloads with the master key meanwhile (they are opening)."""
 
     async def sealing_key(self, case_id: str) -> tuple[str, bytes] | None:
         """The case's key id and key; None to seal with the master key instead."""

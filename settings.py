@@ -48,6 +48,8 @@ class Settings(BaseSettings):
     # Where links in mail point; the API's own address under `ercase up`.
     public_url: str = "http://localhost:8000"
     access_token_minutes: int = 8 * 60
+    # The Temporal UI allowed to call the codec endpoint (CORS), to show sealed payloads.
+    temporal_ui_origin: str = "http://localhost:8233"
 
     @field_validator("payload_key")
     @classmethod

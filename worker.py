@@ -12,6 +12,7 @@ from activities.linking import LinkingActivities
 from activities.mail import NotificationActivities
 from activities.recording import RecordingActivities
 from activities.reports import ReportActivities
+from activities.retention import RetentionActivities
 from policies.calendar import LONDON
 from records.database import Database
 from records.migrate import upgrade
@@ -29,6 +30,7 @@ from workflows.flexible_working import FlexibleWorkingCase
 from workflows.freedom_to_speak_up import FreedomToSpeakUpCase
 from workflows.grievance import GrievanceCase
 from workflows.investigation import InvestigationCase
+from workflows.retention import RetentionPurge
 
 WORKFLOWS = [
     DisciplinaryCase,
@@ -51,10 +53,11 @@ def build_worker(
     linking = LinkingActivities(database)
     notifications = NotificationActivities(database, settings)
     reports = ReportActivities(database, settings)
+    retention = RetentionActivities(database, settings)
     return Worker(
         client if case_keys_of(client) is not None else with_case_keys(client, settings, database),
         task_queue=task_queue,
-        workflows=[*WORKFLOWS, DailyDigest, WeeklyReport],
+        workflows=[*WORKFLOWS, DailyDigest, WeeklyReport, RetentionPurge],
         activities=[
             recording.record_case_event,
             linking.open_linked_case,
@@ -64,6 +67,7 @@ def build_worker(
             reports.send_digest,
             reports.list_report_organisations,
             reports.send_weekly_report,
+            retention.purge_expired_cases,
         ],
         **options,
     )

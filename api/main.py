@@ -15,8 +15,10 @@ from api.routes import (
     auth,
     calendar,
     cases,
+    codec,
     dev,
     documents,
+    governance,
     health,
     me,
     notes,
@@ -100,6 +102,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     web.install(app)
     app.include_router(calendar.router)
     app.include_router(me.router)
+    app.include_router(governance.router)
+    app.include_router(codec.router)
     if settings.dev:
         app.include_router(dev.router)
     return app

@@ -1,4 +1,4 @@
-"""Per-case data keys: made when a case opens, wrapped by the master key, destroyed at purge.
+"""Per-case data keys: made on first use, wrapped by the master key, destroyed at the purge.
 
 A case key is 32 random bytes, stored only wrapped (AES-GCM under the master key, bound to
 the case id) in `case_keys`. Nothing caches an unwrapped key beyond one codec call, so a key
@@ -8,6 +8,8 @@ destroyed by one process (the purge) is refused at once by every other (API, wor
 import base64
 import os
 import secrets
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -29,25 +31,32 @@ class CaseKeys:
     def __init__(self, database: Database, master_key_base64: str):
         self._database = database
         self._master = AESGCM(base64.b64decode(master_key_base64))
-        # Keys made for rows not yet committed (a case being opened): the codec seals the
-        # workflow's start input before the transaction that holds the row commits.
-        self._uncommitted: dict[str, tuple[str, bytes]] = {}
+        # Cases being opened by this process: their start input is sealed with the master key,
+        # as their key cannot be written while the opening transaction holds the database.
+        self._opening: set[str] = set()
 
-    def new_key(self, case_id: str) -> CaseKey:
-        """A fresh key's row for a case being opened, to add to the opening transaction."""
-        key = secrets.token_bytes(32)
-        key_id = secrets.token_hex(8)
-        self._uncommitted[case_id] = (key_id, key)
-        return CaseKey(case_id=case_id, key_id=key_id, wrapped_key=self._wrap(case_id, key))
+    @contextmanager
+    def master_sealed(self, case_ids: Iterable[str]) -> Iterator[None]:
+        """While cases open: the start input (ids and policy, no personal data) is sealed with
+        the master key. Their own key is made by the first payload sealed afterwards."""
+        opening = set(case_ids) - self._opening
+        self._opening |= opening
+        try:
+            yield
+        finally:
+            self._opening -= opening
 
-    async def sealing_key(self, case_id: str) -> tuple[str, bytes]:
-        """The case's key id and key, made on first use (a case opened by the worker's side)."""
+    async def sealing_key(self, case_id: str) -> tuple[str, bytes] | None:
+        """The case's key id and key, made on first use; None while the case is opening."""
+        if case_id in self._opening:
+            return None
         found = await self._stored(case_id)
         if found is not None:
             return found
-        if case_id in self._uncommitted:
-            return self._uncommitted[case_id]
-        row = self.new_key(case_id)
+        key = secrets.token_bytes(32)
+        row = CaseKey(
+            case_id=case_id, key_id=secrets.token_hex(8), wrapped_key=self._wrap(case_id, key)
+        )
         try:
             async with self._database.transaction() as session:
                 session.add(row)
@@ -55,13 +64,10 @@ class CaseKeys:
             pass
         found = await self._stored(case_id)
         assert found is not None
-        self._uncommitted.pop(case_id, None)
         return found
 
     async def opening_key(self, case_id: str, key_id: str) -> bytes:
         found = await self._stored(case_id)
-        if found is None and self._uncommitted.get(case_id, ("", b""))[0] == key_id:
-            return self._uncommitted[case_id][1]
         if found is None or found[0] != key_id:
             raise ValueError(f"there is no key {key_id} for case {case_id}")
         return found[1]
@@ -76,7 +82,6 @@ class CaseKeys:
                 f"the key of case {case_id} was destroyed on "
                 f"{row.destroyed_at:%d %B %Y}; its sealed data can no longer be read"
             )
-        self._uncommitted.pop(case_id, None)
         return row.key_id, self._unwrap(case_id, row.wrapped_key)
 
     def _wrap(self, case_id: str, key: bytes) -> str:

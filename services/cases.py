@@ -1,6 +1,7 @@
 """Opening cases and taking their steps: the database row first, the workflow drives the rest."""
 
 from collections.abc import Awaitable, Callable, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -202,13 +203,13 @@ class CaseCommands:
                     problems.append({"row": row_labels[index], "message": invalid.detail})
             if problems:
                 raise RowsInvalid(sorted(problems, key=lambda problem: _row_order(problem["row"])))
-            # Each case's own key is made with its row (crypto-shredding, see codec.py).
-            keys = case_keys_of(client)
-            if keys is not None:
-                session.add_all(keys.new_key(case.id) for case, _, _ in prepared)
             # Commit only once every workflow has started: no case row without its process.
             await session.flush()
-            await self._start_all(client, prepared)
+            keys = case_keys_of(client)
+            # A case's own key (see codec.py) is made by the first payload sealed after this
+            # transaction; its start input, ids and policy only, is sealed with the master key.
+            with keys.master_sealed(c.id for c, _, _ in prepared) if keys else nullcontext():
+                await self._start_all(client, prepared)
         return [case for case, _, _ in prepared]
 
     async def _prepare(
