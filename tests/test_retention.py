@@ -5,9 +5,13 @@ Cases are opened through the API (so the engine holds their sealed history), the
 are closed with closing dates long past, as years of running would leave them.
 """
 
+import asyncio
 import base64
 import io
 import json
+import os
+import subprocess
+import sys
 import zipfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -15,15 +19,16 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 from temporalio.api.common.v1 import Payload
-from temporalio.client import WorkflowExecutionStatus
+from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.testing import WorkflowEnvironment
 
 from codec import CASE, ENCODING, sealed_case
+from policies.loader import shipped_policies
 from records.case_keys import KeyDestroyed
 from records.models import AuditEntry, Case, CaseEvent, CaseKey, CasePurge, Note
 from records.people import create_user, get_or_create_organisation
 from services.retention import PURGED, purge_expired_cases
-from tests.conftest import ApiStack
+from tests.conftest import TEST_PAYLOAD_KEY, ApiStack, add_people, case_database, insert_case_row
 from tests.test_sealed_history import payloads_in
 from workflows import workflow_id
 
@@ -132,7 +137,7 @@ async def test_purge_destroys_personal_data_and_the_key_but_keeps_the_counts(
         "reason"
     ] == "Tribunal claim 2301234/2026"
 
-    async def client():  # type: ignore[no-untyped-def]
+    async def client() -> Client:
         return dev_server_env.client
 
     documents = api_stack.settings.documents_dir
@@ -278,3 +283,47 @@ async def test_subject_access_returns_everything_held_about_one_employee(
             select(AuditEntry).where(AuditEntry.action == "staff.subject_access")
         )
     assert (audit.username, audit.detail["employee_id"]) == ("hannah", "E1001")
+
+
+def test_ercase_retention_purge_dry_run_lists_and_changes_nothing(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/ercase.db"
+
+    async def prepare() -> None:
+        async with case_database(url) as db:
+            people = await add_people(db)
+            policy = shipped_policies()["disciplinary"]
+            for case_id, years in (("DIS-2019-0001", 7), ("DIS-2021-0002", 5)):
+                closed = NOW - timedelta(days=365 * years + 2)
+                await insert_case_row(db, case_id, people.organisation.id, closed, policy)
+                async with db.transaction() as session:
+                    case = await session.get(Case, case_id)
+                    assert case is not None
+                    case.status, case.closed_at = "closed", closed
+
+    asyncio.run(prepare())
+    environment = {
+        **os.environ,
+        "ERCASE_DATABASE_URL": url,
+        "ERCASE_PAYLOAD_KEY": TEST_PAYLOAD_KEY,
+        "ERCASE_SECRET_KEY": "test-secret-key-of-enough-length-for-hs256",
+    }
+    result = subprocess.run(
+        [sys.executable, "-m", "cli", "retention", "purge", "--dry-run"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=environment,
+    )
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("would purge DIS-2019-0001 (disciplinary, closed ")
+    assert lines[0].endswith("kept P6Y): 0 documents, 0 notes, 0 events, 0 time_entries")
+    assert lines[1:] == ["1 case(s) would purge"]
+
+    async def still_there() -> str:
+        async with case_database(url) as db, db.sessions() as session:
+            case = await session.get(Case, "DIS-2019-0001")
+            assert case is not None
+            return case.summary
+
+    assert asyncio.run(still_there()) != PURGED
