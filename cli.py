@@ -1,4 +1,4 @@
-"""The `ercase` command: up | worker | api | seed | policy validate | schedules list|trigger."""
+"""The `ercase` command: up | worker | api | seed | policy | schedules | retention purge."""
 
 import argparse
 import asyncio
@@ -12,6 +12,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
 import uvicorn
@@ -25,6 +26,7 @@ from records.database import Database
 from records.migrate import upgrade
 from schedules import RECURRING, describe_schedules, trigger_schedule
 from services.demo import DEMO_PASSWORD, DEMO_USERS, seed_demo
+from services.retention import purge_expired_cases
 from settings import VAR_DIR, Settings, get_settings
 from temporal_client import connect
 from worker import run_worker
@@ -66,7 +68,7 @@ def _temporal_host_port(settings: Settings) -> tuple[str, int]:
 
 async def _seed(settings: Settings) -> bool:
     database = Database(settings.database_url)
-    client = await connect(settings)
+    client = await connect(settings, database)
 
     async def client_factory() -> Client:
         return client
@@ -165,6 +167,29 @@ async def _schedules(settings: Settings, command: str, name: str | None) -> None
         print(f"  next: {runs}\n  last: {last}")
 
 
+async def _retention_purge(settings: Settings, dry_run: bool) -> None:
+    """Purge (or list, with --dry-run) the closed cases past their retention period."""
+    database = Database(settings.database_url)
+
+    async def client() -> Client:
+        return await connect(settings, database)
+
+    try:
+        purged = await purge_expired_cases(
+            database, settings.documents_dir, client, datetime.now(UTC), dry_run
+        )
+    finally:
+        await database.dispose()
+    verb = "would purge" if dry_run else "purged"
+    for item in purged:
+        counts = ", ".join(f"{n} {what}" for what, n in item.counts.items())
+        print(
+            f"{verb} {item.case_id} ({item.case_type}, closed {format_london(item.closed_at)}, "
+            f"kept {item.retention}): {counts}"
+        )
+    print(f"{len(purged)} case(s) {verb}")
+
+
 def validate_policy_file(path: Path) -> int:
     try:
         policy = load_policy_file(path)
@@ -201,6 +226,12 @@ def main(argv: list[str] | None = None) -> None:
     schedule_commands.add_parser("list", help="each schedule, with its next runs")
     trigger_parser = schedule_commands.add_parser("trigger", help="run a schedule now")
     trigger_parser.add_argument("name", choices=[mail.name for mail in RECURRING])
+    retention_parser = commands.add_parser("retention", help="records retention")
+    retention_commands = retention_parser.add_subparsers(dest="retention_command", required=True)
+    purge_parser = retention_commands.add_parser(
+        "purge", help="destroy closed cases past their retention period (not on legal hold)"
+    )
+    purge_parser.add_argument("--dry-run", action="store_true", help="list them, change nothing")
     args = parser.parse_args(argv)
 
     if args.command == "up":
@@ -217,6 +248,8 @@ def main(argv: list[str] | None = None) -> None:
         uvicorn.run("api.main:create_app", factory=True, host=args.host, port=args.port)
     elif args.command == "schedules":
         asyncio.run(_schedules(get_settings(), args.schedules_command, getattr(args, "name", None)))
+    elif args.command == "retention":
+        asyncio.run(_retention_purge(get_settings(), args.dry_run))
     elif args.command == "seed":
         seeded = asyncio.run(_seed(get_settings()))
         print("demo data seeded" if seeded else "demo data already present; nothing changed")

@@ -4,6 +4,8 @@
   out by the calendar; England & Wales bank holidays are listed as days to skip, for the next
   two years from each worker start.
 - weekly-report: the HR directors' report, Mondays at 08:00 Europe/London.
+- retention-purge: closed cases past their retention period purged, daily at 08:00
+  Europe/London (not mail, but recurring work of the same shape).
 
 Schedule ids carry the task queue ("ercase-daily-digest"), so deployments that share a
 namespace on different task queues keep their own.
@@ -31,6 +33,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from policies.calendar import is_working_day
 from workflows.digests import DailyDigest, WeeklyReport
+from workflows.retention import RetentionPurge
 
 TIME_ZONE = "Europe/London"
 SKIP_HORIZON = timedelta(days=2 * 366)
@@ -39,6 +42,7 @@ CATCHUP_WINDOW = timedelta(hours=4)
 RUN_TIMEOUT = timedelta(days=1)
 MONDAY_TO_FRIDAY = ScheduleRange(1, 5)  # Temporal counts days of the week from Sunday = 0
 MONDAY = ScheduleRange(1)
+EVERY_DAY = ScheduleRange(0, 6)
 
 
 @dataclass(frozen=True)
@@ -64,6 +68,13 @@ RECURRING = (
         MONDAY,
         False,
         "the HR directors' weekly report, Mondays 08:00 UK time",
+    ),
+    RecurringMail(
+        "retention-purge",
+        RetentionPurge.run,
+        EVERY_DAY,
+        False,
+        "destroys closed cases past their retention period (not on hold), daily 08:00 UK time",
     ),
 )
 

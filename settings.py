@@ -48,6 +48,17 @@ class Settings(BaseSettings):
     # Where links in mail point; the API's own address under `ercase up`.
     public_url: str = "http://localhost:8000"
     access_token_minutes: int = 8 * 60
+    # The Temporal UI allowed to call the codec endpoint (CORS), to show sealed payloads.
+    temporal_ui_origin: str = "http://localhost:8233"
+    # Single sign-on through OpenID Connect (the trust's identity provider), when an issuer is set.
+    oidc_issuer: str | None = None
+    oidc_client_id: str | None = None
+    oidc_client_secret: str | None = None
+    # Defaults to <public_url>/sign-in/oidc/callback.
+    oidc_redirect_url: str | None = None
+    # People the provider vouches for but ercase does not know are refused unless this names
+    # the organisation (its code) to create them in, with no role until an admin gives one.
+    oidc_create_users_in: str | None = None
 
     @field_validator("payload_key")
     @classmethod

@@ -12,12 +12,13 @@ from activities.linking import LinkingActivities
 from activities.mail import NotificationActivities
 from activities.recording import RecordingActivities
 from activities.reports import ReportActivities
+from activities.retention import RetentionActivities
 from policies.calendar import LONDON
 from records.database import Database
 from records.migrate import upgrade
 from schedules import ensure_schedules
 from settings import Settings, get_settings
-from temporal_client import connect
+from temporal_client import case_keys_of, connect, with_case_keys
 from workflows.appeal import AppealCase
 from workflows.bullying_harassment import BullyingHarassmentCase
 from workflows.capability import CapabilityCase
@@ -29,6 +30,7 @@ from workflows.flexible_working import FlexibleWorkingCase
 from workflows.freedom_to_speak_up import FreedomToSpeakUpCase
 from workflows.grievance import GrievanceCase
 from workflows.investigation import InvestigationCase
+from workflows.retention import RetentionPurge
 
 WORKFLOWS = [
     DisciplinaryCase,
@@ -51,10 +53,11 @@ def build_worker(
     linking = LinkingActivities(database)
     notifications = NotificationActivities(database, settings)
     reports = ReportActivities(database, settings)
+    retention = RetentionActivities(database, settings)
     return Worker(
-        client,
+        client if case_keys_of(client) is not None else with_case_keys(client, settings, database),
         task_queue=task_queue,
-        workflows=[*WORKFLOWS, DailyDigest, WeeklyReport],
+        workflows=[*WORKFLOWS, DailyDigest, WeeklyReport, RetentionPurge],
         activities=[
             recording.record_case_event,
             linking.open_linked_case,
@@ -64,6 +67,7 @@ def build_worker(
             reports.send_digest,
             reports.list_report_organisations,
             reports.send_weekly_report,
+            retention.purge_expired_cases,
         ],
         **options,
     )
@@ -72,7 +76,7 @@ def build_worker(
 async def run_worker(settings: Settings) -> None:
     upgrade(settings.database_url)
     database = Database(settings.database_url)
-    client = await connect(settings)
+    client = await connect(settings, database)
     await ensure_schedules(client, settings.task_queue, datetime.now(LONDON).date())
     logging.info("worker polling %s at %s", settings.task_queue, settings.temporal_address)
     try:

@@ -32,14 +32,15 @@ def get_database(request: Request) -> Database:
 class TemporalConnection:
     """Connects on first use, so the API starts (and /readyz can say why) while Temporal is down."""
 
-    def __init__(self, settings: Settings):
+    def __init__(self, settings: Settings, database: Database):
         self._settings = settings
+        self._database = database
         self._client: Client | None = None
 
     async def __call__(self) -> Client:
         if self._client is None:
             try:
-                self._client = await connect(self._settings)
+                self._client = await connect(self._settings, self._database)
             except RuntimeError as error:
                 raise Unavailable(f"The case engine is not reachable: {error}") from error
         return self._client

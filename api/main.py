@@ -15,8 +15,10 @@ from api.routes import (
     auth,
     calendar,
     cases,
+    codec,
     dev,
     documents,
+    governance,
     health,
     me,
     notes,
@@ -60,7 +62,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.settings = settings
         app.state.database = Database(settings.database_url)
-        app.state.temporal = TemporalConnection(settings)
+        app.state.temporal = TemporalConnection(settings, app.state.database)
         yield
         await app.state.database.dispose()
 
@@ -100,6 +102,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     web.install(app)
     app.include_router(calendar.router)
     app.include_router(me.router)
+    app.include_router(governance.router)
+    app.include_router(codec.router)
     if settings.dev:
         app.include_router(dev.router)
     return app

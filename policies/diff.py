@@ -70,6 +70,11 @@ def describe_changes(old: PolicyDefinition, new: PolicyDefinition) -> list[str]:
         changes.append(
             f"Whole-case target {_duration(new.target)} instead of {_duration(old.target)}."
         )
+    if old.retention != new.retention:
+        changes.append(
+            f"Records kept {new.retention or 'without limit'} after closure "
+            f"(were {old.retention or 'without limit'})."
+        )
     if old.target_escalations != new.target_escalations:
         changes.append(
             f"Whole-case escalations {_escalations(new.target_escalations)} "

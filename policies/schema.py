@@ -8,6 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field, PlainValidator, ValidationErr
 from pydantic_core import ErrorDetails
 
 from policies.durations import Duration, as_timedelta, parse_duration
+from policies.retention import parse_retention
 
 CLOSED = "closed"
 """The stage key an action leads to when it ends the case."""
@@ -38,6 +39,25 @@ DurationSpec = Annotated[
                     "additionalProperties": False,
                 },
             ],
+        }
+    ),
+]
+
+
+def _check_retention(value: object) -> str:
+    parse_retention(value)  # raises ValueError with a sentence for the policy owner
+    assert isinstance(value, str)
+    return value
+
+
+RetentionSpec = Annotated[
+    str,
+    PlainValidator(_check_retention),
+    WithJsonSchema(
+        {
+            "description": "ISO 8601 period after closure (P6Y, P7Y6M, P90D)",
+            "type": "string",
+            "pattern": r"^P(\d+Y)?(\d+M)?(\d+D)?$",
         }
     ),
 ]
@@ -146,6 +166,8 @@ class PolicyDefinition(_Strict):
     opening_limit: OpeningLimit | None = None
     suspension: Suspension | None = None
     appeal: AppealRight | None = None
+    # How long after closure the case's personal data is kept before the purge destroys it.
+    retention: RetentionSpec | None = None
     stages: list[Stage] = Field(min_length=1)
 
     def stage(self, key: str) -> Stage:

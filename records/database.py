@@ -1,5 +1,6 @@
 """Engines and sessions, one way for SQLite and PostgreSQL."""
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -36,6 +37,11 @@ def ensure_sqlite_folder(database_url: str) -> None:
     url = make_url(database_url)
     if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
         Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+
+
+# aiosqlite logs every statement with its parameters (the personal data) at DEBUG: never
+# let it, whatever level an operator turns logging up to (tests/test_sealed_history.py).
+logging.getLogger("aiosqlite").setLevel(logging.INFO)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

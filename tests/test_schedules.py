@@ -261,9 +261,14 @@ async def test_schedules_are_created_once_listed_and_triggered_on_the_dev_server
         assert [(s.name, s.exists) for s in states] == [
             ("daily-digest", True),
             ("weekly-report", True),
+            ("retention-purge", True),
         ]
-        daily, weekly = ([run.astimezone(LONDON) for run in state.next_runs] for state in states)
-        assert all((run.hour, run.minute) == (8, 0) for run in daily + weekly)
+        daily, weekly, purge = (
+            [run.astimezone(LONDON) for run in state.next_runs] for state in states
+        )
+        assert all((run.hour, run.minute) == (8, 0) for run in daily + weekly + purge)
+        # The purge runs every day, weekends included: the next three runs are three days.
+        assert len({run.date() for run in purge}) == 3
         assert all(run.weekday() < 5 for run in daily)
         assert all(run.weekday() == 0 for run in weekly)
         spec = (await client.get_schedule_handle(states[0].schedule_id).describe()).schedule.spec

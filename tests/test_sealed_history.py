@@ -5,6 +5,7 @@ show none of what people typed, and every payload in it must be encrypted.
 """
 
 import base64
+import logging
 import os
 from collections.abc import Iterator
 
@@ -59,8 +60,10 @@ def payloads_in(message: Message) -> Iterator[Payload]:
 
 
 async def test_the_raw_history_holds_no_readable_personal_data(
-    api_stack: ApiStack, dev_server_env: WorkflowEnvironment
+    api_stack: ApiStack, dev_server_env: WorkflowEnvironment, caplog: pytest.LogCaptureFixture
 ) -> None:
+    # The canary: every log line of the API and the worker (both in this process) is kept.
+    caplog.set_level(logging.DEBUG)
     alice = await api_stack.token("alice")
     http = api_stack.http
     opened = await http.post(
@@ -111,6 +114,15 @@ async def test_the_raw_history_holds_no_readable_personal_data(
         assert secret not in as_json
         # JSON shows payload data as base64; look in the bytes themselves too.
         assert all(secret.encode() not in payload.data for payload in payloads)
+    # Nor in what the engine shows without opening payloads: workflow id, search attributes.
+    described = await raw.get_workflow_handle(workflow_id(case_id)).describe()
+    assert described.id == f"case-{case_id}"
+    shown = f"{described.id} {described.raw_description.workflow_execution_info}"
+    assert all(secret not in shown for secret in SECRETS)
+    # Nor in the logs of the API and the worker.
+    assert caplog.records, "the logs were not captured"
+    logged = "\n".join(record.getMessage() for record in caplog.records) + caplog.text
+    assert [secret for secret in SECRETS if secret in logged] == []
     with pytest.raises(KeyError, match="binary/encrypted"):
         await raw.data_converter.decode(list(payloads[:1]))
 
