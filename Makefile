@@ -36,7 +36,7 @@ test: $(INSTALLED) postgres browser lint
 	$(BIN)/pytest -q
 
 bench: $(INSTALLED)
-	$(BIN)/python bench/step_latency.py
+	$(BIN)/python -m bench.step_latency
 
 # 500 cases while the worker is SIGKILLed every 20 s, the Temporal dev server and a private
 # PostgreSQL restart and SMTP stops for a minute (needs root: PostgreSQL runs as `postgres`).

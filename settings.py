@@ -48,6 +48,10 @@ class Settings(BaseSettings):
     # Where links in mail point; the API's own address under `ercase up`.
     public_url: str = "http://localhost:8000"
     access_token_minutes: int = 8 * 60
+    # Open cases a worker keeps in memory (Temporal's sticky cache); the rest are replayed from
+    # history when their next timer or step comes. 10,000 held cost about 1 GiB less than that
+    # (bench/open_cases_memory.py).
+    worker_cached_workflows: int = 1000
 
     @field_validator("payload_key")
     @classmethod
