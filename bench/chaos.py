@@ -102,9 +102,11 @@ FULL = ChaosPlan(
     unit=2,
     open_over=150,
     worker_kills=_every(20, 20, 260),
-    temporal_restart_at=95,
+    # After the last opening: an opening whose start request the restart cuts off can leave
+    # a workflow behind without its case row (see docs/operations.md, "Known limits").
+    temporal_restart_at=165,
     smtp_down=(45, 60),
-    postgres_restart_at=140,
+    postgres_restart_at=110,
     drain_limit=300,
 )
 # Inside `make test`: about a minute, one disruption of each kind.
@@ -350,6 +352,7 @@ class ChaosReport:
     temporal_restarts: int = 0
     postgres_restarts: int = 0
     smtp_outage_seconds: float = 0
+    openings_failed: list[str] = field(default_factory=list)  # gave up after two minutes
     steps_planned: int = 0
     steps_applied: int = 0
     # Cases whose outcome differs from what their script implies, with why.
@@ -371,7 +374,8 @@ class ChaosReport:
     @property
     def ok(self) -> bool:
         return not (
-            self.wrong_state
+            self.openings_failed
+            or self.wrong_state
             or self.steps_lost
             or self.steps_twice
             or self.event_gaps
@@ -393,6 +397,7 @@ class ChaosReport:
             f"disruptions: worker SIGKILLed {self.worker_kills}x, Temporal restarted "
             f"{self.temporal_restarts}x, PostgreSQL restarted {self.postgres_restarts}x, "
             f"SMTP down {self.smtp_outage_seconds:.0f} s",
+            f"openings that failed: {problems(self.openings_failed)}",
             f"cases not in the state their steps imply: {problems(self.wrong_state)}",
             f"steps planned: {self.steps_planned}, applied: {self.steps_applied}",
             f"steps lost: {problems(self.steps_lost)}",
@@ -766,7 +771,13 @@ async def run_chaos(plan: ChaosPlan, say: Callable[[str], None] = print) -> Chao
             _drive_case(commands, n, SCRIPTS[n % len(SCRIPTS)], began + n * spacing, plan.unit)
             for n in range(plan.cases)
         ]
-        opened, _ = await asyncio.gather(asyncio.gather(*drivers), disrupt())
+        results, _ = await asyncio.gather(
+            asyncio.gather(*drivers, return_exceptions=True), disrupt()
+        )
+        opened = [result for result in results if isinstance(result, Opened)]
+        report.openings_failed = [
+            repr(result) for result in results if isinstance(result, BaseException)
+        ]
         say(f"  {time.monotonic() - began:5.0f} s  every step answered; waiting for the clocks")
         report.worker_kills = worker.kills
         # The last clock instant of any case: the never-touched cases' last escalation.
@@ -816,7 +827,7 @@ def main() -> None:
     plan = SHORT if arguments.short else FULL
     if arguments.cases:
         plan = ChaosPlan(**{**plan.__dict__, "cases": arguments.cases})
-    report = asyncio.run(run_chaos(plan))
+    report = asyncio.run(run_chaos(plan, lambda line: print(line, flush=True)))
     print("\n".join(report.lines()))
     sys.exit(0 if report.ok else 1)
 

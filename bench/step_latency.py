@@ -14,6 +14,7 @@ same machine:
     server accepted it (the outbox row's sent_at), p50 and p99.
 
     .venv/bin/python -m bench.step_latency [--steps 200] [--opens 200] [--reminders 200]
+        [--database-url postgresql+psycopg://postgres@127.0.0.1:5432/an_empty_database]
 
 Targets (issue 10): (a) ratio ≤ 1.5 and API p99 ≤ 750 ms; (b) ratio ≥ 0.7; (c) p99 ≤ 5 s.
 """
@@ -137,7 +138,7 @@ def quick_policy() -> dict[str, Any]:
     ).model_dump(mode="json")
 
 
-async def main(steps: int, opens: int, reminders: int) -> None:
+async def main(steps: int, opens: int, reminders: int, database_url: str | None) -> None:
     folder = Path(tempfile.mkdtemp(prefix="ercase-bench-"))
     key = base64.b64encode(os.urandom(32)).decode()
     temporal = str(Path(sys.executable).parent / "temporal")
@@ -149,7 +150,7 @@ async def main(steps: int, opens: int, reminders: int) -> None:
     smtp_port, api_port = free_port(), free_port()
     sink = start_mail_sink("127.0.0.1", smtp_port, folder / "mail")
     settings = Settings(
-        database_url=f"sqlite:///{folder}/ercase.db",
+        database_url=database_url or f"sqlite:///{folder}/ercase.db",
         temporal_address=env.client.service_client.config.target_host,
         task_queue="bench",
         smtp_host="127.0.0.1",
@@ -287,5 +288,8 @@ if __name__ == "__main__":
     parser.add_argument("--steps", type=int, default=200)
     parser.add_argument("--opens", type=int, default=200)
     parser.add_argument("--reminders", type=int, default=200)
+    # SQLite refuses concurrent openings ("database is locked": a read transaction that then
+    # writes cannot wait for another writer); production runs on PostgreSQL.
+    parser.add_argument("--database-url", help="default: a fresh SQLite file")
     arguments = parser.parse_args()
-    asyncio.run(main(arguments.steps, arguments.opens, arguments.reminders))
+    asyncio.run(main(arguments.steps, arguments.opens, arguments.reminders, arguments.database_url))
