@@ -352,7 +352,8 @@ class ChaosReport:
     temporal_restarts: int = 0
     postgres_restarts: int = 0
     smtp_outage_seconds: float = 0
-    openings_failed: list[str] = field(default_factory=list)  # gave up after two minutes
+    # Scripts that gave up: an opening unanswered for 2 minutes, or a step for 4.
+    openings_failed: list[str] = field(default_factory=list)
     steps_planned: int = 0
     steps_applied: int = 0
     # Cases whose outcome differs from what their script implies, with why.
@@ -397,7 +398,7 @@ class ChaosReport:
             f"disruptions: worker SIGKILLed {self.worker_kills}x, Temporal restarted "
             f"{self.temporal_restarts}x, PostgreSQL restarted {self.postgres_restarts}x, "
             f"SMTP down {self.smtp_outage_seconds:.0f} s",
-            f"openings that failed: {problems(self.openings_failed)}",
+            f"cases whose opening or a step went unanswered: {problems(self.openings_failed)}",
             f"cases not in the state their steps imply: {problems(self.wrong_state)}",
             f"steps planned: {self.steps_planned}, applied: {self.steps_applied}",
             f"steps lost: {problems(self.steps_lost)}",
