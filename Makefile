@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: run test lint postgres browser bench clean
+.PHONY: run test lint postgres browser bench chaos clean
 
 $(INSTALLED): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -36,7 +36,12 @@ test: $(INSTALLED) postgres browser lint
 	$(BIN)/pytest -q
 
 bench: $(INSTALLED)
-	$(BIN)/python bench/step_latency.py
+	$(BIN)/python -m bench.step_latency
+
+# 500 cases while the worker is SIGKILLed every 20 s, the Temporal dev server and a private
+# PostgreSQL restart and SMTP stops for a minute (needs root: PostgreSQL runs as `postgres`).
+chaos: $(INSTALLED)
+	$(BIN)/python -m bench.chaos
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

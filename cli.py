@@ -1,4 +1,4 @@
-"""The `ercase` command: up | worker | api | seed | policy | schedules | retention purge."""
+"""The `ercase` command: up | worker | api | seed | policy | schedules | retention | simulate."""
 
 import argparse
 import asyncio
@@ -28,6 +28,7 @@ from schedules import RECURRING, describe_schedules, trigger_schedule
 from services.demo import DEMO_PASSWORD, DEMO_USERS, seed_demo
 from services.retention import purge_expired_cases
 from settings import VAR_DIR, Settings, get_settings
+from simulation import CasesFileInvalid, current_policy_for, simulate
 from temporal_client import connect
 from worker import run_worker
 
@@ -204,6 +205,18 @@ def validate_policy_file(path: Path) -> int:
     return 0
 
 
+def simulate_command(policy_file: Path, cases_file: Path, against: str) -> int:
+    try:
+        proposed = load_policy_file(policy_file)
+        current = current_policy_for(against, proposed)
+        comparison = asyncio.run(simulate(proposed, current, cases_file))
+    except (PolicyInvalid, CasesFileInvalid, FileNotFoundError) as problem:
+        print(f"ercase simulate: {problem}", file=sys.stderr)
+        return 1
+    print("\n".join(comparison.lines()))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="ercase", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -232,6 +245,14 @@ def main(argv: list[str] | None = None) -> None:
         "purge", help="destroy closed cases past their retention period (not on legal hold)"
     )
     purge_parser.add_argument("--dry-run", action="store_true", help="list them, change nothing")
+    simulate_parser = commands.add_parser(
+        "simulate", help="replay a year of cases under the current and a proposed policy"
+    )
+    simulate_parser.add_argument("--policy", type=Path, required=True, help="the proposed policy")
+    simulate_parser.add_argument("--cases", type=Path, required=True, help="CSV of past cases")
+    simulate_parser.add_argument(
+        "--against", default="current", help="'current' (the shipped policy) or a policy file"
+    )
     args = parser.parse_args(argv)
 
     if args.command == "up":
@@ -257,6 +278,8 @@ def main(argv: list[str] | None = None) -> None:
         print(json.dumps(policy_json_schema(), indent=2))
     elif args.command == "policy":
         sys.exit(validate_policy_file(args.file))
+    elif args.command == "simulate":
+        sys.exit(simulate_command(args.policy, args.cases, args.against))
 
 
 if __name__ == "__main__":

@@ -76,7 +76,8 @@ def read_sink_message(path: Path) -> SinkMessage:
 
     def header(name: str) -> str | None:
         value = message[name]
-        return str(value) if value is not None else None
+        # A long header is folded onto the next line; its value then starts with whitespace.
+        return str(value).strip() if value is not None else None
 
     return SinkMessage(
         file_name=path.name,

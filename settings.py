@@ -59,6 +59,9 @@ class Settings(BaseSettings):
     # People the provider vouches for but ercase does not know are refused unless this names
     # the organisation (its code) to create them in, with no role until an admin gives one.
     oidc_create_users_in: str | None = None
+    # Open cases a worker keeps in memory (Temporal's sticky cache); the rest are replayed from
+    # history when their next timer or step comes (bench/open_cases_memory.py measures it).
+    worker_cached_workflows: int = 1000
 
     @field_validator("payload_key")
     @classmethod

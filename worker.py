@@ -80,7 +80,13 @@ async def run_worker(settings: Settings) -> None:
     await ensure_schedules(client, settings.task_queue, datetime.now(LONDON).date())
     logging.info("worker polling %s at %s", settings.task_queue, settings.temporal_address)
     try:
-        await build_worker(client, database, settings, settings.task_queue).run()
+        await build_worker(
+            client,
+            database,
+            settings,
+            settings.task_queue,
+            max_cached_workflows=settings.worker_cached_workflows,
+        ).run()
     finally:
         await database.dispose()
 

@@ -1,7 +1,7 @@
 """Opening cases and taking their steps: the database row first, the workflow drives the rest."""
 
+import contextlib
 from collections.abc import Awaitable, Callable, Sequence
-from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -191,6 +191,29 @@ class CaseCommands:
         self._require_worker()
         now = datetime.now(UTC)
         client = await self.client()
+        started: list[WorkflowHandle[Any, Any]] = []
+        try:
+            return await self._write_and_start(
+                client, requests, row_labels, earlier_problems, now, started
+            )
+        except Exception:
+            # The rows did not commit (e.g. the database went away at the commit), so a
+            # workflow already started would have no case row, and the next opening would draw
+            # its reference again and clash with it: end it. Found by the chaos run.
+            for handle in started:
+                with contextlib.suppress(RPCError):
+                    await handle.terminate("opening cancelled: the case could not be saved")
+            raise
+
+    async def _write_and_start(
+        self,
+        client: Client,
+        requests: list[OpenCase],
+        row_labels: list[str] | None,
+        earlier_problems: Sequence[dict[str, str]],
+        now: datetime,
+        started: list[WorkflowHandle[Any, Any]],
+    ) -> list[Case]:
         async with self.database.transaction() as session:
             prepared: list[tuple[Case, str, CaseInput]] = []
             problems = [*earlier_problems]
@@ -208,8 +231,12 @@ class CaseCommands:
             keys = case_keys_of(client)
             # A case's own key (see codec.py) is made by the first payload sealed after this
             # transaction; its start input, ids and policy only, is sealed with the master key.
-            with keys.master_sealed(c.id for c, _, _ in prepared) if keys else nullcontext():
-                await self._start_all(client, prepared)
+            with (
+                keys.master_sealed(c.id for c, _, _ in prepared)
+                if keys
+                else contextlib.nullcontext()
+            ):
+                await self._start_all(client, prepared, started)
         return [case for case, _, _ in prepared]
 
     async def _prepare(
@@ -304,9 +331,13 @@ class CaseCommands:
                 f"allows at most {limit.count}."
             )
 
-    async def _start_all(self, client: Client, prepared: list[tuple[Case, str, CaseInput]]) -> None:
-        """Start each case's workflow; if one cannot start, end those already started."""
-        started: list[WorkflowHandle[Any, Any]] = []
+    async def _start_all(
+        self,
+        client: Client,
+        prepared: list[tuple[Case, str, CaseInput]],
+        started: list[WorkflowHandle[Any, Any]],
+    ) -> None:
+        """Start each case's workflow (into `started`); if one cannot start, end those started."""
         try:
             for case, workflow_type, case_input in prepared:
                 started.append(
@@ -320,6 +351,7 @@ class CaseCommands:
         except (WorkflowAlreadyStartedError, RPCError) as error:
             for handle in started:
                 await handle.terminate("opening cancelled: another case could not start")
+            started.clear()
             if isinstance(error, WorkflowAlreadyStartedError):
                 # The engine already runs a process under this reference (e.g. the database was
                 # reset while the engine kept its state): refuse clearly; nothing is written.

@@ -69,6 +69,7 @@ MAIL_GIVE_UP = timedelta(hours=24)
 # workflow.patched ids: these paths add commands that older histories do not have.
 PATCH_MAIL_ON_ASSIGN = "mail-on-assign"
 PATCH_MAIL_UNDELIVERED = "mail-undelivered"
+PATCH_CLOCK_BEFORE_STEP = "clock-before-step"
 
 
 @dataclass(frozen=True)
@@ -168,6 +169,7 @@ class CaseProcess:
         async with self._lock:
             if request.request_id in self._replies:
                 return self._replies[request.request_id]
+            await self._catch_up_clock()
             self._check_action(request)  # the state may have moved while we waited
             action = self._stage().action(request.action)
             assert action
@@ -199,6 +201,7 @@ class CaseProcess:
         async with self._lock:
             if request.request_id in self._replies:
                 return self._replies[request.request_id]
+            await self._catch_up_clock()
             self._check_pause(request)
             self._pauses.append((workflow.now(), None))
             self._pause_reason = request.reason.strip()
@@ -559,7 +562,19 @@ class CaseProcess:
     def _next_clock_instant(self) -> datetime | None:
         return min((item.at for item in self._clock_items()), default=None)
 
-    async def _fire_due_items(self) -> None:
+    async def _catch_up_clock(self) -> None:
+        """Fire what fell due before this step, so a step never silently swallows a reminder
+        or an escalation. A worker catching up (after a crash, or under load) can run a step
+        before the clock's own turn; without this, the step moved the stage on and the items
+        of the stage it left were never sent. Loops because firing takes activities, during
+        which more items can fall due; the step then records in the same instant as the check.
+        """
+        if workflow.patched(PATCH_CLOCK_BEFORE_STEP):
+            while await self._fire_due_items():
+                pass
+
+    async def _fire_due_items(self) -> bool:
+        """Fire every clock item due now; whether there were any."""
         now = workflow.now()
         due = sorted(
             (item for item in self._clock_items() if item.at <= now), key=lambda item: item.at
@@ -598,6 +613,7 @@ class CaseProcess:
                 {"key": item.key, "roles": list(item.roles), "due_at": deadline.isoformat()},
             )
             self._deliveries.append(asyncio.create_task(self._deliver(notification)))
+        return bool(due)
 
     async def _suspension_review_missed(self, item: _ClockItem) -> None:
         """The review fell due (mail the advisor), or was missed by so long (escalate)."""

@@ -1,0 +1,1 @@
+"""Benchmarks and the chaos run: scripts that print figures (python -m bench.<name>)."""
