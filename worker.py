@@ -8,6 +8,7 @@ from typing import Any
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+from activities.attendance import AttendanceActivities
 from activities.linking import LinkingActivities
 from activities.mail import NotificationActivities
 from activities.recording import RecordingActivities
@@ -19,6 +20,7 @@ from schedules import ensure_schedules
 from settings import Settings, get_settings
 from temporal_client import connect
 from workflows.appeal import AppealCase
+from workflows.attendance import AttendanceMonitor
 from workflows.bullying_harassment import BullyingHarassmentCase
 from workflows.capability import CapabilityCase
 from workflows.digests import DailyDigest, WeeklyReport
@@ -29,6 +31,7 @@ from workflows.flexible_working import FlexibleWorkingCase
 from workflows.freedom_to_speak_up import FreedomToSpeakUpCase
 from workflows.grievance import GrievanceCase
 from workflows.investigation import InvestigationCase
+from workflows.sickness import SicknessCase
 
 WORKFLOWS = [
     DisciplinaryCase,
@@ -41,6 +44,7 @@ WORKFLOWS = [
     FreedomToSpeakUpCase,
     EmploymentTribunalCase,
     EnquiryCase,
+    SicknessCase,
 ]
 
 
@@ -51,10 +55,11 @@ def build_worker(
     linking = LinkingActivities(database)
     notifications = NotificationActivities(database, settings)
     reports = ReportActivities(database, settings)
+    attendance = AttendanceActivities(database)
     return Worker(
         client,
         task_queue=task_queue,
-        workflows=[*WORKFLOWS, DailyDigest, WeeklyReport],
+        workflows=[*WORKFLOWS, DailyDigest, WeeklyReport, AttendanceMonitor],
         activities=[
             recording.record_case_event,
             linking.open_linked_case,
@@ -64,6 +69,8 @@ def build_worker(
             reports.send_digest,
             reports.list_report_organisations,
             reports.send_weekly_report,
+            attendance.open_attendance_case,
+            attendance.find_open_sickness_case,
         ],
         **options,
     )
