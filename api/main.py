@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse
 from api import web
 from api.deps import TemporalConnection
 from api.routes import (
+    absences,
     auth,
     calendar,
     cases,
@@ -100,6 +101,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     web.install(app)
     app.include_router(calendar.router)
     app.include_router(me.router)
+    app.include_router(absences.router)
     if settings.dev:
         app.include_router(dev.router)
     return app

@@ -7,6 +7,7 @@ Wed 26 Dec.
 """
 
 from datetime import date, timedelta
+from itertools import pairwise
 
 import pytest
 from hypothesis import given, settings
@@ -17,8 +18,9 @@ from policies.calendar import count_working_days, is_working_day
 from policies.loader import shipped_policies
 from policies.schema import PolicyInvalid, Triggers, validate_policy
 
-TRIGGERS = shipped_policies()["sickness"].triggers
-assert TRIGGERS is not None
+_SHIPPED = shipped_policies()["sickness"].triggers
+assert _SHIPPED is not None
+TRIGGERS: Triggers = _SHIPPED
 DETERMINISTIC = settings(derandomize=True, max_examples=150, deadline=None, database=None)
 
 # Six months of 2030: three short spells, the third still open when the feed reports it.
@@ -101,7 +103,7 @@ def test_spells_cover_exactly_the_days_of_the_episodes(
     assert set().union(*(days(e.first_day, e.last_day) for e in episodes)) == set().union(
         *(days(s.first_day, s.last_day) for s in merged)
     )
-    for earlier, later in zip(merged, merged[1:], strict=False):
+    for earlier, later in pairwise(merged):
         assert earlier.last_day is not None
         assert later.first_day > earlier.last_day + timedelta(days=1)  # a real gap between
 
