@@ -2,6 +2,7 @@
 case they open (through the same case rows, references and audit as any other case)."""
 
 from datetime import date
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -112,14 +113,17 @@ class AttendanceActivities:
                         figures={k: v for k, v in firing.items() if k not in ("trigger", "day")},
                     )
                 )
-            definition = await session.scalar(
-                select(PolicyVersion.definition).where(
-                    PolicyVersion.organisation_id == case.organisation_id,
-                    PolicyVersion.case_type == case.case_type,
-                    PolicyVersion.version == case.policy_version,
+            definition: dict[str, Any] = {}  # only a new case's workflow needs its policy
+            if opened:
+                stored = await session.scalar(
+                    select(PolicyVersion.definition).where(
+                        PolicyVersion.organisation_id == case.organisation_id,
+                        PolicyVersion.case_type == case.case_type,
+                        PolicyVersion.version == case.policy_version,
+                    )
                 )
-            )
-            assert definition is not None
+                assert stored is not None  # _insert stored it through current_policy
+                definition = stored
             return AttendanceCase(
                 case_id=case.id,
                 opened=opened,
