@@ -6,7 +6,7 @@ exact instant each trigger fires, each case opens and each case moves.
 25 and 26 Dec. London is on BST from 31 March to 27 October 2030.
 """
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -21,7 +21,13 @@ from tests.harness import Harness, at_instants
 from workflows import attendance_workflow_id, workflow_id
 from workflows.attendance import AttendanceMonitor
 from workflows.sickness import SicknessCase
-from workflows.types import AbsenceFeed, ActionRequest, AttendanceEpisode, AttendanceInput
+from workflows.types import (
+    AbsenceFeed,
+    ActionRequest,
+    AttendanceEpisode,
+    AttendanceEvent,
+    AttendanceInput,
+)
 
 _SHIPPED = shipped_policies()["sickness"].triggers
 assert _SHIPPED is not None
@@ -254,3 +260,31 @@ async def test_twelve_months_a_second_trigger_moves_the_open_case_on(harness: Ha
         date(2030, 11, 5),
         [date(2030, 11, 4)],
     )
+
+
+async def test_welfare_contact_recurs_every_two_weeks_while_off(harness: Harness) -> None:
+    policy = shipped_policies()["sickness"]
+    handle, _ = await harness.open_case(policy)
+    await handle.signal(SicknessCase.attendance, AttendanceEvent("long_term", {"days_off": 28}))
+
+    async def moved() -> bool:
+        return bool(await harness.events("attendance_moved"))
+
+    await eventually(moved, 10)
+    [entered] = await harness.events("attendance_moved")
+    start = entered.at.astimezone(LONDON).date()
+    await harness.env.sleep(timedelta(days=29))
+
+    contacts = await harness.events("recurring_due")
+    assert [event.detail["key"] for event in contacts] == [
+        "stage1:long_term:welfare_contact:1",
+        "stage1:long_term:welfare_contact:2",
+    ]
+    assert at_instants(
+        [event.at for event in contacts],
+        [end_of(start + timedelta(days=14)), end_of(start + timedelta(days=28))],
+    )
+    # The employee's line manager (E2001, Lena) and the advisor are reminded each time.
+    assert harness.mail_to("reminder").count("lena@north.example") == 2
+    # The advisor also had the referral's own reminder, 2 days before its 7-day deadline.
+    assert harness.mail_to("reminder").count("alice@north.example") == 3
