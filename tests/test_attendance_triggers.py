@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from policies.attendance import Episode, Firing, Spell, figures, fired, next_firing_day, spells
 from policies.calendar import count_working_days, is_working_day
+from policies.diff import describe_changes
 from policies.loader import shipped_policies
 from policies.schema import PolicyInvalid, Triggers, validate_policy
 
@@ -222,3 +223,21 @@ def test_the_triggers_block_is_validated_with_paths() -> None:
         "moves the case to unknown stage 'nowhere'"
     )
     assert problems["stages[10].recurring[0].every"] == "this must be longer than nothing"
+
+
+def test_a_changed_trigger_or_recurring_clock_is_described_in_words() -> None:
+    old = shipped_policies()["sickness"]
+    definition = old.model_dump(mode="json")
+    definition["triggers"]["days_lost"]["count"] = 10
+    definition["triggers"]["bradford"] = None
+    definition["stages"][10]["recurring"][0]["every"] = "P7D"
+    definition["stages"][10]["moves_on"] = {}
+    assert describe_changes(old, validate_policy(definition)) == [
+        "Attendance trigger 'days_lost': 10 or more within 365 days, opening at informal "
+        "(was 8 or more within 365 days, opening at informal).",
+        "Attendance trigger 'bradford': none (was a score of 250 or more within 365 days, "
+        "opening at stage_1).",
+        "Stage 'long_term': recurring Welfare contact every 7 days (were Welfare contact "
+        "every 14 days).",
+        "Stage 'long_term': attendance moves the case none (was on returned to return_to_work).",
+    ]
