@@ -8,6 +8,7 @@ from typing import Any
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+from activities.attendance import AttendanceActivities
 from activities.linking import LinkingActivities
 from activities.mail import NotificationActivities
 from activities.recording import RecordingActivities
@@ -20,6 +21,7 @@ from schedules import ensure_schedules
 from settings import Settings, get_settings
 from temporal_client import case_keys_of, connect, with_case_keys
 from workflows.appeal import AppealCase
+from workflows.attendance import AttendanceMonitor
 from workflows.bullying_harassment import BullyingHarassmentCase
 from workflows.capability import CapabilityCase
 from workflows.digests import DailyDigest, WeeklyReport
@@ -31,6 +33,7 @@ from workflows.freedom_to_speak_up import FreedomToSpeakUpCase
 from workflows.grievance import GrievanceCase
 from workflows.investigation import InvestigationCase
 from workflows.retention import RetentionPurge
+from workflows.sickness import SicknessCase
 
 WORKFLOWS = [
     DisciplinaryCase,
@@ -43,6 +46,7 @@ WORKFLOWS = [
     FreedomToSpeakUpCase,
     EmploymentTribunalCase,
     EnquiryCase,
+    SicknessCase,
 ]
 
 
@@ -54,10 +58,11 @@ def build_worker(
     notifications = NotificationActivities(database, settings)
     reports = ReportActivities(database, settings)
     retention = RetentionActivities(database, settings)
+    attendance = AttendanceActivities(database)
     return Worker(
         client if case_keys_of(client) is not None else with_case_keys(client, settings, database),
         task_queue=task_queue,
-        workflows=[*WORKFLOWS, DailyDigest, WeeklyReport, RetentionPurge],
+        workflows=[*WORKFLOWS, DailyDigest, WeeklyReport, RetentionPurge, AttendanceMonitor],
         activities=[
             recording.record_case_event,
             linking.open_linked_case,
@@ -68,6 +73,8 @@ def build_worker(
             reports.list_report_organisations,
             reports.send_weekly_report,
             retention.purge_expired_cases,
+            attendance.open_attendance_case,
+            attendance.find_open_sickness_case,
         ],
         **options,
     )

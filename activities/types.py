@@ -12,6 +12,8 @@ LIST_DIGEST_RECIPIENTS = "list_digest_recipients"
 SEND_DIGEST = "send_digest"
 LIST_REPORT_ORGANISATIONS = "list_report_organisations"
 SEND_WEEKLY_REPORT = "send_weekly_report"
+OPEN_ATTENDANCE_CASE = "open_attendance_case"
+FIND_OPEN_SICKNESS_CASE = "find_open_sickness_case"
 
 
 @dataclass
@@ -132,3 +134,44 @@ class LinkedCase:
     opened_at: datetime
     advisor: str
     risk: str
+
+
+@dataclass
+class AttendanceCaseRequest:
+    """Triggers fired for an employee: record them, and open a sickness case unless one is open.
+
+    `origin` (the monitor's id and firing number) makes a retry find the same case again.
+    """
+
+    organisation_id: int
+    employee_id: str
+    origin: str
+    stage_key: str  # where a new case starts
+    opened_at: datetime
+    # Each: trigger, day and the figures behind it, JSON-ready (dates as ISO text).
+    firings: list[dict[str, Any]]
+
+
+@dataclass
+class AttendanceCase:
+    """The case the triggers went to; `opened`: new (start its workflow) or already open."""
+
+    case_id: str
+    opened: bool
+    policy: dict[str, Any]
+    policy_version: int
+    opened_at: datetime
+    advisor: str
+    risk: str
+    stage_key: str
+
+
+@dataclass
+class EmployeeRef:
+    organisation_id: int
+    employee_id: str
+
+
+@dataclass
+class FoundCase:
+    case_id: str | None

@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse
 from api import web
 from api.deps import TemporalConnection
 from api.routes import (
+    absences,
     auth,
     calendar,
     cases,
@@ -104,6 +105,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(me.router)
     app.include_router(governance.router)
     app.include_router(codec.router)
+    app.include_router(absences.router)
     if settings.dev:
         app.include_router(dev.router)
     return app

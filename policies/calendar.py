@@ -11,6 +11,7 @@ Europe/London zone: Python adds a timedelta to a zoned datetime on the wall cloc
 and subtracting durations is exact elapsed time, and isoformat() still shows London's offset.
 """
 
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterable
 from datetime import UTC, date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
@@ -109,3 +110,27 @@ def paused_between(
         if end > start:
             total += end - start
     return total
+
+
+_WEEKDAY_BANK_HOLIDAYS = tuple(sorted(day for day in _BANK_HOLIDAYS if day.weekday() < 5))
+
+
+def count_working_days(first: date, last: date) -> int:
+    """Working days from `first` to `last`, both included (0 when `last` is before `first`).
+
+    Counted by whole weeks and a bisect over the bank holidays, not day by day: attendance
+    monitoring asks this for every day of a year when it looks for the next trigger.
+    """
+    if last < first:
+        return 0
+    _is_bank_holiday(first)  # the calendar's range check, for both ends
+    _is_bank_holiday(last)
+    days = (last - first).days + 1
+    weeks, rest = divmod(days, 7)
+    weekdays = weeks * 5 + sum(
+        1 for offset in range(rest) if (first + timedelta(days=offset)).weekday() < 5
+    )
+    holidays_in = bisect_right(_WEEKDAY_BANK_HOLIDAYS, last) - bisect_left(
+        _WEEKDAY_BANK_HOLIDAYS, first
+    )
+    return weekdays - holidays_in

@@ -1,9 +1,22 @@
 """What changed between two versions of a definition, stage by stage, in a policy owner's words."""
 
+from collections.abc import Mapping
 from typing import Any
 
 from policies.durations import describe
-from policies.schema import Action, Escalation, PolicyDefinition, Stage, duration
+from policies.schema import (
+    Action,
+    AttendanceEventKind,
+    BradfordTrigger,
+    CountTrigger,
+    Escalation,
+    LongTermTrigger,
+    PolicyDefinition,
+    Recurring,
+    Stage,
+    Triggers,
+    duration,
+)
 
 
 def _duration(spec: str | dict[str, Any] | None) -> str:
@@ -28,6 +41,39 @@ def _action(action: Action) -> str:
     return text
 
 
+def _recurring(items: list[Recurring]) -> str:
+    return _list([f"{item.name} every {_duration(item.every)}" for item in items])
+
+
+def _moves_on(moves: Mapping[AttendanceEventKind, str]) -> str:
+    return _list([f"on {event} to {stage}" for event, stage in sorted(moves.items())])
+
+
+def _trigger(trigger: CountTrigger | BradfordTrigger | LongTermTrigger | None) -> str:
+    match trigger:
+        case None:
+            return "none"
+        case CountTrigger(count=count, within=within, opens_at=stage):
+            return f"{count} or more within {_duration(within)}, opening at {stage}"
+        case BradfordTrigger(score=score, within=within, opens_at=stage):
+            return f"a score of {score} or more within {_duration(within)}, opening at {stage}"
+        case LongTermTrigger(from_day=day, opens_at=stage):
+            return f"from day {day} of one spell, opening at {stage}"
+    raise TypeError(trigger)
+
+
+def _trigger_changes(old: Triggers | None, new: Triggers | None) -> list[str]:
+    changes = []
+    for name in Triggers.model_fields:
+        before = getattr(old, name) if old else None
+        after = getattr(new, name) if new else None
+        if before != after:
+            changes.append(
+                f"Attendance trigger '{name}': {_trigger(after)} (was {_trigger(before)})."
+            )
+    return changes
+
+
 def _stage_changes(old: Stage, new: Stage) -> list[str]:
     where = f"Stage '{new.key}'"
     changes = []
@@ -43,6 +89,15 @@ def _stage_changes(old: Stage, new: Stage) -> list[str]:
         changes.append(
             f"{where}: escalations {_escalations(new.escalations)} "
             f"(were {_escalations(old.escalations)})."
+        )
+    if old.recurring != new.recurring:
+        changes.append(
+            f"{where}: recurring {_recurring(new.recurring)} (were {_recurring(old.recurring)})."
+        )
+    if old.moves_on != new.moves_on:
+        changes.append(
+            f"{where}: attendance moves the case {_moves_on(new.moves_on)} "
+            f"(was {_moves_on(old.moves_on)})."
         )
     old_actions = {action.key: action for action in old.actions}
     new_actions = {action.key: action for action in new.actions}
@@ -80,6 +135,7 @@ def describe_changes(old: PolicyDefinition, new: PolicyDefinition) -> list[str]:
             f"Whole-case escalations {_escalations(new.target_escalations)} "
             f"(were {_escalations(old.target_escalations)})."
         )
+    changes += _trigger_changes(old.triggers, new.triggers)
     old_stages = {stage.key: stage for stage in old.stages}
     new_stages = {stage.key: stage for stage in new.stages}
     for stage in new.stages:

@@ -108,6 +108,21 @@ class Action(_Strict):
         return self.name or self.key.replace("_", " ").capitalize()
 
 
+class Recurring(_Strict):
+    """Something due again and again while a case is in a stage (welfare contact every 2 weeks).
+
+    The k-th falls due k times `every` after the case entered the stage; `notify` are told then.
+    """
+
+    key: Key
+    name: str = Field(min_length=1)
+    every: DurationSpec
+    notify: list[Role] = Field(min_length=1)
+
+
+AttendanceEventKind = Literal["trigger", "long_term", "returned"]
+
+
 class Stage(_Strict):
     key: Key
     name: str = Field(min_length=1)
@@ -116,6 +131,9 @@ class Stage(_Strict):
     escalations: list[Escalation] = []
     # While a linked case this case opened is still open, no step of this stage can be taken.
     waits_for_children: bool = False
+    recurring: list[Recurring] = []
+    # Where the case moves when attendance monitoring reports an event while it is here.
+    moves_on: dict[AttendanceEventKind, Key] = {}
     actions: list[Action] = Field(min_length=1)
 
     def action(self, key: str) -> Action | None:
@@ -155,6 +173,38 @@ class OpeningLimit(_Strict):
     within: DurationSpec
 
 
+class CountTrigger(_Strict):
+    """At least `count` spells (or working days lost) within the rolling period `within`."""
+
+    count: int = Field(ge=1, le=3660)
+    within: DurationSpec
+    opens_at: Key
+
+
+class BradfordTrigger(_Strict):
+    """A Bradford factor (spells squared times working days lost) of `score` or more."""
+
+    score: int = Field(ge=1, le=10_000_000)
+    within: DurationSpec
+    opens_at: Key
+
+
+class LongTermTrigger(_Strict):
+    """One spell of absence reaching its `from_day`th calendar day."""
+
+    from_day: int = Field(ge=1, le=3660)
+    opens_at: Key
+
+
+class Triggers(_Strict):
+    """When attendance monitoring opens a case of this type (the sickness absence policy)."""
+
+    episodes: CountTrigger | None = None
+    days_lost: CountTrigger | None = None
+    bradford: BradfordTrigger | None = None
+    long_term: LongTermTrigger | None = None
+
+
 class PolicyDefinition(_Strict):
     case_type: Key
     name: str = Field(min_length=1)
@@ -168,6 +218,7 @@ class PolicyDefinition(_Strict):
     appeal: AppealRight | None = None
     # How long after closure the case's personal data is kept before the purge destroys it.
     retention: RetentionSpec | None = None
+    triggers: Triggers | None = None
     stages: list[Stage] = Field(min_length=1)
 
     def stage(self, key: str) -> Stage:
@@ -208,6 +259,12 @@ _NESTED: dict[str, type[BaseModel]] = {
     "opening_limit": OpeningLimit,
     "suspension": Suspension,
     "appeal": AppealRight,
+    "recurring": Recurring,
+    "triggers": Triggers,
+    "episodes": CountTrigger,
+    "days_lost": CountTrigger,
+    "bradford": BradfordTrigger,
+    "long_term": LongTermTrigger,
 }
 """The fields whose values (or list items) are themselves blocks of fields."""
 
@@ -272,6 +329,9 @@ def _message(error: ErrorDetails) -> str:
         what = _BLOCK_NAMES.get(model, "this block") if model else "this block"
         return f"'{name}' is not a field {what} can have{hint}{known}"
     if kind == "literal_error":
+        if location and location[-1] == "[key]":
+            events = ", ".join(get_args(AttendanceEventKind))
+            return f"'{value}' is not an attendance event; use one of: {events}"
         return f"'{value}' is not a known role; use one of: {', '.join(get_args(Role))}"
     if kind == "string_pattern_mismatch":
         if context.get("pattern") == KEY_PATTERN:
@@ -469,12 +529,60 @@ def _structure_errors(data: dict[str, Any]) -> list[PolicyError]:
                 )
             )
         errors += _reminders_before_start(stage, index)
+        errors += _unknown_stages(
+            f"stages[{index}].moves_on", stage.get("moves_on"), stage_keys, "moves the case to"
+        )
+        for recurring_index, recurring in _blocks(stage.get("recurring")):
+            if _length_in_days(recurring.get("every")) == 0:
+                errors.append(
+                    PolicyError(
+                        f"stages[{index}].recurring[{recurring_index}].every",
+                        "this must be longer than nothing",
+                    )
+                )
         if key is not None and key != CLOSED and key not in closing:
             errors.append(
                 PolicyError(
                     f"stages[{index}].actions",
                     f"a case in stage '{key}' could never be closed: no action leads, "
                     f"directly or through other stages, to '{CLOSED}'",
+                )
+            )
+    errors += _trigger_errors(data.get("triggers"), stage_keys)
+    return errors
+
+
+def _unknown_stages(
+    path: str, targets: object, stage_keys: list[str], verb: str
+) -> list[PolicyError]:
+    """Each value of a {name: stage key} block must name a stage of the definition."""
+    if not isinstance(targets, dict):
+        return []
+    return [
+        PolicyError(
+            f"{path}.{name}",
+            f"{verb} unknown stage '{target}'; use one of the stage keys ({', '.join(stage_keys)})",
+        )
+        for name, target in targets.items()
+        if isinstance(target, str) and target not in stage_keys
+    ]
+
+
+def _trigger_errors(triggers: object, stage_keys: list[str]) -> list[PolicyError]:
+    """Each trigger opens a case at a stage that exists, over a window longer than nothing."""
+    if not isinstance(triggers, dict):
+        return []
+    errors: list[PolicyError] = []
+    for name, trigger in triggers.items():
+        if not isinstance(trigger, dict):
+            continue
+        errors += _unknown_stages(
+            f"triggers.{name}", {"opens_at": trigger.get("opens_at")}, stage_keys, "opens at"
+        )
+        if "within" in trigger and _length_in_days(trigger["within"]) == 0:
+            errors.append(
+                PolicyError(
+                    f"triggers.{name}.within", "a rolling period must be longer than nothing"
                 )
             )
     return errors

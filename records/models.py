@@ -292,3 +292,47 @@ class CasePurge(Base):
     purged_at: Mapped[datetime] = mapped_column(default=utcnow)
     retention: Mapped[str] = mapped_column(String(20))
     counts: Mapped[dict[str, Any]] = mapped_column(default=dict)
+class Absence(Base):
+    """One episode of sickness absence, as the e-rostering system reported it.
+
+    (organisation, employee, first day) is the episode's key: the same file imported twice
+    adds nothing, and a later file that gives the last day of an open episode updates it.
+    """
+
+    __tablename__ = "absences"
+    __table_args__ = (UniqueConstraint("organisation_id", "employee_id", "first_day"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"))
+    employee_id: Mapped[str] = mapped_column(String(40))
+    first_day: Mapped[date] = mapped_column(Date)
+    last_day: Mapped[date | None] = mapped_column(Date)  # None: still off
+    reason: Mapped[str] = mapped_column(String(200))
+    # Where it came from: "api", or "import" with the file's line, for a person tracing it.
+    source: Mapped[str] = mapped_column(String(80))
+    recorded_by: Mapped[str] = mapped_column(String(80))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class AttendanceTrigger(Base):
+    """A trigger of the sickness policy that fired for an employee, with the figures behind it.
+
+    Written by attendance monitoring; (origin, trigger) makes writing it twice a no-op.
+    """
+
+    __tablename__ = "attendance_triggers"
+    __table_args__ = (
+        UniqueConstraint("origin", "trigger"),
+        Index("ix_attendance_triggers_employee", "organisation_id", "employee_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"))
+    employee_id: Mapped[str] = mapped_column(String(40))
+    origin: Mapped[str] = mapped_column(String(120))
+    trigger: Mapped[str] = mapped_column(String(20))
+    fired_on: Mapped[date] = mapped_column(Date)
+    case_id: Mapped[str | None] = mapped_column(String(20))
+    figures: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    at: Mapped[datetime] = mapped_column(default=utcnow)

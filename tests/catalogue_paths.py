@@ -56,6 +56,22 @@ MAIN_PATHS: dict[str, tuple[str, ...]] = {
         "record_appeal_outcome",
     ),
     "investigation": ("agree_terms_of_reference", "complete_interviews", "submit_report"),
+    "sickness": (
+        "record_meeting",
+        "start_long_term_management",
+        "refer_to_occupational_health",
+        "returned_to_work",
+        "record_interview",
+        "escalate_to_stage_1",
+        "record_meeting",
+        "send_outcome_letter",
+        "escalate_to_stage_2",
+        "record_meeting",
+        "send_outcome_letter",
+        "escalate_to_final",
+        "record_decision",
+        "send_outcome_letter",
+    ),
 }
 """The usual route from opening to closure, through every stage the case type has."""
 
@@ -82,6 +98,7 @@ ALTERNATIVE_PATHS: dict[str, tuple[str, ...]] = {
         "complete_interviews",
         "submit_report",
     ),
+    "sickness": ("close_no_action",),
 }
 """An early close, or a loop back, taken after the first stage has been missed."""
 

@@ -24,6 +24,7 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Replayer
 
 from activities.types import CaseSnapshot
+from policies.calendar import LONDON
 from policies.durations import as_timedelta
 from policies.loader import shipped_policies
 from policies.schema import duration
@@ -43,9 +44,20 @@ from tests.conftest import (
 )
 from tests.smtp_fixture import SmtpServer, free_port
 from worker import WORKFLOWS, build_worker
-from workflows import WORKFLOW_FOR_CASE_TYPE
+from workflows import WORKFLOW_FOR_CASE_TYPE, attendance_workflow_id
+from workflows.attendance import AttendanceMonitor
 from workflows.case_process import CaseProcess
-from workflows.types import CaseInput, PauseRequest, ResumeRequest, SuspensionRequest
+from workflows.sickness import SicknessCase
+from workflows.types import (
+    AbsenceFeed,
+    AttendanceEpisode,
+    AttendanceEvent,
+    AttendanceInput,
+    CaseInput,
+    PauseRequest,
+    ResumeRequest,
+    SuspensionRequest,
+)
 
 HISTORIES = Path(__file__).parent / "histories"
 CASE_TYPES = sorted(shipped_policies())
@@ -62,7 +74,9 @@ def test_every_shipped_case_type_has_a_recorded_history() -> None:
 
 @pytest.mark.parametrize("path", sorted(HISTORIES.glob("*.json")), ids=lambda path: path.stem)
 async def test_recorded_histories_replay_with_todays_code(path: Path) -> None:
-    replayer = Replayer(workflows=WORKFLOWS, data_converter=data_converter(TEST_PAYLOAD_KEY))
+    replayer = Replayer(
+        workflows=[*WORKFLOWS, AttendanceMonitor], data_converter=data_converter(TEST_PAYLOAD_KEY)
+    )
     history = WorkflowHistory.from_json(path.stem, path.read_text())
     await replayer.replay_workflow(history)
 
@@ -75,6 +89,8 @@ class Recording:
     db: Database
     case_id: str
     handle: WorkflowHandle[Any, CaseSnapshot]
+    task_queue: str
+    organisation_id: int
 
 
 @asynccontextmanager
@@ -104,7 +120,7 @@ async def recording(case_type: str, case_id: str, folder: Path) -> AsyncIterator
                 task_queue=task_queue,
                 result_type=CaseSnapshot,
             )
-            yield Recording(env, db, case_id, handle)
+            yield Recording(env, db, case_id, handle, task_queue, organisation_id)
     finally:
         smtp.stop()
         await db.dispose()
@@ -172,8 +188,52 @@ async def wait_for_event(db: Database, case_id: str, kind: str) -> None:
     await eventually(recorded, 10)
 
 
+async def record_sickness_long_term(folder: Path) -> str:
+    """A sickness case told of long-term sickness (welfare contacts fall due), then a return."""
+    async with recording("sickness", "SCK-REPLAY-2", folder) as case:
+        env, handle = case.env, case.handle
+        await handle.signal(SicknessCase.attendance, AttendanceEvent("long_term", {"days": 28}))
+        await wait_for_event(case.db, case.case_id, "attendance_moved")
+        await env.sleep(timedelta(days=30))  # two welfare contacts, the referral missed
+        await handle.signal(SicknessCase.attendance, AttendanceEvent("returned", {}))
+        await env.sleep(timedelta(days=1))
+        policy = shipped_policies()["sickness"]
+        await walk(env, handle, policy, ["record_interview", "monitoring_complete"])
+        await handle.result()
+        history = await handle.fetch_history()
+    return history.to_json()
+
+
+async def record_attendance_monitor(folder: Path) -> str:
+    """An employee's monitor: a spell crosses the days-lost trigger (a case opens), reaches
+    long-term sickness (the case is told), and ends (the case is told of the return)."""
+    async with recording("sickness", "SCK-REPLAY-3", folder) as case:
+        env = case.env
+        today = (await env.get_current_time()).astimezone(LONDON).date()
+        triggers = shipped_policies()["sickness"].triggers
+        assert triggers is not None
+        monitor = await env.client.start_workflow(
+            AttendanceMonitor.run,
+            AttendanceInput(case.organisation_id, "E1001"),
+            id=attendance_workflow_id(case.organisation_id, "E1001"),
+            task_queue=case.task_queue,
+            start_signal="feed",
+            start_signal_args=[AbsenceFeed([AttendanceEpisode(today)], triggers)],
+        )
+        await env.sleep(timedelta(days=30))
+        back = AbsenceFeed([AttendanceEpisode(today, today + timedelta(days=31))], triggers)
+        await monitor.signal(AttendanceMonitor.feed, back)
+        await env.sleep(timedelta(days=3))
+        history = await monitor.fetch_history()
+    return history.to_json()
+
+
 # Histories of particular paths, beside one main path per case type.
-SPECIAL_HISTORIES = {"disciplinary_linked_and_suspended": record_linked_and_suspended}
+SPECIAL_HISTORIES = {
+    "disciplinary_linked_and_suspended": record_linked_and_suspended,
+    "sickness_long_term_and_return": record_sickness_long_term,
+    "attendance_monitor": record_attendance_monitor,
+}
 
 
 async def record_missing_histories(folder: Path) -> None:

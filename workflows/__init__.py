@@ -12,9 +12,15 @@ WORKFLOW_FOR_CASE_TYPE = {
     "freedom_to_speak_up": "FreedomToSpeakUpCase",
     "grievance": "GrievanceCase",
     "investigation": "InvestigationCase",
+    "sickness": "SicknessCase",
 }
 
 
 def workflow_id(case_id: str) -> str:
     """Workflow ids are not encrypted: they carry the case reference, never a name."""
     return f"case-{case_id}"
+
+
+def attendance_workflow_id(organisation_id: int, employee_id: str) -> str:
+    """One attendance monitor per employee: the organisation's id and the employee id, no name."""
+    return f"attendance-{organisation_id}-{employee_id}"

@@ -34,7 +34,14 @@ with workflow.unsafe.imports_passed_through():
         UndeliveredMail,
     )
     from policies.calendar import LONDON, add_working_days, due_instant, paused_between
-    from policies.durations import WorkingDays, as_timedelta, describe
+    from policies.durations import (
+        CalendarDays,
+        Duration,
+        Exact,
+        WorkingDays,
+        as_timedelta,
+        describe,
+    )
     from policies.schema import (
         CLOSED,
         Action,
@@ -82,6 +89,7 @@ class _ClockItem:
     roles: tuple[str, ...] = ()
     level: int = 0
     about_target: bool = False
+    label: str = ""  # a recurring item's name, e.g. "Welfare contact"
 
 
 def _refuse(message: str, kind: str = NOT_ALLOWED) -> ApplicationError:
@@ -551,6 +559,7 @@ class CaseProcess:
                     )
             items.append(_ClockItem(f"{prefix}:breach", stage_due, "stage_breach"))
             items += _escalations(prefix, stage_due, stage.escalations, about_target=False)
+        items += self._recurring_items(stage, prefix)
         case_due = self._case_due()
         if case_due is not None:
             items.append(_ClockItem("target:breach", case_due, "target_breach"))
@@ -558,6 +567,28 @@ class CaseProcess:
                 "target", case_due, self._policy.target_escalations, about_target=True
             )
         return [item for item in items if item.key not in self._done]
+
+    def _recurring_items(self, stage: Stage, prefix: str) -> list[_ClockItem]:
+        """The next of each thing the stage wants done again and again (welfare contact).
+
+        Policies without `recurring` get nothing here, so their histories replay unchanged.
+        """
+        items = []
+        for spec in stage.recurring:
+            number = 1
+            while f"{prefix}:{spec.key}:{number}" in self._done:
+                number += 1
+            at = due_instant(self._stage_started_at, _times(duration(spec.every), number))
+            items.append(
+                _ClockItem(
+                    f"{prefix}:{spec.key}:{number}",
+                    at,
+                    "recurring",
+                    tuple(spec.notify),
+                    label=spec.name,
+                )
+            )
+        return items
 
     def _next_clock_instant(self) -> datetime | None:
         return min((item.at for item in self._clock_items()), default=None)
@@ -589,6 +620,9 @@ class CaseProcess:
                 continue  # a reminder for a deadline already passed helps nobody
             if item.kind in ("stage_breach", "target_breach"):
                 await self._record(item.kind, None, {"due_at": item.at.isoformat()})
+                continue
+            if item.kind == "recurring":
+                await self._recurring_due(item)
                 continue
             about = "whole case" if item.about_target else self._stage().name
             deadline = self._case_due() if item.about_target else stage_due
@@ -632,6 +666,30 @@ class CaseProcess:
             subject_stage="suspension review",
             due_at=review_due,
             level=item.level + 1 if item.kind == "suspension_escalation" else 0,
+            advisor=self._advisor,
+            stage_key=None,
+        )
+        self._deliveries.append(asyncio.create_task(self._deliver(notification)))
+
+    async def _recurring_due(self, item: _ClockItem) -> None:
+        """A recurring item fell due: on the timeline, and the policy's roles are told."""
+        await self._record(
+            "recurring_due",
+            None,
+            {
+                "key": item.key,
+                "name": item.label,
+                "roles": list(item.roles),
+                "due_at": item.at.isoformat(),
+            },
+        )
+        notification = CaseNotification(
+            case_id=self._case.case_id,
+            event_key=item.key,
+            kind="reminder",
+            roles=list(item.roles),
+            subject_stage=item.label,
+            due_at=item.at,
             advisor=self._advisor,
             stage_key=None,
         )
@@ -762,6 +820,18 @@ def _escalations(
         )
         for level, escalation in enumerate(escalations)
     ]
+
+
+def _times(every: Duration, number: int) -> Duration:
+    """`every` taken `number` times: the number-th occurrence of a recurring item."""
+    match every:
+        case Exact(delta):
+            return Exact(delta * number)
+        case CalendarDays(days):
+            return CalendarDays(days * number)
+        case WorkingDays(days):
+            return WorkingDays(days * number)
+    raise TypeError(every)
 
 
 def _iso_date(value: object) -> date | None:

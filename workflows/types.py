@@ -1,10 +1,10 @@
 """Inputs of the case workflows and their updates; the API imports these names and types."""
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
-from policies.schema import PolicyDefinition
+from policies.schema import PolicyDefinition, Triggers
 
 # ApplicationError types a validator or handler refuses with; the API maps them to statuses.
 NOT_ALLOWED = "NotAllowed"  # 409: not possible in the case's current state
@@ -69,3 +69,63 @@ class SuspensionRequest:
     note: str
     actor: str
     request_id: str | None = None
+
+
+@dataclass
+class AttendanceEvent:
+    """What attendance monitoring tells an open sickness case; its stage's moves_on decides.
+
+    kind: trigger (a further short-term trigger), long_term (a spell reached the long-term
+    day) or returned (the employee is back at work); detail: the figures, for the timeline.
+    """
+
+    kind: str
+    detail: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class AttendanceEpisode:
+    first_day: date
+    last_day: date | None = None  # None: still off
+
+
+@dataclass
+class AbsenceFeed:
+    """The employee's episodes as the records now hold them (all of them within the look-back
+    period, so a correction or a back-dated episode replaces what the monitor knew), and the
+    triggers of the organisation's current sickness policy."""
+
+    episodes: list[AttendanceEpisode]
+    triggers: Triggers
+
+
+@dataclass
+class AttendanceInput:
+    """One employee's attendance monitor; a continued run carries only what it still needs."""
+
+    organisation_id: int
+    employee_id: str
+    triggers: Triggers | None = None
+    episodes: list[AttendanceEpisode] = field(default_factory=list)
+    # The day the last short-term trigger fired: spells begun by then do not count again.
+    counted_after: date | None = None
+    # First days of the spells whose long-term trigger has fired.
+    long_term_done: list[date] = field(default_factory=list)
+    # First days of the spells open when the monitor last looked (to notice a return).
+    open_spells: list[date] = field(default_factory=list)
+    firings: int = 0  # how many times triggers have fired, numbering each case opening
+    # Each turn adds a timer or a signal and a few activities: a bound well inside Temporal's
+    # history limits over years of wake-ups (tests set a small one to see it continue).
+    turns_before_continuing: int = 100
+
+
+@dataclass
+class AttendanceState:
+    """What the monitor knows now (a query, for tests and operators)."""
+
+    episodes: int
+    counted_after: date | None
+    long_term_done: list[date]
+    open_spells: list[date]
+    firings: int
+    next_wake: datetime | None
