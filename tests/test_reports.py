@@ -595,6 +595,9 @@ async def test_reports_api(database: Database) -> None:
             reply = await http.get(f"/api/reports/kpis?{bad}", headers=hannah)
             assert reply.status_code == 422, bad
             assert reply.json()["detail"], bad
+        # A window with nothing in it: no rows (not a row of empty percentiles).
+        empty = await http.get("/api/reports/stages?from=2020-01-01&to=2020-02-01", headers=hannah)
+        assert empty.status_code == 200 and empty.json()["rows"] == []
         missing = await http.get("/api/reports/nonsense", headers=hannah)
         assert missing.status_code == 404
         # Opened in 2026 by division and type (A B E G Medicine; C D F Surgery):

@@ -64,9 +64,11 @@ async def percentiles(
                 for i, p in enumerate(fractions)
             ],
         ).group_by(*group_columns)
+        # Without groups an aggregate over no rows still gives one row, of NULLs: no figures.
         return {
             tuple(row[: len(groups)]): [float(v) for v in row[len(groups) :]]
             for row in await session.execute(query)
+            if row[-1] is not None
         }
     partition = group_columns or None
     ranked = select(
@@ -88,6 +90,8 @@ async def percentiles(
     found: dict[Key, list[float]] = {}
     for row in await session.execute(select(*ranked_groups, *picks).group_by(*ranked_groups)):
         values = row[len(groups) :]
+        if values[0] is None:  # no values at all (an ungrouped aggregate over no rows)
+            continue
         figures = []
         for index in range(len(fractions)):
             low_value, high_value, fraction = values[3 * index : 3 * index + 3]
