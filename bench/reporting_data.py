@@ -142,7 +142,7 @@ def main() -> None:
         connection.execute("SELECT setseed(0.42)")
         for name, statement in STEPS:
             step = time.perf_counter()
-            rows = connection.execute(statement.format(**sizes)).rowcount  # type: ignore[arg-type]
+            rows = connection.execute(statement.format(**sizes)).rowcount
             print(f"{name:<16} {rows:>10,} rows  {time.perf_counter() - step:6.1f} s", flush=True)
     print(f"{'total':<16} {'':>10}       {time.perf_counter() - began:6.1f} s")
 
