@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -35,34 +35,43 @@ FORMAL_CAPABILITY = (
 UNKNOWN_VALUES = {"", "unknown", "not stated", "not known", "prefer not to say", "not declared"}
 
 
-def ethnicity_group(value: str | None) -> str:
+def _text(column: Any) -> ColumnElement[str]:
+    return func.coalesce(func.lower(func.trim(column)), "")
+
+
+def ethnicity_group(column: Any) -> ColumnElement[str]:
     """'white' for the White groups (British, Irish, any other White background), 'unknown' when
     not stated, 'bme' for every other stated group, as WRES defines them."""
-    text = (value or "").strip().lower()
-    if text in UNKNOWN_VALUES:
-        return "unknown"
-    return "white" if text.startswith("white") else "bme"
+    text = _text(column)
+    return case((text.in_(UNKNOWN_VALUES), "unknown"), (text.like("white%"), "white"), else_="bme")
 
 
-def disability_group(value: str | None) -> str:
-    text = (value or "").strip().lower()
-    if text in ("yes", "y", "disabled", "true"):
-        return "disabled"
-    if text in ("no", "n", "not disabled", "non-disabled", "false"):
-        return "non_disabled"
-    return "unknown"
+def disability_group(column: Any) -> ColumnElement[str]:
+    text = _text(column)
+    return case(
+        (text.in_(("yes", "y", "disabled", "true")), "disabled"),
+        (text.in_(("no", "n", "not disabled", "non-disabled", "false")), "non_disabled"),
+        else_="unknown",
+    )
 
 
 @dataclass(frozen=True)
 class Measure:
     name: str
     stages: tuple[tuple[str, str], ...]
-    classify: Any
+    classify: ColumnElement[str]  # the group of a staff row
     groups: tuple[str, str]  # (the group compared, the reference group)
 
 
-WRES3 = Measure("WRES indicator 3", FORMAL_DISCIPLINARY, ethnicity_group, ("bme", "white"))
-WDES3 = Measure("WDES metric 3", FORMAL_CAPABILITY, disability_group, ("disabled", "non_disabled"))
+WRES3 = Measure(
+    "WRES indicator 3", FORMAL_DISCIPLINARY, ethnicity_group(Staff.ethnic_group), ("bme", "white")
+)
+WDES3 = Measure(
+    "WDES metric 3",
+    FORMAL_CAPABILITY,
+    disability_group(Staff.disability),
+    ("disabled", "non_disabled"),
+)
 
 
 def years(end: datetime, window: str) -> list[tuple[datetime, datetime]]:
@@ -90,21 +99,22 @@ async def relative_likelihood(
 ) -> Report:
     """`scope` limits cases; `organisation_ids` is the same limit on the staff directory."""
     spans = years(end, window)
-    staff = list(
-        await session.execute(
-            select(
-                Staff.organisation_id, Staff.employee_id, Staff.ethnic_group, Staff.disability
-            ).where(organisation_ids)
-        )
+    # Grouped over subqueries' columns: PostgreSQL would not match a GROUP BY expression
+    # carrying bound parameters to the same expression in the select list.
+    directory = (
+        select(Staff.organisation_id, Staff.employee_id, measure.classify.label("grp"))
+        .where(organisation_ids)
+        .subquery("directory")
     )
-    value_of = 2 if measure is WRES3 else 3
-    group_of = {(row[0], row[1]): measure.classify(row[value_of]) for row in staff}
-    headcount: dict[str, int] = {}
-    for group in group_of.values():
-        headcount[group] = headcount.get(group, 0) + 1
+    headcount: dict[str, int] = {
+        group: count
+        for group, count in await session.execute(
+            select(directory.c.grp, func.count()).group_by(directory.c.grp)
+        )
+    }
     entrants_by_year: list[dict[str, int]] = []
     for start, stop in spans:
-        people = await session.execute(
+        people = (
             select(Case.organisation_id, Case.employee_id)
             .join(StageInterval, StageInterval.case_id == Case.id)
             .where(
@@ -115,13 +125,29 @@ async def relative_likelihood(
                 _entered(measure.stages),
             )
             .group_by(Case.organisation_id, Case.employee_id)
+            .subquery("people")
         )
-        counts: dict[str, int] = {}
-        for organisation_id, employee_id in people:
-            # Someone with a case but no directory entry is of unknown group.
-            group = group_of.get((organisation_id, employee_id), "unknown")
-            counts[group] = counts.get(group, 0) + 1
-        entrants_by_year.append(counts)
+        # Someone with a case but no directory entry is of unknown group.
+        grouped = (
+            select(func.coalesce(directory.c.grp, "unknown").label("grp"))
+            .select_from(people)
+            .outerjoin(
+                directory,
+                and_(
+                    directory.c.organisation_id == people.c.organisation_id,
+                    directory.c.employee_id == people.c.employee_id,
+                ),
+            )
+            .subquery("grouped")
+        )
+        entrants_by_year.append(
+            {
+                group: count
+                for group, count in await session.execute(
+                    select(grouped.c.grp, func.count()).group_by(grouped.c.grp)
+                )
+            }
+        )
     order = [*measure.groups, "unknown"]
     rows = []
     for group in order:
