@@ -1,5 +1,5 @@
 """The director's Reports page: this year's KPIs by case type, each stage's timeliness, and
-WRES indicator 3 / WDES metric 3 with the counts behind them. Links give each as CSV."""
+WRES indicator 3 / WDES metric 3 with the counts behind them (CSV: the API)."""
 
 from datetime import UTC, datetime
 
