@@ -598,6 +598,30 @@ async def test_reports_api(database: Database) -> None:
         # A window with nothing in it: no rows (not a row of empty percentiles).
         empty = await http.get("/api/reports/stages?from=2020-01-01&to=2020-02-01", headers=hannah)
         assert empty.status_code == 200 and empty.json()["rows"] == []
+        # Root-cause codes: policy owners keep them; a closing step may only name an active one.
+        polly = await token("polly")
+        saved = await http.post(
+            "/api/reports/root-causes",
+            json={"code": "rota", "label": "Rota pressure"},
+            headers=polly,
+        )
+        assert saved.json() == {"code": "rota", "label": "Rota pressure", "active": True}
+        refused = await http.post(
+            "/api/reports/root-causes", json={"code": "x", "label": "X"}, headers=alice
+        )
+        assert refused.status_code == 403
+        bad = await http.post(
+            "/api/reports/root-causes", json={"code": "no spaces", "label": "X"}, headers=polly
+        )
+        assert bad.status_code == 422 and "code" in bad.json()["detail"]
+        listed = await http.get("/api/reports/root-causes", headers=hannah)
+        assert [row["code"] for row in listed.json()] == ["rota"]
+        unknown = await http.post(
+            "/api/cases/F/actions/no_further_action",
+            json={"data": {"outcome": "None", "root_cause": "weather"}},
+            headers=alice,
+        )
+        assert unknown.status_code == 422 and "root_cause" in unknown.json()["detail"]
         missing = await http.get("/api/reports/nonsense", headers=hannah)
         assert missing.status_code == 404
         # Opened in 2026 by division and type (A B E G Medicine; C D F Surgery):
