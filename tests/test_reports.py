@@ -610,10 +610,10 @@ async def test_reports_api(database: Database) -> None:
             "/api/reports/root-causes", json={"code": "x", "label": "X"}, headers=alice
         )
         assert refused.status_code == 403
-        bad = await http.post(
+        invalid = await http.post(
             "/api/reports/root-causes", json={"code": "no spaces", "label": "X"}, headers=polly
         )
-        assert bad.status_code == 422 and "code" in bad.json()["detail"]
+        assert invalid.status_code == 422 and "code" in invalid.json()["detail"]
         listed = await http.get("/api/reports/root-causes", headers=hannah)
         assert [row["code"] for row in listed.json()] == ["rota"]
         unknown = await http.post(
