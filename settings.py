@@ -62,6 +62,27 @@ class Settings(BaseSettings):
     # Open cases a worker keeps in memory (Temporal's sticky cache); the rest are replayed from
     # history when their next timer or step comes (bench/open_cases_memory.py measures it).
     worker_cached_workflows: int = 1000
+    # Reports: the complexity of an open case is its type's weight times its risk's weight
+    # (types not listed weigh 1); time is costed at the highest hourly rate among the roles of
+    # whoever recorded it; FOI exports show counts below the threshold as "*".
+    report_case_type_weights: dict[str, float] = {
+        "disciplinary": 3,
+        "employment_tribunal": 4,
+        "bullying_harassment": 3,
+        "grievance": 2,
+        "investigation": 2,
+        "capability": 2,
+        "appeal": 2,
+        "enquiry": 0.5,
+    }
+    report_risk_weights: dict[str, float] = {"urgent": 2, "routine": 1}
+    report_hourly_rates: dict[str, float] = {
+        "advisor": 32,
+        "manager": 45,
+        "hr_director": 75,
+        "admin": 25,
+    }
+    foi_threshold: int = 5
 
     @field_validator("payload_key")
     @classmethod

@@ -1,15 +1,17 @@
 """Writing each change of a case's process state to the read model, idempotently."""
 
 from dataclasses import asdict
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.types import RECORD_CASE_EVENT, CaseEventRecord
 from records.database import Database
-from records.models import Case, CaseEvent
+from records.models import Case, CaseClosure, CaseEvent, StageInterval
 
 
 class RecordingActivities:
@@ -44,6 +46,7 @@ class RecordingActivities:
                     )
                 )
                 if record.seq > case.last_seq:
+                    await _record_intervals(session, case, record)
                     projection = asdict(record.snapshot)
                     if projection["policy_version"] is None:  # recorded by older workflow code
                         del projection["policy_version"]
@@ -54,3 +57,55 @@ class RecordingActivities:
             # A concurrent attempt stored the same (case, seq) first: that is the idempotent case.
             return False
         return True
+
+
+async def _record_intervals(session: AsyncSession, case: Case, record: CaseEventRecord) -> None:
+    """Keep the case's stage stays and suspensions in step with the projection it moves to.
+
+    Runs inside the event's transaction, before the projection changes, so `case` still holds
+    the stage being left (with its due time as last moved by pauses). Each stay is keyed by
+    (case, kind, started_at): a stay is opened once and closed once, whatever is retried.
+    """
+    after = record.snapshot
+    left_stage = after.status == "closed" or (after.stage_key, after.stage_started_at) != (
+        case.stage_key,
+        case.stage_started_at,
+    )
+    if left_stage and case.status != "closed":
+        stay = await _stay(session, case.id, "stage", case.stage_started_at, case.stage_key)
+        stay.ended_at, stay.due_at = record.at, case.stage_due_at
+    if after.status != "closed":
+        stay = await _stay(session, case.id, "stage", after.stage_started_at, after.stage_key)
+        stay.due_at = after.stage_due_at  # pauses move it; the latest word stands
+    if case.suspended_since is not None and after.suspended_since != case.suspended_since:
+        stay = await _stay(session, case.id, "suspension", case.suspended_since, "suspension")
+        stay.ended_at = record.at
+    if after.suspended_since is not None:
+        await _stay(session, case.id, "suspension", after.suspended_since, "suspension")
+    if record.kind == "closed" and after.closed_at is not None:
+        data = record.detail.get("data") or {}
+        root_cause = data.get("root_cause") if isinstance(data, dict) else None
+        session.add(
+            CaseClosure(
+                case_id=case.id,
+                root_cause=str(root_cause) if root_cause else None,
+                closed_at=after.closed_at,
+            )
+        )
+
+
+async def _stay(
+    session: AsyncSession, case_id: str, kind: str, started_at: datetime, key: str
+) -> StageInterval:
+    stay = await session.scalar(
+        select(StageInterval).where(
+            StageInterval.case_id == case_id,
+            StageInterval.kind == kind,
+            StageInterval.started_at == started_at,
+        )
+    )
+    if stay is None:
+        stay = StageInterval(case_id=case_id, kind=kind, key=key, started_at=started_at)
+        session.add(stay)
+        await session.flush()
+    return stay

@@ -24,6 +24,7 @@ from api.routes import (
     me,
     notes,
     policies,
+    reports,
     staff,
     time_entries,
 )
@@ -98,7 +99,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     for router in (auth.router, cases.router, staff.router, policies.router, health.router):
         app.include_router(router)
-    for router in (notes.router, documents.router, time_entries.router):
+    for router in (notes.router, documents.router, time_entries.router, reports.router):
         app.include_router(router)
     web.install(app)
     app.include_router(calendar.router)

@@ -336,3 +336,52 @@ class AttendanceTrigger(Base):
     case_id: Mapped[str | None] = mapped_column(String(20))
     figures: Mapped[dict[str, Any]] = mapped_column(default=dict)
     at: Mapped[datetime] = mapped_column(default=utcnow)
+class StageInterval(Base):
+    """One stay of a case in a stage, or one suspension: written by the recording activity.
+
+    Reports need per-stage figures (a case closed on time can hide a late step); the due time
+    of each stay, as moved by pauses, is only known when the workflow records it, so it is kept
+    here rather than derived from case events. An open stay has no `ended_at`.
+    """
+
+    __tablename__ = "stage_intervals"
+    __table_args__ = (
+        UniqueConstraint("case_id", "kind", "started_at"),
+        Index("ix_stage_intervals_ended", "kind", "ended_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(12))  # "stage" | "suspension"
+    key: Mapped[str] = mapped_column(String(60))  # the stage's key; "suspension"
+    started_at: Mapped[datetime]
+    ended_at: Mapped[datetime | None]
+    due_at: Mapped[datetime | None]
+
+
+class RootCauseCode(Base):
+    """The root-cause codes a policy owner maintains for an organisation; retired, never deleted."""
+
+    __tablename__ = "root_cause_codes"
+    __table_args__ = (UniqueConstraint("organisation_id", "code"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), index=True)
+    code: Mapped[str] = mapped_column(String(40))
+    label: Mapped[str] = mapped_column(String(200))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class CaseClosure(Base):
+    """The root cause recorded with the step that closed a case (the outcome is on the case)."""
+
+    __tablename__ = "case_closures"
+
+    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id"), primary_key=True)
+    root_cause: Mapped[str | None] = mapped_column(String(40))
+    closed_at: Mapped[datetime]
+
+
+# Reports select one organisation's cases opened or closed in a window.
+Index("ix_cases_org_opened", Case.organisation_id, Case.opened_at)
+Index("ix_cases_org_closed", Case.organisation_id, Case.closed_at)

@@ -33,6 +33,7 @@ from records.models import AuditEntry, Case, Note, User
 from services.access import CASE_WORKERS, POLICY_MOVERS, Principal, visible_cases
 from services.errors import Conflict, Forbidden, Invalid, NotFound, RowsInvalid, Unavailable
 from temporal_client import case_keys_of
+from services.reports import check_root_cause
 from workflows import WORKFLOW_FOR_CASE_TYPE, workflow_id
 from workflows.case_process import CaseProcess
 from workflows.types import (
@@ -382,6 +383,9 @@ class CaseCommands:
     async def act(
         self, case_id: str, action: str, data: dict[str, Any], request_id: str | None
     ) -> Case:
+        if "root_cause" in data:  # recorded at closure for reports; only the maintained codes
+            async with self.database.sessions() as session:
+                await check_root_cause(session, self.principal.organisation_id, data["root_cause"])
         request = ActionRequest(
             action=action, actor=self.principal.username, data=data, request_id=request_id
         )

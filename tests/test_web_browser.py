@@ -232,3 +232,15 @@ async def test_each_role_main_journey(web_stack: WebStack) -> None:
     await expect(heat).to_be_visible()
     await expect(heat.locator("desc")).to_contain_text("Medicine, Disciplinary: 3 open")
     await shot(hannah, "director-overview")
+
+    # ---- HR director: the reports page, from the navigation ---------------------------------
+    await hannah.get_by_role("link", name="Reports").click()
+    await expect(hannah.get_by_role("heading", name="Reports", exact=True)).to_be_visible()
+    # The three disciplinary cases opened above, in the first row of cases by type.
+    by_type = hannah.get_by_role("table", name="Opened, closed and open cases by case type")
+    await expect(by_type.locator("tbody tr").first.locator("td").nth(0)).to_have_text(
+        "disciplinary"
+    )
+    await expect(by_type.locator("tbody tr").first.locator("td").nth(1)).to_have_text("3")
+    await expect(hannah.get_by_role("heading", name="WRES indicator 3")).to_be_visible()
+    await shot(hannah, "director-reports")

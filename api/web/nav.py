@@ -2,7 +2,13 @@
 
 from dataclasses import dataclass
 
-from services.access import CASE_READERS, CASE_WORKERS, POLICY_PUBLISHERS, Principal
+from services.access import (
+    CASE_READERS,
+    CASE_WORKERS,
+    POLICY_PUBLISHERS,
+    REPORT_VIEWERS,
+    Principal,
+)
 
 TEAM_VIEWERS = frozenset({"manager", "hr_director", "admin"})
 OVERVIEW_VIEWERS = frozenset({"hr_director", "admin", "auditor"})
@@ -39,6 +45,8 @@ def nav_links(principal: Principal, dev: bool) -> list[NavLink]:
         links.append(NavLink("/team", "Team"))
     if principal.has_any(OVERVIEW_VIEWERS):
         links.append(NavLink("/overview", "Overview"))
+    if principal.has_any(REPORT_VIEWERS):
+        links.append(NavLink("/reports", "Reports"))
     links.append(NavLink("/policies", "Policies"))
     if dev:
         links.append(NavLink("/dev/outbox", "Dev outbox"))

@@ -1,0 +1,403 @@
+"""Day-to-day and by-dimension KPIs: cases opened, closed and open; how long they took, whole
+and per stage; how many were on time and how late the rest were; suspensions.
+
+Every query takes `scope`, a condition on `Case` made by services.access, so a report never
+sees another organisation's cases. A window is [start, end): "opened" counts cases opened in
+it, "closed" and the durations count cases closed in it, "open now" counts every case not
+closed at the time of asking. The month dimension is the month (UTC) of the date each measure
+is about: opening for opened and open now, closing for closed, leaving a stage for stages.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, case, func, literal_column, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.elements import ColumnElement
+
+from records.models import Case, Organisation, StageInterval
+from records.reporting.sql import Key, at, days_between, month_of, percentiles
+from records.reporting.table import Column, CrossTab, Report
+
+DIMENSIONS = ("organisation", "division", "department", "case_type", "advisor", "month")
+COUNTED = ("opened", "closed", "open_now")
+# Shown for a case with no division or department in the staff directory.
+NONE = "(none)"
+
+
+class ReportError(ValueError):
+    """A report asked for with parameters that cannot work; the message says which."""
+
+
+@dataclass(frozen=True)
+class Window:
+    start: datetime
+    end: datetime
+    now: datetime
+
+    def notes(self) -> list[str]:
+        return [
+            f"Window: from {self.start.date().isoformat()} up to (not including) "
+            f"{self.end.date().isoformat()}; "
+            f"open cases as at {self.now.isoformat(timespec='minutes')}."
+        ]
+
+
+def parse_group_by(text: str | None) -> list[str]:
+    names = [name.strip() for name in (text or "").split(",") if name.strip()]
+    unknown = [name for name in names if name not in DIMENSIONS]
+    if unknown:
+        raise ReportError(
+            f"group_by: '{unknown[0]}' is not a dimension; use any of {', '.join(DIMENSIONS)}."
+        )
+    if len(set(names)) != len(names):
+        raise ReportError("group_by: each dimension may be named once.")
+    return names
+
+
+def dimension(session: AsyncSession, name: str, dated: Any) -> ColumnElement[Any]:
+    # Constants are inlined (literal_column), not bound: PostgreSQL only matches a GROUP BY
+    # expression to the selected one when both are written the same, parameters included.
+    none: ColumnElement[str] = literal_column(f"'{NONE}'")
+    expressions: dict[str, Any] = {
+        "organisation": Case.organisation_id,
+        "division": func.coalesce(Case.division, none),
+        "department": func.coalesce(Case.department, none),
+        "case_type": Case.case_type,
+        "advisor": Case.advisor,
+    }
+    if name == "month":
+        return month_of(session, dated).label(name)
+    return expressions[name].label(name)
+
+
+def _in(column: Any, window: Window) -> ColumnElement[bool]:
+    return and_(column >= at(window.start), column < at(window.end))
+
+
+def _rate(part: int, whole: int) -> float | None:
+    return round(part / whole, 3) if whole else None
+
+
+def _days(value: float | None) -> float | None:
+    return None if value is None else round(value, 2)
+
+
+def _count_if(condition: ColumnElement[bool]) -> ColumnElement[int]:
+    return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
+
+
+async def _organisation_names(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+    """Organisation ids become their names (reports are read by people)."""
+    ids = {row["organisation"] for row in rows if "organisation" in row}
+    if not ids:
+        return
+    names = {
+        key: value
+        for key, value in await session.execute(
+            select(Organisation.id, Organisation.name).where(Organisation.id.in_(ids))
+        )
+    }
+    for row in rows:
+        if "organisation" in row:
+            row["organisation"] = names.get(row["organisation"], row["organisation"])
+
+
+def _sorted(rows: dict[Key, dict[str, Any]]) -> list[dict[str, Any]]:
+    return [rows[key] for key in sorted(rows, key=lambda key: tuple(str(part) for part in key))]
+
+
+async def kpis(
+    session: AsyncSession, scope: ColumnElement[bool], window: Window, group_by: list[str]
+) -> Report:
+    def dims(dated: Any) -> list[ColumnElement[Any]]:
+        return [dimension(session, name, dated) for name in group_by]
+
+    blank = {
+        "opened": 0,
+        "closed": 0,
+        "open_now": 0,
+        "breached_now": 0,
+        "median_days_open": None,
+        "p90_days_open": None,
+        "with_target": 0,
+        "on_time": 0,
+        "on_time_rate": None,
+        "late": 0,
+        "late_days_mean": None,
+        "late_days_max": None,
+    }
+    rows: dict[Key, dict[str, Any]] = {}
+
+    def row(key: Key) -> dict[str, Any]:
+        return rows.setdefault(key, {**dict(zip(group_by, key, strict=True)), **blank})
+
+    opened = dims(Case.opened_at)
+    for *key, count in await session.execute(
+        select(*opened, func.count()).where(scope, _in(Case.opened_at, window)).group_by(*opened)
+    ):
+        row(tuple(key))["opened"] = count
+
+    still_open = dims(Case.opened_at)
+    for *key, count, breached in await session.execute(
+        select(*still_open, func.count(), _count_if(Case.breached.is_(True)))
+        .where(scope, Case.status != "closed")
+        .group_by(*still_open)
+    ):
+        row(tuple(key)).update(open_now=count, breached_now=breached)
+
+    closed = dims(Case.closed_at)
+    late_by = case(
+        (Case.closed_at > Case.due_at, days_between(session, Case.closed_at, Case.due_at))
+    )
+    closed_query = select(
+        *closed,
+        func.count(),
+        _count_if(Case.due_at.is_not(None)),
+        _count_if(Case.closed_at <= Case.due_at),
+        func.avg(late_by),
+        func.max(late_by),
+    ).where(scope, Case.status == "closed", _in(Case.closed_at, window))
+    for *key, count, with_target, on_time, late_mean, late_max in await session.execute(
+        closed_query.group_by(*closed)
+    ):
+        row(tuple(key)).update(
+            closed=count,
+            with_target=with_target,
+            on_time=on_time,
+            on_time_rate=_rate(on_time, with_target),
+            late=with_target - on_time,
+            late_days_mean=_days(late_mean),
+            late_days_max=_days(late_max),
+        )
+    durations = select(
+        *closed, days_between(session, Case.closed_at, Case.opened_at).label("value")
+    ).where(scope, Case.status == "closed", _in(Case.closed_at, window))
+    for group_key, (median, p90) in (
+        await percentiles(session, durations, group_by, "value", (0.5, 0.9))
+    ).items():
+        row(group_key).update(median_days_open=_days(median), p90_days_open=_days(p90))
+
+    found = _sorted(rows)
+    await _organisation_names(session, found)
+    return Report(
+        "Cases: opened, closed, open now, duration and timeliness",
+        [Column(name, "dimension") for name in group_by]
+        + [
+            Column("opened", "count"),
+            Column("closed", "count"),
+            Column("open_now", "count"),
+            Column("breached_now", "count"),
+            Column("median_days_open", "figure", "closed"),
+            Column("p90_days_open", "figure", "closed"),
+            Column("with_target", "count"),
+            Column("on_time", "count"),
+            Column("on_time_rate", "figure", "with_target"),
+            Column("late", "count"),
+            Column("late_days_mean", "figure", "late"),
+            Column("late_days_max", "figure", "late"),
+        ],
+        found,
+        [
+            *window.notes(),
+            "Days open: closing minus opening, in calendar days, for cases closed in the window.",
+            "On time: closed by the whole-case target as last moved by pauses; late days are "
+            "how long after it.",
+        ],
+    )
+
+
+async def stages(
+    session: AsyncSession, scope: ColumnElement[bool], window: Window, group_by: list[str]
+) -> Report:
+    """Each stage's stays that ended in the window: how long, and how many met the stage's
+    deadline (a case closed on time can still have a late step)."""
+    dims = [dimension(session, name, StageInterval.ended_at) for name in group_by]
+    stage = StageInterval.key.label("stage")
+    groups = [*dims, stage]
+    ended = and_(scope, StageInterval.kind == "stage", _in(StageInterval.ended_at, window))
+    late_by = case(
+        (
+            StageInterval.ended_at > StageInterval.due_at,
+            days_between(session, StageInterval.ended_at, StageInterval.due_at),
+        )
+    )
+    query = (
+        select(
+            *groups,
+            func.count(),
+            _count_if(StageInterval.due_at.is_not(None)),
+            _count_if(StageInterval.ended_at <= StageInterval.due_at),
+            func.avg(late_by),
+            func.max(late_by),
+        )
+        .join(Case, Case.id == StageInterval.case_id)
+        .where(ended)
+        .group_by(*groups)
+    )
+    rows: dict[Key, dict[str, Any]] = {}
+    names = [*group_by, "stage"]
+    for *key, count, with_due, on_time, late_mean, late_max in await session.execute(query):
+        rows[tuple(key)] = {
+            **dict(zip(names, key, strict=True)),
+            "ended": count,
+            "median_days": None,
+            "p90_days": None,
+            "with_due": with_due,
+            "on_time": on_time,
+            "on_time_rate": _rate(on_time, with_due),
+            "late": with_due - on_time,
+            "late_days_mean": _days(late_mean),
+            "late_days_max": _days(late_max),
+        }
+    durations = (
+        select(
+            *groups,
+            days_between(session, StageInterval.ended_at, StageInterval.started_at).label("value"),
+        )
+        .join(Case, Case.id == StageInterval.case_id)
+        .where(ended)
+    )
+    for group_key, (median, p90) in (
+        await percentiles(session, durations, names, "value", (0.5, 0.9))
+    ).items():
+        rows[group_key].update(median_days=_days(median), p90_days=_days(p90))
+    found = _sorted(rows)
+    await _organisation_names(session, found)
+    return Report(
+        "Stages: time in each stage and its deadline",
+        [Column(name, "dimension") for name in names]
+        + [
+            Column("ended", "count"),
+            Column("median_days", "figure", "ended"),
+            Column("p90_days", "figure", "ended"),
+            Column("with_due", "count"),
+            Column("on_time", "count"),
+            Column("on_time_rate", "figure", "with_due"),
+            Column("late", "count"),
+            Column("late_days_mean", "figure", "late"),
+            Column("late_days_max", "figure", "late"),
+        ],
+        found,
+        [
+            *window.notes(),
+            "A stay in a stage counts when it ended (the case moved on or closed) in the window; "
+            "on time: by the stage's deadline as last moved by pauses.",
+        ],
+    )
+
+
+async def suspensions(
+    session: AsyncSession, scope: ColumnElement[bool], window: Window, group_by: list[str]
+) -> Report:
+    """Suspensions from work lifted in the window (how long they lasted) and those still running."""
+    rows: dict[Key, dict[str, Any]] = {}
+    blank = {
+        "lifted": 0,
+        "median_days": None,
+        "p90_days": None,
+        "max_days": None,
+        "current": 0,
+        "current_max_days": None,
+    }
+
+    def row(key: Key) -> dict[str, Any]:
+        return rows.setdefault(key, {**dict(zip(group_by, key, strict=True)), **blank})
+
+    lifted_dims = [dimension(session, name, StageInterval.ended_at) for name in group_by]
+    length = days_between(session, StageInterval.ended_at, StageInterval.started_at)
+    lifted = and_(scope, StageInterval.kind == "suspension", _in(StageInterval.ended_at, window))
+    for *key, count, longest in await session.execute(
+        select(*lifted_dims, func.count(), func.max(length))
+        .join(Case, Case.id == StageInterval.case_id)
+        .where(lifted)
+        .group_by(*lifted_dims)
+    ):
+        row(tuple(key)).update(lifted=count, max_days=_days(longest))
+    source = (
+        select(*lifted_dims, length.label("value"))
+        .join(Case, Case.id == StageInterval.case_id)
+        .where(lifted)
+    )
+    for group_key, (median, p90) in (
+        await percentiles(session, source, group_by, "value", (0.5, 0.9))
+    ).items():
+        row(group_key).update(median_days=_days(median), p90_days=_days(p90))
+
+    current_dims = [dimension(session, name, StageInterval.started_at) for name in group_by]
+    so_far = days_between(session, at(window.now), StageInterval.started_at)
+    for *key, count, longest in await session.execute(
+        select(*current_dims, func.count(), func.max(so_far))
+        .join(Case, Case.id == StageInterval.case_id)
+        .where(scope, StageInterval.kind == "suspension", StageInterval.ended_at.is_(None))
+        .group_by(*current_dims)
+    ):
+        row(tuple(key)).update(current=count, current_max_days=_days(longest))
+    found = _sorted(rows)
+    await _organisation_names(session, found)
+    return Report(
+        "Suspensions from work: how long",
+        [Column(name, "dimension") for name in group_by]
+        + [
+            Column("lifted", "count"),
+            Column("median_days", "figure", "lifted"),
+            Column("p90_days", "figure", "lifted"),
+            Column("max_days", "figure", "lifted"),
+            Column("current", "count"),
+            Column("current_max_days", "figure", "current"),
+        ],
+        found,
+        [*window.notes(), "Lifted: suspensions that ended in the window; current: not yet lifted."],
+    )
+
+
+async def crosstab(
+    session: AsyncSession,
+    scope: ColumnElement[bool],
+    window: Window,
+    rows_by: str,
+    columns_by: str,
+    measure: str,
+) -> CrossTab:
+    """One count (opened, closed or open now) by two dimensions, for a table with totals."""
+    if measure not in COUNTED:
+        raise ReportError(f"measure: use one of {', '.join(COUNTED)}.")
+    if rows_by == columns_by:
+        raise ReportError("rows and columns must be two different dimensions.")
+    parse_group_by(f"{rows_by},{columns_by}")
+    dated = Case.closed_at if measure == "closed" else Case.opened_at
+    condition = {
+        "opened": _in(Case.opened_at, window),
+        "closed": and_(Case.status == "closed", _in(Case.closed_at, window)),
+        "open_now": Case.status != "closed",
+    }[measure]
+    first, second = dimension(session, rows_by, dated), dimension(session, columns_by, dated)
+    found = list(
+        await session.execute(
+            select(first, second, func.count()).where(scope, condition).group_by(first, second)
+        )
+    )
+    cells = [{rows_by: a, columns_by: b, "n": n} for a, b, n in found]
+    for name in (rows_by, columns_by):
+        if name == "organisation":
+            named = [{"organisation": cell[name]} for cell in cells]
+            await _organisation_names(session, named)
+            for cell, label in zip(cells, named, strict=True):
+                cell[name] = label["organisation"]
+    row_labels = sorted({str(cell[rows_by]) for cell in cells})
+    column_labels = sorted({str(cell[columns_by]) for cell in cells})
+    counts = [[0] * len(column_labels) for _ in row_labels]
+    for cell in cells:
+        counts[row_labels.index(str(cell[rows_by]))][column_labels.index(str(cell[columns_by]))] = (
+            cell["n"]
+        )
+    return CrossTab(
+        f"Cases {measure.replace('_', ' ')} by {rows_by} and {columns_by}",
+        rows_by,
+        columns_by,
+        row_labels,
+        column_labels,
+        counts,
+        window.notes(),
+    )

@@ -1,0 +1,183 @@
+"""Reports for the API and the web pages: who may see which, over which window, in which shape.
+
+Scoping is services.access's `report_scope`; the figures are records.reporting's queries.
+"""
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+
+from sqlalchemy import select, true
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from records.database import Database
+from records.models import AuditEntry, RootCauseCode, Staff
+from records.reporting import benchmark, causes, effort, equality, kpis
+from records.reporting.kpis import ReportError, Window
+from records.reporting.table import CrossTab, Report
+from services.access import ROOT_CAUSE_EDITORS, Principal, report_scope
+from services.errors import Forbidden, Invalid, NotFound
+from settings import Settings
+
+REPORTS = (
+    "kpis",
+    "stages",
+    "suspensions",
+    "workload",
+    "cost",
+    "root-causes",
+    "repeats",
+    "benchmark",
+    "wres",
+    "wdes",
+    "crosstab",
+)
+LONGEST_WINDOW = timedelta(days=366 * 10)
+
+
+@dataclass
+class ReportParameters:
+    group_by: str | None = None
+    start: date | None = None
+    end: date | None = None
+    national: bool = False
+    window: str = "1y"
+    by: str = "division"
+    rows: str = "division"
+    columns: str = "case_type"
+    measure: str = "opened"
+    limit: int = 100
+
+
+def window_of(parameters: ReportParameters, now: datetime) -> Window:
+    """[from, to) in whole UTC days; by default the 365 days up to and including today."""
+    end = parameters.end or (now.date() + timedelta(days=1))
+    start = parameters.start or (end - timedelta(days=365))
+    if start >= end:
+        raise Invalid("from must be before to.")
+    if end - start > LONGEST_WINDOW:
+        raise Invalid("A report window may be at most ten years long.")
+    return Window(datetime.combine(start, time(), UTC), datetime.combine(end, time(), UTC), now)
+
+
+@dataclass
+class Reports:
+    database: Database
+    settings: Settings
+    principal: Principal
+
+    async def run(
+        self, name: str, parameters: ReportParameters, now: datetime | None = None
+    ) -> Report | CrossTab:
+        if name not in REPORTS:
+            raise NotFound(f"There is no report '{name}'; the reports are: {', '.join(REPORTS)}.")
+        scope = report_scope(self.principal, parameters.national)
+        staff_scope = (
+            true()
+            if parameters.national
+            else Staff.organisation_id == self.principal.organisation_id
+        )
+        window = window_of(parameters, now or datetime.now(UTC))
+        settings = self.settings
+
+        def grouped() -> list[str]:
+            return kpis.parse_group_by(parameters.group_by)
+
+        runs: dict[str, Callable[[AsyncSession], Awaitable[Report | CrossTab]]] = {
+            "kpis": lambda s: kpis.kpis(s, scope, window, grouped()),
+            "stages": lambda s: kpis.stages(s, scope, window, grouped()),
+            "suspensions": lambda s: kpis.suspensions(s, scope, window, grouped()),
+            "workload": lambda s: effort.workload(
+                s, scope, settings.report_case_type_weights, settings.report_risk_weights
+            ),
+            "cost": lambda s: effort.cost(
+                s,
+                scope,
+                window,
+                effort.parse_cost_group_by(parameters.group_by),
+                settings.report_hourly_rates,
+            ),
+            "root-causes": lambda s: causes.root_causes(s, scope, window, parameters.by),
+            "repeats": lambda s: causes.repeats(s, scope, window),
+            "benchmark": lambda s: benchmark.open_case_benchmark(
+                s, scope, window, parameters.limit
+            ),
+            "wres": lambda s: equality.relative_likelihood(
+                s, scope, staff_scope, equality.WRES3, window.end, parameters.window
+            ),
+            "wdes": lambda s: equality.relative_likelihood(
+                s, scope, staff_scope, equality.WDES3, window.end, parameters.window
+            ),
+            "crosstab": lambda s: kpis.crosstab(
+                s, scope, window, parameters.rows, parameters.columns, parameters.measure
+            ),
+        }
+        try:
+            async with self.database.sessions() as session:
+                return await runs[name](session)
+        except ReportError as error:
+            raise Invalid(str(error)) from error
+
+
+@dataclass
+class RootCauses:
+    """The root-cause codes a policy owner maintains for their organisation."""
+
+    database: Database
+    principal: Principal
+
+    async def list(self) -> list[RootCauseCode]:
+        async with self.database.sessions() as session:
+            rows = await session.scalars(
+                select(RootCauseCode)
+                .where(RootCauseCode.organisation_id == self.principal.organisation_id)
+                .order_by(RootCauseCode.code)
+            )
+            return list(rows)
+
+    async def save(self, code: str, label: str, active: bool = True) -> RootCauseCode:
+        """Add a code, or change its label or retire it (codes in use are never deleted)."""
+        if not self.principal.has_any(ROOT_CAUSE_EDITORS):
+            raise Forbidden("Only a policy owner may change the root-cause codes.")
+        try:
+            code = causes.check_code(code)
+        except ReportError as error:
+            raise Invalid(str(error)) from error
+        if not label.strip() or len(label) > 200:
+            raise Invalid("label: give a label of 1 to 200 characters.")
+        async with self.database.transaction() as session:
+            row = await session.scalar(
+                select(RootCauseCode).where(
+                    RootCauseCode.organisation_id == self.principal.organisation_id,
+                    RootCauseCode.code == code,
+                )
+            )
+            if row is None:
+                row = RootCauseCode(organisation_id=self.principal.organisation_id, code=code)
+                session.add(row)
+            row.label, row.active = label.strip(), active
+            session.add(
+                AuditEntry(
+                    organisation_id=self.principal.organisation_id,
+                    username=self.principal.username,
+                    action="root_cause.save",
+                    detail={"code": code, "label": row.label, "active": active},
+                )
+            )
+        return row
+
+
+async def check_root_cause(session: AsyncSession, organisation_id: int, code: object) -> None:
+    """A closing step's root cause must be one of the organisation's active codes."""
+    known = await session.scalar(
+        select(RootCauseCode.code).where(
+            RootCauseCode.organisation_id == organisation_id,
+            RootCauseCode.code == str(code),
+            RootCauseCode.active.is_(True),
+        )
+    )
+    if known is None:
+        raise Invalid(
+            f"root_cause: '{code}' is not one of your organisation's root-cause codes "
+            "(see GET /api/reports/root-causes)."
+        )
