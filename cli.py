@@ -21,6 +21,7 @@ from activities.mail import format_london
 from mail_sink import DEFAULT_MAIL_FOLDER, start_mail_sink
 from policies.loader import load_policy_file
 from policies.schema import PolicyInvalid, policy_json_schema
+from records import audit
 from records.database import Database
 from records.migrate import upgrade
 from schedules import RECURRING, describe_schedules, trigger_schedule
@@ -165,6 +166,18 @@ async def _schedules(settings: Settings, command: str, name: str | None) -> None
         print(f"  next: {runs}\n  last: {last}")
 
 
+async def verify_audit(database_url: str) -> int:
+    """`ercase audit verify`: 0 and OK when the chain holds, 1 and the first broken row if not."""
+    database = Database(database_url)
+    try:
+        async with database.sessions() as session:
+            verdict = await audit.verify(session)
+    finally:
+        await database.dispose()
+    print(verdict, file=sys.stdout if verdict.ok else sys.stderr)
+    return 0 if verdict.ok else 1
+
+
 def validate_policy_file(path: Path) -> int:
     try:
         policy = load_policy_file(path)
@@ -201,6 +214,9 @@ def main(argv: list[str] | None = None) -> None:
     schedule_commands.add_parser("list", help="each schedule, with its next runs")
     trigger_parser = schedule_commands.add_parser("trigger", help="run a schedule now")
     trigger_parser.add_argument("name", choices=[mail.name for mail in RECURRING])
+    audit_parser = commands.add_parser("audit", help="the hash-chained audit log")
+    audit_commands = audit_parser.add_subparsers(dest="audit_command", required=True)
+    audit_commands.add_parser("verify", help="check every row's hash and link; name the first bad")
     args = parser.parse_args(argv)
 
     if args.command == "up":
@@ -224,6 +240,8 @@ def main(argv: list[str] | None = None) -> None:
         print(json.dumps(policy_json_schema(), indent=2))
     elif args.command == "policy":
         sys.exit(validate_policy_file(args.file))
+    elif args.command == "audit":
+        sys.exit(asyncio.run(verify_audit(get_settings().database_url)))
 
 
 if __name__ == "__main__":
