@@ -418,7 +418,14 @@ class CaseCommands:
         by organisation only; the caller shows them no more than its reference and version.
         """
         async with self.database.transaction() as session:
-            case = await session.scalar(reachable_cases(self.principal).where(Case.id == case_id))
+            # Case readers move only cases they see; a policy owner, who reads none, any case
+            # of the organisation that is theirs to reach (not restricted away, no conflict).
+            scope = (
+                visible_cases(self.principal)
+                if self.principal.has_any(CASE_READERS)
+                else reachable_cases(self.principal)
+            )
+            case = await session.scalar(scope.where(Case.id == case_id))
             if case is None:
                 raise NotFound(f"There is no case {case_id} that you can see.")
             if not self.principal.has_any(POLICY_MOVERS):
@@ -630,7 +637,8 @@ class CaseCommands:
                 User.username == advisor, User.organisation_id == self.principal.organisation_id
             )
         )
-        if user is not None and user.staff_employee_id in (employee_id, line_manager_id):
+        linked = user.staff_employee_id if user is not None else None
+        if linked is not None and linked in (employee_id, line_manager_id):
             raise Conflict(
                 f"{advisor} cannot handle a case about {employee_id}: they are a party to it "
                 "(conflict of interest)."
