@@ -13,7 +13,8 @@ from records.people import StaffEntry, create_user, get_or_create_organisation, 
 from services.access import Principal
 from services.cases import CaseCommands, OpenCase
 
-DEMO_PASSWORD = "demo"
+# The demo users' published password; they exist only with ERCASE_DEV=true (bandit B105).
+DEMO_PASSWORD = "demo"  # nosec B105
 DEMO_ORGANISATION = ("RX1", "Demo NHS Foundation Trust")
 DEMO_USERS = [
     ("alice", "Alice Adeyemi", ["advisor"]),
