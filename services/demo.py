@@ -22,6 +22,7 @@ DEMO_USERS = [
     ("mark", "Mark Mensah", ["manager"]),
     ("polly", "Polly Price", ["policy_owner"]),
     ("hannah", "Hannah Hughes", ["hr_director"]),
+    ("audrey", "Audrey Ali", ["auditor"]),
     ("admin", "Ada Admin", ["admin"]),
 ]
 DIVISIONS = {
