@@ -68,6 +68,37 @@ def _problem(item: dict[str, Any]) -> dict[str, str]:
     return {"path": _field(location), "message": item.get("msg", "invalid")}
 
 
+def _document_errors_as_sent(app: FastAPI) -> None:
+    """The schema's 422 body is what invalid_request sends, not FastAPI's default shape."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = build()
+            schema.setdefault("components", {}).setdefault("schemas", {})["HTTPValidationError"] = {
+                "title": "HTTPValidationError",
+                "type": "object",
+                "required": ["detail"],
+                "properties": {
+                    "detail": {"type": "string"},
+                    "errors": {
+                        "type": "array",
+                        "items": {
+                            "type": "object",
+                            "properties": {
+                                "path": {"type": "string"},
+                                "message": {"type": "string"},
+                            },
+                        },
+                    },
+                },
+            }
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
 
@@ -127,6 +158,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(router)
     app.include_router(access.router)
     web.install(app)
+    _document_errors_as_sent(app)
     app.include_router(calendar.router)
     app.include_router(me.router)
     if settings.dev:
