@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: run test lint postgres browser bench chaos clean
+.PHONY: run test lint security postgres browser bench chaos clean
 
 $(INSTALLED): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -32,7 +32,12 @@ lint: $(INSTALLED)
 browser: $(INSTALLED)
 	@test -x /usr/bin/chromium || { apt-get update && apt-get install -y chromium; }
 
-test: $(INSTALLED) postgres browser lint
+# bandit over the code; pip-audit of the installed dependencies against PyPI's advisories.
+security: $(INSTALLED)
+	$(BIN)/bandit -q -c pyproject.toml -r .
+	$(BIN)/pip-audit --progress-spinner off --skip-editable
+
+test: $(INSTALLED) postgres browser lint security
 	$(BIN)/pytest -q
 
 bench: $(INSTALLED)

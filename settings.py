@@ -83,6 +83,14 @@ class Settings(BaseSettings):
         "admin": 25,
     }
     foi_threshold: int = 5
+    # Case documents larger than this are refused.
+    document_max_mb: int = Field(default=20, ge=1, le=500)
+    # Sign-in hardening: an account is locked after this many failed attempts in a row, for
+    # this long; one client address may fail at most sign_in_rate_limit times per window.
+    sign_in_max_failures: int = Field(default=5, ge=1)
+    sign_in_lockout_minutes: int = Field(default=15, ge=1)
+    sign_in_rate_limit: int = Field(default=20, ge=1)
+    sign_in_rate_window_minutes: int = Field(default=15, ge=1)
 
     @field_validator("payload_key")
     @classmethod

@@ -7,12 +7,13 @@ from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy import select
 from temporalio.client import Client
 
-from api.security import username_from_token
+from api.security import token_claims
 from records.database import Database
 from records.models import User
-from services.access import Principal
+from services.access import Principal, principal_of
 from services.cases import CaseCommands
 from services.errors import Unavailable
+from services.signin import is_revoked
 from settings import Settings
 from temporal_client import connect
 
@@ -51,19 +52,21 @@ async def get_current_user(
     token: Annotated[str, Depends(oauth2_scheme)],
 ) -> Principal:
     settings = get_settings(request)
-    username = username_from_token(token, settings.secret_key)
+    claims = token_claims(token, settings.secret_key)
     unauthorised = HTTPException(
         status.HTTP_401_UNAUTHORIZED,
         "Sign in again: your access token is missing, invalid or expired.",
         headers={"WWW-Authenticate": "Bearer"},
     )
-    if username is None:
+    if claims is None or await is_revoked(get_database(request), claims.jti):
         raise unauthorised
+    # Signing out revokes this token: the route reads it from here.
+    request.state.token_claims = claims
     async with get_database(request).sessions() as session:
-        user = await session.scalar(select(User).where(User.username == username))
+        user = await session.scalar(select(User).where(User.username == claims.username))
     if user is None or not user.active:
         raise unauthorised
-    return Principal(user.username, user.organisation_id, frozenset(user.roles))
+    return principal_of(user)
 
 
 CurrentUser = Annotated[Principal, Depends(get_current_user)]

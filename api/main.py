@@ -1,18 +1,19 @@
 """The FastAPI application: routers by resource, errors as sentences, never a 500 for bad input."""
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI, Request, status
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 from api import web
 from api.deps import TemporalConnection
 from api.routes import (
     absences,
+    access,
     auth,
     calendar,
     cases,
@@ -33,6 +34,20 @@ from services.errors import ServiceError
 from settings import Settings, get_settings
 
 log = logging.getLogger("ercase.api")
+
+# Scripts only from this site (htmx from /static), never inline; style attributes in a few
+# templates (and htmx's indicator style) still need 'unsafe-inline' for styles alone.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; object-src 'none'; base-uri 'none'; form-action 'self'; "
+    "frame-ancestors 'none'"
+)
+SECURITY_HEADERS = {
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Cross-Origin-Opener-Policy": "same-origin",
+}
 
 
 def _field(location: tuple[int | str, ...]) -> str:
@@ -57,6 +72,37 @@ def _problem(item: dict[str, Any]) -> dict[str, str]:
     return {"path": _field(location), "message": item.get("msg", "invalid")}
 
 
+def _document_errors_as_sent(app: FastAPI) -> None:
+    """The schema's 422 body is what invalid_request sends, not FastAPI's default shape."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = build()
+            schema.setdefault("components", {}).setdefault("schemas", {})["HTTPValidationError"] = {
+                "title": "HTTPValidationError",
+                "type": "object",
+                "required": ["detail"],
+                "properties": {
+                    "detail": {"type": "string"},
+                    "errors": {
+                        "type": "array",
+                        "items": {
+                            "type": "object",
+                            "properties": {
+                                "path": {"type": "string"},
+                                "message": {"type": "string"},
+                            },
+                        },
+                    },
+                },
+            }
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
 
@@ -70,12 +116,25 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app = FastAPI(title="ercase", version="0.1.0", lifespan=lifespan)
 
+    @app.middleware("http")
+    async def security_headers(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        response = await call_next(request)
+        for name, value in SECURITY_HEADERS.items():
+            response.headers.setdefault(name, value)
+        # The interactive API docs load Swagger UI's own inline script; every other page obeys
+        # a policy that allows no inline or foreign script at all.
+        if request.url.path not in ("/docs", "/redoc", "/docs/oauth2-redirect"):
+            response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+        return response
+
     @app.exception_handler(ServiceError)
     async def service_error(_request: Request, error: ServiceError) -> JSONResponse:
         body: dict[str, object] = {"detail": error.detail}
         if hasattr(error, "errors"):
             body["errors"] = error.errors
-        return JSONResponse(body, status_code=error.status)
+        return JSONResponse(body, status_code=error.status, headers=getattr(error, "headers", None))
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(_request: Request, error: RequestValidationError) -> JSONResponse:
@@ -101,7 +160,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(router)
     for router in (notes.router, documents.router, time_entries.router, reports.router):
         app.include_router(router)
+    app.include_router(access.router)
     web.install(app)
+    _document_errors_as_sent(app)
     app.include_router(calendar.router)
     app.include_router(me.router)
     app.include_router(governance.router)

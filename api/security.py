@@ -1,5 +1,7 @@
-"""Access tokens: signed JWTs naming the user; passwords are checked with argon2id."""
+"""Access tokens: signed JWTs naming the user, each with an id (jti) so it can be revoked."""
 
+import secrets
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import jwt
@@ -7,19 +9,34 @@ import jwt
 ALGORITHM = "HS256"
 
 
+@dataclass(frozen=True)
+class TokenClaims:
+    username: str
+    jti: str
+    expires_at: datetime
+
+
 def create_access_token(username: str, secret_key: str, minutes: int) -> str:
     now = datetime.now(UTC)
-    claims = {"sub": username, "iat": now, "exp": now + timedelta(minutes=minutes)}
+    claims = {
+        "sub": username,
+        "iat": now,
+        "exp": now + timedelta(minutes=minutes),
+        "jti": secrets.token_hex(16),
+    }
     return jwt.encode(claims, secret_key, algorithm=ALGORITHM)
 
 
-def username_from_token(token: str, secret_key: str) -> str | None:
-    """The username a valid, unexpired token names; None for anything else."""
+def token_claims(token: str, secret_key: str) -> TokenClaims | None:
+    """What a valid, unexpired token says; None for anything else (revocation is checked
+    by the caller, against the database)."""
     try:
         claims = jwt.decode(
-            token, secret_key, algorithms=[ALGORITHM], options={"require": ["exp", "sub"]}
+            token, secret_key, algorithms=[ALGORITHM], options={"require": ["exp", "sub", "jti"]}
         )
     except jwt.PyJWTError:
         return None
-    subject = claims.get("sub")
-    return subject if isinstance(subject, str) else None
+    subject, jti = claims.get("sub"), claims.get("jti")
+    if not isinstance(subject, str) or not isinstance(jti, str):
+        return None
+    return TokenClaims(subject, jti, datetime.fromtimestamp(claims["exp"], UTC))

@@ -15,6 +15,9 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+# Imported for its flush listener: every audit row written through any session is chained.
+import records.audit  # noqa: F401
+
 
 def async_url(database_url: str) -> URL:
     """The configured URL with an asyncio driver: sqlite → aiosqlite, postgresql → psycopg."""

@@ -79,6 +79,11 @@ class User(Base):
     calendar_token: Mapped[str | None] = mapped_column(String(64), unique=True)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Access scope (services/access.py): an advisor's team, the divisions a manager manages, and
+    # the staff record of this person, so a case they are a party to is never shown to them.
+    team: Mapped[str | None] = mapped_column(String(80))
+    divisions: Mapped[list[str]] = mapped_column(default=list)
+    staff_employee_id: Mapped[str | None] = mapped_column(String(40))
 
 
 class Staff(Base):
@@ -163,6 +168,8 @@ class Case(Base):
     suspension_review_due: Mapped[datetime | None]
     actions: Mapped[list[str]] = mapped_column(default=list)
     last_seq: Mapped[int] = mapped_column(Integer, default=0)
+    # Visible only to the people named in case_access (a manager or admin sets it).
+    restricted: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
 class CaseEvent(Base):
@@ -233,6 +240,11 @@ class AuditEntry(Base):
     case_id: Mapped[str | None] = mapped_column(String(20))
     client_address: Mapped[str | None] = mapped_column(String(64))
     detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # The hash chain (records/audit.py fills these in at flush): position, and
+    # sha256(previous hash + this row's canonical content).
+    seq: Mapped[int | None] = mapped_column(Integer, unique=True, index=True)
+    prev_hash: Mapped[str | None] = mapped_column(String(64))
+    hash: Mapped[str | None] = mapped_column(String(64))
 
 
 class OutboxMessage(Base):
@@ -292,6 +304,8 @@ class CasePurge(Base):
     purged_at: Mapped[datetime] = mapped_column(default=utcnow)
     retention: Mapped[str] = mapped_column(String(20))
     counts: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
 class Absence(Base):
     """One episode of sickness absence, as the e-rostering system reported it.
 
@@ -336,6 +350,8 @@ class AttendanceTrigger(Base):
     case_id: Mapped[str | None] = mapped_column(String(20))
     figures: Mapped[dict[str, Any]] = mapped_column(default=dict)
     at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class StageInterval(Base):
     """One stay of a case in a stage, or one suspension: written by the recording activity.
 
@@ -385,3 +401,67 @@ class CaseClosure(Base):
 # Reports select one organisation's cases opened or closed in a window.
 Index("ix_cases_org_opened", Case.organisation_id, Case.opened_at)
 Index("ix_cases_org_closed", Case.organisation_id, Case.closed_at)
+
+
+class AuditChain(Base):
+    """The one row every audit append locks: how long the chain is and its last hash."""
+
+    __tablename__ = "audit_chain"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    length: Mapped[int] = mapped_column(Integer, default=0)
+    last_hash: Mapped[str] = mapped_column(String(64))
+
+
+class CaseAccess(Base):
+    """The people named on a restricted case: only they may see it."""
+
+    __tablename__ = "case_access"
+    __table_args__ = (UniqueConstraint("case_id", "username"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id"), index=True)
+    username: Mapped[str] = mapped_column(String(80))
+    added_by: Mapped[str] = mapped_column(String(80))
+    added_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class CaseParty(Base):
+    """Someone a case is about or who takes part in it: complainant, witness (the subject and
+    their line manager come from the case and the staff directory). A party never sees it."""
+
+    __tablename__ = "case_parties"
+    __table_args__ = (UniqueConstraint("case_id", "employee_id", "role"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id"), index=True)
+    employee_id: Mapped[str] = mapped_column(String(40), index=True)
+    role: Mapped[str] = mapped_column(String(20))
+    added_by: Mapped[str] = mapped_column(String(80))
+    added_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class SignInAttempt(Base):
+    """Failed sign-ins, by account and by client address: lockout and rate limit read them."""
+
+    __tablename__ = "sign_in_attempts"
+    __table_args__ = (
+        Index("ix_sign_in_attempts_username_at", "username", "at"),
+        Index("ix_sign_in_attempts_address_at", "client_address", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(80))
+    client_address: Mapped[str | None] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    # "failed" counts towards lockout and the rate limit; "ok" ends an account's run of failures.
+    outcome: Mapped[str] = mapped_column(String(10))
+
+
+class RevokedToken(Base):
+    """Access tokens and web sessions ended by signing out, kept until they would expire."""
+
+    __tablename__ = "revoked_tokens"
+
+    jti: Mapped[str] = mapped_column(String(64), primary_key=True)
+    expires_at: Mapped[datetime]

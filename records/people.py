@@ -42,6 +42,10 @@ async def create_user(
     roles: Iterable[str],
     full_name: str,
     email: str,
+    *,
+    team: str | None = None,
+    divisions: Iterable[str] = (),
+    staff_employee_id: str | None = None,
 ) -> User:
     roles = list(roles)
     unknown = set(roles) - set(ROLES)
@@ -54,6 +58,9 @@ async def create_user(
         roles=roles,
         full_name=full_name,
         email=email,
+        team=team,
+        divisions=sorted(divisions),
+        staff_employee_id=staff_employee_id,
     )
     session.add(user)
     await session.flush()

@@ -1,11 +1,25 @@
-"""Who may see and do what: the one place every case query is scoped by organisation and role."""
+"""Who may see and do what: the one place every case query is scoped by organisation and role.
 
-from dataclasses import dataclass
+A case is visible to someone when all of these hold:
 
-from sqlalchemy import Select, select, true
-from sqlalchemy.sql.elements import ColumnElement
+- it belongs to their organisation;
+- they are not a party to it: its subject, the subject's line manager, or a complainant or
+  witness recorded on it (through the staff record their account is linked to) — whatever
+  their role;
+- if it is restricted, they are named on it (naming is the whole grant: role scope aside);
+- otherwise their role reaches it: advisors the cases assigned to them or to someone in their
+  team, managers the cases of the divisions they manage, HR directors, auditors and admins
+  the whole organisation. Policy owners see no case content.
 
-from records.models import Case
+Anything else is answered as if the case did not exist (404), so nobody learns that a case
+they may not see is there.
+"""
+
+from dataclasses import dataclass, field
+
+from sqlalchemy import ColumnElement, Select, and_, exists, false, or_, select, true
+
+from records.models import Case, CaseAccess, CaseParty, Staff, User
 from services.errors import Forbidden
 
 CASE_READERS = frozenset({"advisor", "manager", "hr_director", "auditor", "admin"})
@@ -13,6 +27,10 @@ CASE_WORKERS = frozenset({"advisor", "manager", "admin"})
 STAFF_EDITORS = frozenset({"advisor", "manager", "hr_director", "admin"})
 POLICY_PUBLISHERS = frozenset({"policy_owner", "admin"})
 POLICY_MOVERS = frozenset({"policy_owner", "manager", "admin"})
+# Who may restrict a case and name the people on it.
+RESTRICTERS = frozenset({"manager", "admin"})
+AUDIT_READERS = frozenset({"auditor", "admin"})
+ORGANISATION_WIDE = frozenset({"hr_director", "auditor", "admin"})
 
 
 @dataclass(frozen=True)
@@ -22,17 +40,74 @@ class Principal:
     username: str
     organisation_id: int
     roles: frozenset[str]
+    team: str | None = None
+    divisions: frozenset[str] = field(default_factory=frozenset)
+    staff_employee_id: str | None = None
 
     def has_any(self, roles: frozenset[str]) -> bool:
         return bool(self.roles & roles)
 
 
+def principal_of(user: User) -> Principal:
+    return Principal(
+        username=user.username,
+        organisation_id=user.organisation_id,
+        roles=frozenset(user.roles),
+        team=user.team,
+        divisions=frozenset(user.divisions or ()),
+        staff_employee_id=user.staff_employee_id,
+    )
+
+
+def party_to_case(employee_id: str) -> ColumnElement[bool]:
+    """The member of staff is the case's subject, their line manager, or a recorded party."""
+    line_manager = exists().where(
+        Staff.organisation_id == Case.organisation_id,
+        Staff.employee_id == Case.employee_id,
+        Staff.line_manager_id == employee_id,
+    )
+    recorded = exists().where(CaseParty.case_id == Case.id, CaseParty.employee_id == employee_id)
+    return or_(Case.employee_id == employee_id, line_manager, recorded)
+
+
+def _named(principal: Principal) -> ColumnElement[bool]:
+    return exists().where(CaseAccess.case_id == Case.id, CaseAccess.username == principal.username)
+
+
+def _role_reach(principal: Principal) -> ColumnElement[bool]:
+    """The unrestricted cases this person's roles reach (any one role is enough)."""
+    if principal.has_any(ORGANISATION_WIDE):
+        return true()
+    reaches: list[ColumnElement[bool]] = []
+    if "advisor" in principal.roles:
+        reaches.append(Case.advisor == principal.username)
+        if principal.team:
+            team = select(User.username).where(
+                User.organisation_id == principal.organisation_id, User.team == principal.team
+            )
+            reaches.append(Case.advisor.in_(team))
+    if "manager" in principal.roles and principal.divisions:
+        reaches.append(Case.division.in_(sorted(principal.divisions)))
+    return or_(false(), *reaches)
+
+
+def reachable_cases(principal: Principal) -> Select[Case]:
+    """Cases this person may act on without reading them (a policy owner moving a case to a new
+    policy version): their organisation, not a party, and named if it is restricted."""
+    query = select(Case).where(Case.organisation_id == principal.organisation_id)
+    if principal.staff_employee_id:
+        query = query.where(~party_to_case(principal.staff_employee_id))
+    return query.where(or_(Case.restricted.is_(False), _named(principal)))
+
+
 def visible_cases(principal: Principal) -> Select[Case]:
     """Cases this person may know exist. Policy owners see no case content."""
-    query = select(Case).where(Case.organisation_id == principal.organisation_id)
+    query = reachable_cases(principal)
     if not principal.has_any(CASE_READERS):
-        return query.where(Case.id.is_(None))
-    return query
+        return query.where(false())
+    return query.where(
+        or_(and_(Case.restricted.is_(False), _role_reach(principal)), _named(principal))
+    )
 
 
 # Reports: aggregate figures (never a case's content) for those who answer for the service.

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from policies.calendar import END_OF_DAY, LONDON
 from records.models import AuditEntry, Case, User
-from services.access import Principal, visible_cases
+from services.access import principal_of, visible_cases
 
 TOKEN_BYTES = 32  # 43 URL-safe characters; the column holds 64
 REFRESH = "PT1H"
@@ -63,7 +63,7 @@ async def feed_for_token(
     )
     if user is None:
         return None
-    principal = Principal(user.username, user.organisation_id, frozenset(user.roles))
+    principal = principal_of(user)
     cases = list(
         await session.scalars(
             visible_cases(principal)

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, select
+from sqlalchemy import ColumnElement, delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
@@ -29,11 +29,21 @@ from records.cases import (
     policy_version,
 )
 from records.database import Database
-from records.models import AuditEntry, Case, Note, User
-from services.access import CASE_WORKERS, POLICY_MOVERS, Principal, visible_cases
+from records.models import AuditEntry, Case, CaseAccess, CaseParty, Note, User
+from services.access import (
+    CASE_READERS,
+    CASE_WORKERS,
+    POLICY_MOVERS,
+    RESTRICTERS,
+    Principal,
+    party_to_case,
+    principal_of,
+    reachable_cases,
+    visible_cases,
+)
 from services.errors import Conflict, Forbidden, Invalid, NotFound, RowsInvalid, Unavailable
-from temporal_client import case_keys_of
 from services.reports import check_root_cause
+from temporal_client import case_keys_of
 from workflows import WORKFLOW_FOR_CASE_TYPE, workflow_id
 from workflows.case_process import CaseProcess
 from workflows.types import (
@@ -48,6 +58,8 @@ from workflows.types import (
 )
 
 RISKS = ("urgent", "routine")
+# Parties recorded on a case; the subject and their line manager need no record.
+PARTY_ROLES = ("complainant", "witness")
 Request = TypeVar("Request")
 
 
@@ -146,11 +158,11 @@ class CaseCommands:
 
     async def appeal(self, case_id: str, grounds: str) -> Case:
         """Open an appeal against a closed case, as a linked case, within its policy's window."""
-        self._require_worker()
-        if not grounds.strip():
-            raise Invalid("Give the grounds of appeal.")
         async with self.database.transaction() as session:
             original = await self.get(session, case_id)
+            self._require_worker()
+            if not grounds.strip():
+                raise Invalid("Give the grounds of appeal.")
             if original.status != "closed" or original.closed_at is None:
                 raise Conflict(f"Case {case_id} is still open; an appeal is against a closed case.")
             row = await policy_version(
@@ -227,6 +239,10 @@ class CaseCommands:
                     problems.append({"row": row_labels[index], "message": invalid.detail})
             if problems:
                 raise RowsInvalid(sorted(problems, key=lambda problem: _row_order(problem["row"])))
+            # Audited after every reference is allocated: the audit chain's lock is always
+            # taken last, so two openers never wait for each other's locks (a deadlock).
+            for case, _, _ in prepared:
+                session.add(self._audit_entry("case.open", case.id))
             # Commit only once every workflow has started: no case row without its process.
             await session.flush()
             keys = case_keys_of(client)
@@ -260,6 +276,7 @@ class CaseCommands:
         if staff is None:
             raise Invalid(f"There is no member of staff with id '{request.employee_id}'.")
         advisor = await self._advisor_for(session, request.advisor)
+        await self._check_not_party(session, advisor, staff.employee_id, staff.line_manager_id)
         opened_at = request.opened_at or now
         if opened_at > now:
             raise Invalid("opened_at cannot be in the future.")
@@ -291,7 +308,6 @@ class CaseCommands:
             )
         )
         session.add(case)
-        session.add(self._audit_entry("case.open", reference))
         case_input = CaseInput(
             case_id=reference,
             organisation_id=organisation_id,
@@ -407,10 +423,11 @@ class CaseCommands:
         return await self._step(case_id, CaseProcess.suspension, request, f"case.suspension.{step}")
 
     async def assign(self, case_id: str, advisor: str, request_id: str | None) -> Case:
-        self._require_worker()
         async with self.database.transaction() as session:
-            await self.get(session, case_id)  # an unknown case is a 404 whoever is named
+            case = await self.get(session, case_id)  # an unknown case is a 404 whoever is named
+            self._require_worker()
             advisor = await self._advisor_for(session, advisor)
+            await self._check_may_handle(session, case, advisor)
         request = AssignRequest(
             advisor=advisor, actor=self.principal.username, request_id=request_id
         )
@@ -423,10 +440,10 @@ class CaseCommands:
         request: Request,
         audit_action: str,
     ) -> Case:
-        self._require_worker()
         request_id = getattr(request, "request_id", None)
         async with self.database.transaction() as session:
             case = await self.get(session, case_id)
+            self._require_worker()
             # A retried request (same request_id) still gets its answer from the engine, even
             # when it was the step that closed the case.
             if case.status == "closed" and not request_id:
@@ -442,16 +459,21 @@ class CaseCommands:
         Policy owners may do it without seeing the case's content, so this looks the case up
         by organisation only; the caller shows them no more than its reference and version.
         """
-        if not self.principal.has_any(POLICY_MOVERS):
-            raise Forbidden("Only a policy owner or a manager can move a case to a new version.")
         async with self.database.transaction() as session:
-            case = await session.scalar(
-                select(Case).where(
-                    Case.id == case_id, Case.organisation_id == self.principal.organisation_id
-                )
+            # Case readers move only cases they see; a policy owner, who reads none, any case
+            # of the organisation that is theirs to reach (not restricted away, no conflict).
+            scope = (
+                visible_cases(self.principal)
+                if self.principal.has_any(CASE_READERS)
+                else reachable_cases(self.principal)
             )
+            case = await session.scalar(scope.where(Case.id == case_id))
             if case is None:
                 raise NotFound(f"There is no case {case_id} that you can see.")
+            if not self.principal.has_any(POLICY_MOVERS):
+                raise Forbidden(
+                    "Only a policy owner or a manager can move a case to a new version."
+                )
             if case.status == "closed" and not request_id:
                 raise Conflict(f"Case {case_id} is closed; nothing more can be done in it.")
             row = await policy_version(session, case.organisation_id, case.case_type, version)
@@ -500,18 +522,169 @@ class CaseCommands:
             rows = await session.scalars(
                 select(Note).where(Note.case_id == case_id).order_by(Note.created_at, Note.id)
             )
+            session.add(self._audit_entry("case.notes.read", case_id))
             return list(rows)
 
     async def add_note(self, case_id: str, kind: str, text: str) -> Note:
         """Notes are records the API owns; the process does not need to know about them."""
-        self._require_worker()
         async with self.database.transaction() as session:
             await self.get(session, case_id)
+            self._require_worker()
             note = Note(case_id=case_id, author=self.principal.username, kind=kind, body=text)
             session.add(note)
             session.add(self._audit_entry(f"case.note.{kind}", case_id))
             await session.flush()
             return note
+
+    # ---- restriction and parties ------------------------------------------------------
+
+    async def restriction(self, case_id: str) -> tuple[bool, list[str]]:
+        """Whether the case is restricted and who is named on it."""
+        async with self.database.transaction() as session:
+            case = await self.get(session, case_id)
+            return case.restricted, await _named_people(session, case_id)
+
+    async def restrict(self, case_id: str, restricted: bool, people: list[str]) -> list[str]:
+        """Restrict a case to the people named (or lift the restriction); managers and admins.
+
+        Each person named must be an active case reader of the organisation and not a party to
+        the case; the names replace the earlier ones.
+        """
+        async with self.database.transaction() as session:
+            case = await self.get(session, case_id)
+            if not self.principal.has_any(RESTRICTERS):
+                raise Forbidden("Only a manager or an admin can restrict a case.")
+            names = sorted(set(people))
+            if restricted and not names:
+                raise Invalid("Name at least one person who may see the restricted case.")
+            for username in names:
+                user = await session.scalar(
+                    select(User).where(
+                        User.username == username,
+                        User.organisation_id == self.principal.organisation_id,
+                        User.active.is_(True),
+                    )
+                )
+                if user is None or not set(user.roles) & CASE_READERS:
+                    raise Invalid(
+                        f"'{username}' is not a person in your organisation who reads cases."
+                    )
+                await self._check_not_conflicted(session, case, user)
+            await session.execute(delete(CaseAccess).where(CaseAccess.case_id == case_id))
+            for username in names:
+                session.add(
+                    CaseAccess(case_id=case_id, username=username, added_by=self.principal.username)
+                )
+            case.restricted = restricted
+            session.add(
+                self._audit_entry(
+                    "case.restrict" if restricted else "case.unrestrict",
+                    case_id,
+                    {"people": names},
+                )
+            )
+            return names
+
+    async def parties(self, case_id: str) -> list[CaseParty]:
+        async with self.database.transaction() as session:
+            await self.get(session, case_id)
+            rows = await session.scalars(
+                select(CaseParty).where(CaseParty.case_id == case_id).order_by(CaseParty.id)
+            )
+            session.add(self._audit_entry("case.parties.read", case_id))
+            return list(rows)
+
+    async def add_party(self, case_id: str, employee_id: str, role: str) -> CaseParty:
+        """Record a complainant or witness: from now on they never see the case."""
+        async with self.database.transaction() as session:
+            case = await self.get(session, case_id)
+            self._require_worker()
+            if role not in PARTY_ROLES:
+                raise Invalid(f"role must be one of: {', '.join(PARTY_ROLES)}.")
+            if await find_staff(session, case.organisation_id, employee_id) is None:
+                raise Invalid(f"There is no member of staff with id '{employee_id}'.")
+            handler = await session.scalar(
+                select(User).where(
+                    User.organisation_id == case.organisation_id,
+                    User.username == case.advisor,
+                    User.staff_employee_id == employee_id,
+                )
+            )
+            if handler is not None:
+                raise Conflict(
+                    f"{employee_id} is {case.advisor}, who handles case {case_id}: assign the case "
+                    "to another advisor before recording them as a party."
+                )
+            existing = await session.scalar(
+                select(CaseParty).where(
+                    CaseParty.case_id == case_id,
+                    CaseParty.employee_id == employee_id,
+                    CaseParty.role == role,
+                )
+            )
+            if existing is not None:
+                return existing
+            party = CaseParty(
+                case_id=case_id,
+                employee_id=employee_id,
+                role=role,
+                added_by=self.principal.username,
+            )
+            session.add(party)
+            session.add(
+                self._audit_entry(
+                    "case.party.add", case_id, {"employee_id": employee_id, "role": role}
+                )
+            )
+            await session.flush()
+            return party
+
+    async def _check_not_conflicted(self, session: AsyncSession, case: Case, user: User) -> None:
+        if user.staff_employee_id is None:
+            return
+        conflicted = await session.scalar(
+            select(Case.id).where(Case.id == case.id, party_to_case(user.staff_employee_id))
+        )
+        if conflicted is not None:
+            raise Conflict(
+                f"{user.username} cannot be given case {case.id}: they are a party to it "
+                "(conflict of interest)."
+            )
+
+    async def _check_may_handle(self, session: AsyncSession, case: Case, advisor: str) -> None:
+        """The new handler is not a party to the case, and is named on it if it is restricted."""
+        user = await session.scalar(
+            select(User).where(
+                User.username == advisor, User.organisation_id == case.organisation_id
+            )
+        )
+        assert user is not None  # _advisor_for found them
+        await self._check_not_conflicted(session, case, user)
+        if case.restricted:
+            named = await session.scalar(
+                reachable_cases(principal_of(user)).where(Case.id == case.id)
+            )
+            if named is None:
+                raise Conflict(
+                    f"Case {case.id} is restricted and {advisor} is not named on it; "
+                    "name them on it first."
+                )
+
+    async def _check_not_party(
+        self, session: AsyncSession, advisor: str, employee_id: str, line_manager_id: str | None
+    ) -> None:
+        """A new case is not handed to its subject or the subject's line manager."""
+        user = await session.scalar(
+            select(User).where(
+                User.username == advisor, User.organisation_id == self.principal.organisation_id
+            )
+        )
+        linked = user.staff_employee_id if user is not None else None
+        if linked is not None and linked in (employee_id, line_manager_id):
+            raise Conflict(
+                f"{advisor} cannot handle a case about {employee_id}: they are a party to it "
+                "(conflict of interest)."
+            )
 
     # ---- helpers -----------------------------------------------------------------
 
@@ -519,14 +692,26 @@ class CaseCommands:
         if not self.principal.has_any(CASE_WORKERS):
             raise Forbidden("Your role cannot open or change cases.")
 
-    def _audit_entry(self, action: str, case_id: str | None) -> AuditEntry:
+    def _audit_entry(
+        self, action: str, case_id: str | None, detail: dict[str, Any] | None = None
+    ) -> AuditEntry:
         return AuditEntry(
             organisation_id=self.principal.organisation_id,
             username=self.principal.username,
             action=action,
             case_id=case_id,
             client_address=self.client_address,
+            detail=detail or {},
         )
+
+
+async def _named_people(session: AsyncSession, case_id: str) -> list[str]:
+    rows = await session.scalars(
+        select(CaseAccess.username)
+        .where(CaseAccess.case_id == case_id)
+        .order_by(CaseAccess.username)
+    )
+    return list(rows)
 
 
 def _row_order(label: str) -> tuple[str, int]:

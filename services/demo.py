@@ -13,7 +13,8 @@ from records.people import StaffEntry, create_user, get_or_create_organisation, 
 from services.access import Principal
 from services.cases import CaseCommands, OpenCase
 
-DEMO_PASSWORD = "demo"
+# The demo users' published password; they exist only with ERCASE_DEV=true (bandit B105).
+DEMO_PASSWORD = "demo"  # nosec B105
 DEMO_ORGANISATION = ("RX1", "Demo NHS Foundation Trust")
 DEMO_USERS = [
     ("alice", "Alice Adeyemi", ["advisor"]),
@@ -21,6 +22,7 @@ DEMO_USERS = [
     ("mark", "Mark Mensah", ["manager"]),
     ("polly", "Polly Price", ["policy_owner"]),
     ("hannah", "Hannah Hughes", ["hr_director"]),
+    ("audrey", "Audrey Ali", ["auditor"]),
     ("admin", "Ada Admin", ["admin"]),
 ]
 DIVISIONS = {
@@ -82,15 +84,30 @@ async def seed_demo(
         organisation = await get_or_create_organisation(session, code, name)
         for username, full_name, roles in DEMO_USERS:
             email = f"{username}@demo-trust.example"
+            # One ER team of advisors; the manager manages every division of the demo trust.
             await create_user(
-                session, organisation, username, DEMO_PASSWORD, roles, full_name, email
+                session,
+                organisation,
+                username,
+                DEMO_PASSWORD,
+                roles,
+                full_name,
+                email,
+                team="ER advisory" if "advisor" in roles else None,
+                divisions=DIVISIONS if "manager" in roles else (),
             )
         await upsert_staff(session, organisation.id, demo_staff())
         organisation_id = organisation.id
 
     def as_user(username: str) -> CaseCommands:
         roles = next(roles for name, _, roles in DEMO_USERS if name == username)
-        principal = Principal(username, organisation_id, frozenset(roles))
+        principal = Principal(
+            username,
+            organisation_id,
+            frozenset(roles),
+            team="ER advisory" if "advisor" in roles else None,
+            divisions=frozenset(DIVISIONS) if "manager" in roles else frozenset(),
+        )
         return CaseCommands(database, client, task_queue, principal)
 
     alice, bob = as_user("alice"), as_user("bob")

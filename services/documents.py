@@ -22,23 +22,28 @@ from services.cases import visible_case
 from services.errors import Forbidden, Invalid, NotFound
 
 MAX_DOCUMENT_BYTES = 20 * 1024 * 1024
-ALLOWED_KINDS = "PDF, PNG, JPEG, Word (.docx), OpenDocument text (.odt) or plain text"
+ALLOWED_KINDS = (
+    "PDF, PNG, JPEG, Word (.docx), Excel (.xlsx), OpenDocument text (.odt) or plain text"
+)
 
 PDF = "application/pdf"
 PNG = "image/png"
 JPEG = "image/jpeg"
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 ODT = "application/vnd.oasis.opendocument.text"
 TEXT = "text/plain; charset=utf-8"
 
 
 def _zip_kind(content: bytes) -> str | None:
-    """DOCX or ODT, told apart by the parts every such file has; any other zip is refused."""
+    """DOCX, XLSX or ODT, told apart by the parts every such file has; other zips are refused."""
     try:
         with zipfile.ZipFile(io.BytesIO(content)) as archive:
             names = set(archive.namelist())
             if "[Content_Types].xml" in names and "word/document.xml" in names:
                 return DOCX
+            if "[Content_Types].xml" in names and "xl/workbook.xml" in names:
+                return XLSX
             if "mimetype" in names and archive.read("mimetype").strip() == ODT.encode():
                 return ODT
     except (zipfile.BadZipFile, KeyError, OSError, RuntimeError):
@@ -85,6 +90,7 @@ class CaseDocuments:
     principal: Principal
     folder: Path
     client_address: str | None = None
+    max_bytes: int = MAX_DOCUMENT_BYTES
 
     async def list(self, case_id: str) -> list[Document]:
         async with self.database.transaction() as session:
@@ -95,12 +101,15 @@ class CaseDocuments:
             return list(rows)
 
     async def add(self, case_id: str, filename: str | None, content: bytes) -> Document:
+        # A case this person may not see is a 404 before any question of role (not a 403).
+        async with self.database.transaction() as session:
+            await visible_case(session, self.principal, case_id)
         if not self.principal.has_any(CASE_WORKERS):
             raise Forbidden("Your role cannot add documents to cases.")
         if not content:
             raise Invalid("The file is empty; choose the document to upload.")
-        if len(content) > MAX_DOCUMENT_BYTES:
-            limit = MAX_DOCUMENT_BYTES // (1024 * 1024)
+        if len(content) > self.max_bytes:
+            limit = self.max_bytes // (1024 * 1024)
             raise Invalid(f"The file is larger than {limit} MB; upload a smaller one.")
         kind = content_kind(content)
         if kind is None:

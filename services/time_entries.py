@@ -51,6 +51,9 @@ class CaseTime:
             return list(rows)
 
     async def add(self, case_id: str, entry: NewTimeEntry) -> TimeEntry:
+        # A case this person may not see is a 404 before any question of role (not a 403).
+        async with self.database.transaction() as session:
+            await visible_case(session, self.principal, case_id)
         if not self.principal.has_any(CASE_WORKERS):
             raise Forbidden("Your role cannot record time on cases.")
         if not 1 <= entry.minutes <= MAX_MINUTES:

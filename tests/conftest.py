@@ -122,14 +122,36 @@ async def add_people(db: Database) -> People:
     async with db.transaction() as session:
         org = await get_or_create_organisation(session, "RXA", "North Trust")
         other = await get_or_create_organisation(session, "RXB", "South Trust")
+        # alice and bob are one team of advisors; mark manages both divisions of the staff.
         await create_user(
-            session, org, "alice", "demo", ["advisor"], "Alice Advisor", "alice@north.example"
+            session,
+            org,
+            "alice",
+            "demo",
+            ["advisor"],
+            "Alice Advisor",
+            "alice@north.example",
+            team="North ER",
         )
         await create_user(
-            session, org, "bob", "demo", ["advisor"], "Bob Advisor", "bob@north.example"
+            session,
+            org,
+            "bob",
+            "demo",
+            ["advisor"],
+            "Bob Advisor",
+            "bob@north.example",
+            team="North ER",
         )
         await create_user(
-            session, org, "mark", "demo", ["manager"], "Mark Manager", "mark@north.example"
+            session,
+            org,
+            "mark",
+            "demo",
+            ["manager"],
+            "Mark Manager",
+            "mark@north.example",
+            divisions=["Medicine", "Surgery"],
         )
         await create_user(
             session,
@@ -151,6 +173,7 @@ async def add_people(db: Database) -> People:
             ["advisor", "manager"],
             "Oscar Other",
             "oscar@south.example",
+            divisions=["Estates"],
         )
         await upsert_staff(
             session,

@@ -71,7 +71,7 @@ async def test_demo_seed_runs_once_through_the_real_stack(
         staff = await session.scalar(select(func.count()).select_from(Staff))
         divisions = set(await session.scalars(select(Staff.division)))
         cases = list(await session.scalars(select(Case).order_by(Case.id)))
-    assert users == {"alice", "bob", "mark", "polly", "hannah", "admin"}
+    assert users == {"alice", "bob", "mark", "polly", "hannah", "audrey", "admin"}
     assert staff == 50 and len(divisions) == 4
     assert {case.stage_key for case in cases} == {
         "assessment",

@@ -2,16 +2,15 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, status
+from fastapi import APIRouter, Depends, Request, Response, status
 from fastapi.security import OAuth2PasswordRequestForm
-from sqlalchemy import select
 
-from api.deps import get_database, get_settings
+from api.deps import CurrentUser, get_database, get_settings
 from api.schemas import Token
-from api.security import create_access_token
+from api.security import TokenClaims, create_access_token
 from records.database import Database
-from records.models import User
-from records.passwords import verify_password
+from records.models import AuditEntry
+from services.signin import SignIn, revoke
 from settings import Settings
 
 router = APIRouter(prefix="/api/auth", tags=["auth"])
@@ -19,16 +18,38 @@ router = APIRouter(prefix="/api/auth", tags=["auth"])
 
 @router.post("/token")
 async def issue_token(
+    request: Request,
     form: Annotated[OAuth2PasswordRequestForm, Depends()],
     database: Annotated[Database, Depends(get_database)],
     settings: Annotated[Settings, Depends(get_settings)],
 ) -> Token:
-    async with database.sessions() as session:
-        user = await session.scalar(select(User).where(User.username == form.username))
-    if user is None or not user.active or not verify_password(user.password_hash, form.password):
-        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "The username or password is wrong.")
+    """401 for wrong credentials; 429 after too many failures from one address, 423 while the
+    account is locked after repeated failures (both with Retry-After, in seconds)."""
+    address = request.client.host if request.client else None
+    user = await SignIn(database, settings).authenticate(form.username, form.password, address)
     return Token(
         access_token=create_access_token(
             user.username, settings.secret_key, settings.access_token_minutes
         )
     )
+
+
+@router.post("/sign-out", status_code=status.HTTP_204_NO_CONTENT)
+async def sign_out(
+    request: Request,
+    principal: CurrentUser,
+    database: Annotated[Database, Depends(get_database)],
+) -> Response:
+    """Revoke the bearer token this request carries; it is refused from now on."""
+    claims: TokenClaims = request.state.token_claims
+    await revoke(database, claims.jti, claims.expires_at)
+    async with database.transaction() as session:
+        session.add(
+            AuditEntry(
+                organisation_id=principal.organisation_id,
+                username=principal.username,
+                action="auth.sign_out",
+                client_address=request.client.host if request.client else None,
+            )
+        )
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -12,7 +12,7 @@ from pydantic import BaseModel
 from api.deps import CurrentUser, get_database, get_settings
 from records.models import Document
 from services.access import Principal
-from services.documents import MAX_DOCUMENT_BYTES, CaseDocuments
+from services.documents import CaseDocuments
 from services.errors import Invalid
 
 router = APIRouter(prefix="/api/cases", tags=["documents"])
@@ -24,6 +24,7 @@ def case_documents(request: Request, principal: Principal) -> CaseDocuments:
         principal=principal,
         folder=get_settings(request).documents_dir,
         client_address=request.client.host if request.client else None,
+        max_bytes=get_settings(request).document_max_mb * 1024 * 1024,
     )
 
 
@@ -56,9 +57,9 @@ class DocumentOut(BaseModel):
         )
 
 
-async def read_upload(upload: UploadFile) -> bytes:
+async def read_upload(upload: UploadFile, documents: CaseDocuments) -> bytes:
     """At most one byte more than the limit, so an oversized upload is refused, not kept."""
-    return await upload.read(MAX_DOCUMENT_BYTES + 1)
+    return await upload.read(documents.max_bytes + 1)
 
 
 def attachment(document: Document, path: Path) -> FileResponse:
@@ -85,7 +86,7 @@ async def upload_document(
 ) -> DocumentOut:
     if file is None:
         raise Invalid("Send the document as a multipart form field named 'file'.")
-    document = await documents.add(case_id, file.filename, await read_upload(file))
+    document = await documents.add(case_id, file.filename, await read_upload(file, documents))
     return DocumentOut.of(document)
 
 

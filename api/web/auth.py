@@ -1,10 +1,10 @@
 """Signing in and out of the web pages, with the same accounts and passwords as the API."""
 
+from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request, Response
 from fastapi.responses import RedirectResponse
-from sqlalchemy import select
 
 from api.deps import get_database, get_settings
 from api.web.errors import WebRoute
@@ -18,9 +18,8 @@ from api.web.session import (
     web_user,
     write_session,
 )
-from records.models import User
-from records.passwords import verify_password
-from services.access import Principal
+from services.access import principal_of
+from services.signin import RetryLater, SignIn, SignInRefused, revoke
 
 router = APIRouter(route_class=WebRoute, include_in_schema=False)
 
@@ -77,13 +76,17 @@ async def sign_in(
     next: Annotated[str, Form(max_length=2000)] = "",
 ) -> Response:
     del form  # checked for its CSRF token; the fields come as parameters
-    async with get_database(request).sessions() as db:
-        user = await db.scalar(select(User).where(User.username == username.strip()))
-    if user is None or not user.active or not verify_password(user.password_hash, password):
-        return sign_in_page(
-            request, safe_next(next) or "", username, "The username or password is wrong.", 401
+    address = request.client.host if request.client else None
+    sign_in_guard = SignIn(get_database(request), get_settings(request))
+    try:
+        user = await sign_in_guard.authenticate(username.strip(), password, address)
+    except (SignInRefused, RetryLater) as refused:
+        page = sign_in_page(
+            request, safe_next(next) or "", username, refused.detail, refused.status
         )
-    principal = Principal(user.username, user.organisation_id, frozenset(user.roles))
+        page.headers.update(getattr(refused, "headers", {}))
+        return page
+    principal = principal_of(user)
     response = RedirectResponse(safe_next(next) or home_for(principal), status_code=303)
     # A new session at sign-in: a token planted before it (session fixation) is worth nothing.
     write_session(response, get_settings(request), new_session(user.username))
@@ -93,6 +96,11 @@ async def sign_in(
 @router.post("/sign-out")
 async def sign_out(request: Request, form: CheckedForm) -> Response:
     del form
+    # The old cookie is revoked, not only replaced: a copy kept elsewhere is refused too.
+    ended = read_session(request)
+    if ended is not None and ended.username is not None:
+        expires = datetime.now(UTC) + timedelta(minutes=get_settings(request).access_token_minutes)
+        await revoke(get_database(request), ended.jti, expires)
     response = RedirectResponse("/sign-in?signed-out", status_code=303)
     write_session(response, get_settings(request), new_session(None))
     return response

@@ -22,7 +22,7 @@ from records.cases import CaseFilters, find_staff, linked_cases, policy_version,
 from records.models import Case
 from services.access import CASE_READERS, CASE_WORKERS, Principal
 from services.cases import CaseCommands, OpenCase
-from services.documents import ALLOWED_KINDS, MAX_DOCUMENT_BYTES
+from services.documents import ALLOWED_KINDS
 from services.errors import Invalid, NotFound, ServiceError
 from services.time_entries import ACTIVITY_CODES, NewTimeEntry
 
@@ -151,7 +151,7 @@ async def case_page(
         "activity_codes": ACTIVITY_CODES,
         "note_kinds": NOTE_KINDS,
         "allowed_kinds": ALLOWED_KINDS,
-        "max_mb": MAX_DOCUMENT_BYTES // (1024 * 1024),
+        "max_mb": get_settings(request).document_max_mb,
         "can_work": principal.has_any(CASE_WORKERS),
         "errors": errors or {},
         "values": values or {},
@@ -333,9 +333,8 @@ async def upload_document(
     try:
         if file is None or not file.filename:
             raise Invalid("file: choose the document to upload.")
-        await case_documents(request, principal).add(
-            case_id, file.filename, await read_upload(file)
-        )
+        documents = case_documents(request, principal)
+        await documents.add(case_id, file.filename, await read_upload(file, documents))
     except ServiceError as error:
         return await refused_step(request, principal, case_id, "document", error, {"file": ""})
     return done(case_id, "document", "#documents")

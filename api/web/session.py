@@ -21,7 +21,8 @@ from starlette.datastructures import FormData
 from api.deps import get_database, get_settings
 from api.security import ALGORITHM
 from records.models import User
-from services.access import Principal
+from services.access import Principal, principal_of
+from services.signin import is_revoked
 from settings import Settings
 
 COOKIE = "ercase_session"
@@ -33,6 +34,8 @@ CSRF_FIELD = "csrf_token"
 class WebSession:
     username: str | None
     csrf: str
+    # The session's id, so signing out revokes this cookie even if a copy of it survives.
+    jti: str = ""
 
 
 class SignInRequired(Exception):
@@ -53,19 +56,21 @@ def read_session(request: Request) -> WebSession | None:
             get_settings(request).secret_key,
             algorithms=[ALGORITHM],
             audience=AUDIENCE,
-            options={"require": ["exp", "csrf", "aud"]},
+            options={"require": ["exp", "csrf", "aud", "jti"]},
         )
     except jwt.PyJWTError:
         return None
-    username, csrf = claims.get("sub"), claims.get("csrf")
-    if not isinstance(csrf, str) or (username is not None and not isinstance(username, str)):
+    username, csrf, jti = claims.get("sub"), claims.get("csrf"), claims.get("jti")
+    if not isinstance(csrf, str) or not isinstance(jti, str):
         return None
-    return WebSession(username, csrf)
+    if username is not None and not isinstance(username, str):
+        return None
+    return WebSession(username, csrf, jti)
 
 
 def new_session(username: str | None) -> WebSession:
     """A session with a fresh CSRF token; a new one at each sign-in and sign-out."""
-    return WebSession(username, secrets.token_urlsafe(32))
+    return WebSession(username, secrets.token_urlsafe(32), secrets.token_hex(16))
 
 
 def write_session(response: Response, settings: Settings, session: WebSession) -> None:
@@ -73,6 +78,7 @@ def write_session(response: Response, settings: Settings, session: WebSession) -
     claims: dict[str, object] = {
         "aud": AUDIENCE,
         "csrf": session.csrf,
+        "jti": session.jti,
         "exp": datetime.now(UTC) + lifetime,
     }
     if session.username is not None:
@@ -93,11 +99,13 @@ async def web_user(request: Request) -> Principal:
     session = read_session(request)
     if session is None or session.username is None:
         raise SignInRequired
+    if await is_revoked(get_database(request), session.jti):
+        raise SignInRequired
     async with get_database(request).sessions() as db:
         user = await db.scalar(select(User).where(User.username == session.username))
     if user is None or not user.active:
         raise SignInRequired
-    principal = Principal(user.username, user.organisation_id, frozenset(user.roles))
+    principal = principal_of(user)
     # The layout shows who is signed in and puts the CSRF token into every form.
     request.state.principal = principal
     request.state.csrf = session.csrf
