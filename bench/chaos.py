@@ -57,6 +57,7 @@ from temporalio.client import Client, WorkflowExecutionStatus
 from activities.types import CaseSnapshot
 from mail_sink import read_sink_message, start_mail_sink
 from policies.schema import PolicyDefinition, validate_policy
+from records.case_keys import CaseKeys
 from records.cases import current_policy
 from records.database import Database
 from records.migrate import upgrade
@@ -728,7 +729,10 @@ async def run_chaos(plan: ChaosPlan, say: Callable[[str], None] = print) -> Chao
     try:
         organisation_id = await _seed(database, policy)
         worker.start()
-        client = await Client.connect(temporal.address, data_converter=data_converter(key))
+        # Case keys as the API has them: the worker seals each case's replies with its own key.
+        client = await Client.connect(
+            temporal.address, data_converter=data_converter(key, CaseKeys(database, key))
+        )
 
         async def client_factory() -> Client:
             return client

@@ -35,7 +35,7 @@ from records.models import (
 )
 from services.access import Principal
 from services.cases import visible_case
-from services.errors import Forbidden, Invalid
+from services.errors import Conflict, Forbidden, Invalid
 from workflows import workflow_id
 
 HOLDERS = frozenset({"manager", "admin", "auditor"})
@@ -50,11 +50,14 @@ KEPT_DETAIL = frozenset({"action", "from", "to", "due_at", "days", "case", "open
 async def set_legal_hold(
     database: Database, principal: Principal, case_id: str, reason: str, address: str | None
 ) -> LegalHold:
-    _require_holder(principal)
-    if not reason.strip():
-        raise Invalid("Give the reason for the legal hold (e.g. the claim or request it serves).")
     async with database.transaction() as session:
+        # Whether the case exists for this person comes first: 404 before any 403 or 422.
         await visible_case(session, principal, case_id)
+        _require_holder(principal)
+        if not reason.strip():
+            raise Invalid(
+                "Give the reason for the legal hold (e.g. the claim or request it serves)."
+            )
         hold = await session.get(LegalHold, case_id)
         if hold is None:
             hold = LegalHold(case_id=case_id, reason=reason.strip(), set_by=principal.username)
@@ -69,14 +72,14 @@ async def set_legal_hold(
 async def clear_legal_hold(
     database: Database, principal: Principal, case_id: str, reason: str, address: str | None
 ) -> None:
-    _require_holder(principal)
-    if not reason.strip():
-        raise Invalid("Give the reason for lifting the legal hold.")
     async with database.transaction() as session:
         await visible_case(session, principal, case_id)
+        _require_holder(principal)
+        if not reason.strip():
+            raise Invalid("Give the reason for lifting the legal hold.")
         hold = await session.get(LegalHold, case_id)
         if hold is None:
-            raise Invalid(f"Case {case_id} is not on legal hold.")
+            raise Conflict(f"Case {case_id} is not on legal hold.")
         await session.delete(hold)
         session.add(_audit(principal, "case.legal_hold.cleared", case_id, address, reason.strip()))
 

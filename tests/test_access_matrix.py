@@ -20,6 +20,7 @@ from api.main import create_app
 from records.models import Case, CaseAccess, CaseParty, Document, Staff, User
 from records.people import create_user
 from services.access import CASE_READERS, CASE_WORKERS, POLICY_MOVERS, RESTRICTERS
+from services.retention import HOLDERS
 from settings import Settings
 from tests.conftest import ApiStack
 from tests.test_web_security import Browser
@@ -102,6 +103,14 @@ API_CALLS: dict[tuple[str, str], Call] = {
     ),
     ("PUT", "/api/cases/{case_id}/restriction"): Call(
         RESTRICTERS, frozenset({200}), body={"restricted": False, "people": []}
+    ),
+    ("GET", "/api/cases/{case_id}/legal-hold"): READ,
+    # Roles take turns: each places a hold, then lifts it (409 if there is none to lift).
+    ("POST", "/api/cases/{case_id}/legal-hold"): Call(
+        HOLDERS, frozenset({200}), body={"reason": "Tribunal claim"}
+    ),
+    ("POST", "/api/cases/{case_id}/legal-hold/clear"): Call(
+        HOLDERS, frozenset({200, 409}), body={"reason": "Claim settled"}
     ),
 }
 WEB_STEP = Call(CASE_WORKERS, frozenset({200, 303, 409, 422}), form={})
