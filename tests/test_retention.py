@@ -29,7 +29,7 @@ from records.models import AuditEntry, Case, CaseEvent, CaseKey, CasePurge, Note
 from records.people import create_user, get_or_create_organisation
 from services.retention import PURGED, purge_expired_cases
 from tests.conftest import TEST_PAYLOAD_KEY, ApiStack, add_people, case_database, insert_case_row
-from tests.test_sealed_history import payloads_in
+from tests.test_sealed_history import sealed_payloads
 from workflows import workflow_id
 
 PAUSE_REASON = "Bramblecote occupational health referral for Ottoline Vasquez-Hale"
@@ -74,7 +74,7 @@ async def close_long_ago(api_stack: ApiStack, case_id: str, years: int) -> None:
 
 async def history_payloads(env: WorkflowEnvironment, case_id: str) -> list[Payload]:
     history = await env.client.get_workflow_handle(workflow_id(case_id)).fetch_history()
-    return [payload for event in history.events for payload in payloads_in(event)]
+    return sealed_payloads(history.events)
 
 
 def as_json(payloads: list[Payload]) -> dict[str, object]:
