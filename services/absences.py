@@ -12,7 +12,7 @@ import csv
 import io
 import json
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -28,6 +28,7 @@ from records.database import Database
 from records.models import Absence, AttendanceTrigger, AuditEntry, Case, Staff
 from services.access import CASE_READERS, STAFF_EDITORS, Principal
 from services.errors import Forbidden, Invalid, NotFound, RowsInvalid, Unavailable
+from services.rows import ParsedRows, read_rows
 from workflows import attendance_workflow_id
 from workflows.types import AbsenceFeed, AttendanceEpisode, AttendanceInput
 
@@ -49,10 +50,7 @@ class AbsenceRow:
     reason: str
 
 
-@dataclass
-class ParsedAbsences:
-    rows: list[tuple[str, AbsenceRow]] = field(default_factory=list)
-    problems: list[dict[str, str]] = field(default_factory=list)
+ParsedAbsences = ParsedRows[AbsenceRow]
 
 
 @dataclass
@@ -101,17 +99,7 @@ def _row(row: dict[str, Any]) -> AbsenceRow:
 
 
 def _labelled(rows: list[tuple[str, dict[str, Any]]]) -> ParsedAbsences:
-    if not rows:
-        raise Invalid("There are no absences in what was sent.")
-    if len(rows) > MAX_ROWS:
-        raise Invalid(f"Send at most {MAX_ROWS} absences at a time.")
-    parsed = ParsedAbsences()
-    for label, row in rows:
-        try:
-            parsed.rows.append((label, _row(row)))
-        except Invalid as invalid:
-            parsed.problems.append({"row": label, "message": invalid.detail})
-    return parsed
+    return read_rows(rows, _row, max_rows=MAX_ROWS, noun="absences")
 
 
 def parse_csv(text: str) -> ParsedAbsences:

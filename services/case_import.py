@@ -7,13 +7,13 @@ or item (JSON) number with the reason, and then nothing of the file is imported.
 import csv
 import io
 import json
-from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from typing import Any
 
 from policies.calendar import LONDON
 from services.cases import OpenCase
 from services.errors import Invalid
+from services.rows import ParsedRows, read_rows
 
 COLUMNS = (
     "case_type",
@@ -65,26 +65,11 @@ def _row_to_case(row: dict[str, Any]) -> OpenCase:
     )
 
 
-@dataclass
-class ParsedImport:
-    """The rows that could be read, and a problem for each that could not."""
-
-    rows: list[tuple[str, OpenCase]] = field(default_factory=list)
-    problems: list[dict[str, str]] = field(default_factory=list)
+ParsedImport = ParsedRows[OpenCase]
 
 
 def _labelled(rows: list[tuple[str, dict[str, Any]]]) -> ParsedImport:
-    if not rows:
-        raise Invalid("The file holds no cases.")
-    if len(rows) > MAX_ROWS:
-        raise Invalid(f"Import at most {MAX_ROWS} cases at a time.")
-    parsed = ParsedImport()
-    for label, row in rows:
-        try:
-            parsed.rows.append((label, _row_to_case(row)))
-        except Invalid as invalid:
-            parsed.problems.append({"row": label, "message": invalid.detail})
-    return parsed
+    return read_rows(rows, _row_to_case, max_rows=MAX_ROWS, noun="cases")
 
 
 def parse_csv(text: str) -> ParsedImport:
