@@ -62,6 +62,9 @@ class Settings(BaseSettings):
     # Open cases a worker keeps in memory (Temporal's sticky cache); the rest are replayed from
     # history when their next timer or step comes (bench/open_cases_memory.py measures it).
     worker_cached_workflows: int = 1000
+    # How long a starting worker waits for the database and Temporal to answer before it gives
+    # up (they may be restarting at the same moment, e.g. after a power cut).
+    startup_patience_seconds: float = 300
     # Reports: the complexity of an open case is its type's weight times its risk's weight
     # (types not listed weigh 1); time is costed at the highest hourly rate among the roles of
     # whoever recorded it; FOI exports show counts below the threshold as "*".
