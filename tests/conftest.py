@@ -4,9 +4,10 @@ import asyncio
 import base64
 import shutil
 import sys
+import tempfile
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
-from contextlib import AbstractContextManager, asynccontextmanager, nullcontext
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -17,6 +18,7 @@ import pytest
 import pytest_asyncio
 from asgi_lifespan import LifespanManager
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import WorkflowExecutionStatus
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
@@ -72,8 +74,10 @@ class CurrentTestKeys:
 
     store: CaseKeys | None = None
 
-    def master_sealed(self, case_ids: Iterable[str]) -> AbstractContextManager[None]:
-        return nullcontext() if self.store is None else self.store.master_sealed(case_ids)
+    def made_with(
+        self, session: AsyncSession, case_ids: Iterable[str]
+    ) -> AbstractAsyncContextManager[None]:
+        return nullcontext() if self.store is None else self.store.made_with(session, case_ids)
 
     async def sealing_key(self, case_id: str) -> tuple[str, bytes] | None:
         return None if self.store is None else await self.store.sealing_key(case_id)
@@ -233,6 +237,8 @@ def installed_binary(name: str) -> str:
 
 
 def make_settings(database_url: str, smtp_port: int = 1025, **overrides: object) -> Settings:
+    # Each test its own shred ledger, never the checkout's var/.
+    overrides.setdefault("shred_ledger", Path(tempfile.mkdtemp()) / "shred-ledger.jsonl")
     return Settings(
         database_url=database_url,
         smtp_host="127.0.0.1",
