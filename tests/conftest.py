@@ -331,16 +331,27 @@ async def api_stack(
     dev_server_env: WorkflowEnvironment, sqlite_database: Database, smtp_server: SmtpServer
 ) -> AsyncIterator[ApiStack]:
     """The FastAPI app in-process (httpx), a real worker, the dev server, SQLite and SMTP."""
-    people = await add_people(sqlite_database)
+    async with api_stack_on(dev_server_env, sqlite_database, smtp_server) as stack:
+        yield stack
+
+
+@asynccontextmanager
+async def api_stack_on(
+    dev_server_env: WorkflowEnvironment, db: Database, smtp_server: SmtpServer
+) -> AsyncIterator[ApiStack]:
+    """The API stack over a given database (e.g. one on PostgreSQL)."""
+    people = await add_people(db)
     settings = make_settings(
-        str(sqlite_database.engine.url).replace("+aiosqlite", ""),
+        db.engine.url.render_as_string(hide_password=False)
+        .replace("+aiosqlite", "")
+        .replace("+psycopg", ""),
         smtp_port=smtp_server.port,
         temporal_address=dev_server_env.client.service_client.config.target_host,
         task_queue=f"api-test-{uuid.uuid4()}",
     )
     worker = build_worker(
         dev_server_env.client,
-        sqlite_database,
+        db,
         settings,
         settings.task_queue,
         workflow_failure_exception_types=[Exception],
@@ -353,8 +364,8 @@ async def api_stack(
             transport=httpx.ASGITransport(app), base_url="http://ercase.test"
         ) as http,
     ):
-        yield ApiStack(http, sqlite_database, settings, people, smtp_server)
-        await end_case_workflows(dev_server_env, sqlite_database)
+        yield ApiStack(http, db, settings, people, smtp_server)
+        await end_case_workflows(dev_server_env, db)
 
 
 async def end_case_workflows(env: WorkflowEnvironment, db: Database) -> None:
