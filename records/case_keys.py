@@ -63,8 +63,10 @@ class CaseKeys:
                 self._opening.pop(case_id, None)
 
     async def sealing_key(self, case_id: str) -> tuple[str, bytes] | None:
-        """The case's key id and key; made here only for a case opened before keys were made
-        with the case (an older version), whose first payloads after the start made it."""
+        """The case's key id and key, made (and committed) here if the case has none yet: a case
+        a workflow opens (a linked case, a sickness case of the attendance monitor), whose
+        start the parent's worker seals with the child's key before the engine starts it; and a
+        case opened by an older version, whose start input was sealed with the master key."""
         if case_id in self._opening:
             return self._opening[case_id]
         found = await self._stored(case_id)
