@@ -7,10 +7,13 @@ whatever a restored database still holds. Real backups: SQLite's online backup, 
 a scratch PostgreSQL database restored with psql.
 """
 
+import asyncio
+import contextlib
 import os
 import sqlite3
 import subprocess
 import sys
+import uuid
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,6 +25,7 @@ from asgi_lifespan import LifespanManager
 from sqlalchemy import select
 from sqlalchemy.engine import make_url
 from temporalio.client import Client
+from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
 from api.main import create_app
@@ -29,10 +33,20 @@ from records.case_keys import KeyDestroyed
 from records.database import Database
 from records.models import AuditEntry, Case, CaseKey, CasePurge
 from records.shred_ledger import read_shreds
+from schedules import RECURRING, schedule_id
 from services.retention import PURGED, purge_expired_cases
-from tests.conftest import POSTGRES_ADMIN, TEST_PAYLOAD_KEY, ApiStack, api_stack_on, case_database
+from settings import Settings
+from tests.conftest import (
+    POSTGRES_ADMIN,
+    TEST_PAYLOAD_KEY,
+    ApiStack,
+    api_stack_on,
+    case_database,
+    eventually,
+)
 from tests.smtp_fixture import SmtpServer
 from tests.test_retention import close_long_ago, open_paused, start_input
+from worker import run_worker
 from workflows.types import CaseInput
 
 REASON = "Quillfeather occupational health referral for Marisol Abernethy-Okafor"
@@ -138,61 +152,93 @@ async def test_a_restored_backup_is_shredded_again(
     assert not await history_is_readable(dev_server_env, purged_case)
 
     # Disaster recovery: the database comes back from the backup, the ledger stays as it was.
-    await db.dispose()
-    backup()
-    async with db.sessions() as session:
-        case = await session.get(Case, purged_case)
-        assert case is not None and case.summary != PURGED
-        assert await session.get(CasePurge, purged_case) is None
-    # The hazard: the restored key opens the purged case's history again.
-    assert await history_is_readable(dev_server_env, purged_case)
+    # Whatever purges it again: the operator's command, the worker's start, the API's start.
+    for reapply in (run_the_command, start_a_worker, start_the_api):
+        await db.dispose()
+        backup()
+        async with db.sessions() as session:
+            case = await session.get(Case, purged_case)
+            assert case is not None and case.summary != PURGED
+            assert await session.get(CasePurge, purged_case) is None
+        # The hazard: the restored key opens the purged case's history again.
+        assert await history_is_readable(dev_server_env, purged_case)
 
-    if db.is_sqlite:
-        # The operator's step after a restore: the command.
-        result = subprocess.run(
-            [sys.executable, "-m", "cli", "retention", "reapply"],
-            capture_output=True,
-            text=True,
-            timeout=120,
-            env={
-                **os.environ,
-                "ERCASE_DATABASE_URL": settings.database_url,
-                "ERCASE_SHRED_LEDGER": str(ledger),
-                "ERCASE_DOCUMENTS_DIR": str(settings.documents_dir),
-                "ERCASE_PAYLOAD_KEY": TEST_PAYLOAD_KEY,
-                "ERCASE_SECRET_KEY": settings.secret_key,
-                "ERCASE_TEMPORAL_ADDRESS": settings.temporal_address,
-            },
-        )
-        assert result.returncode == 0, result.stderr
-        assert result.stdout.splitlines() == [
-            f"purged again {purged_case} (named in {ledger})",
-            "1 case(s) purged again",
-        ]
-    else:
-        # Or simply starting the API on the restored database.
-        async with LifespanManager(create_app(settings)):
-            pass
+        await reapply(settings, db, dev_server_env, purged_case)
 
-    assert not await history_is_readable(dev_server_env, purged_case)
-    assert await history_is_readable(dev_server_env, kept_case)
-    async with db.sessions() as session:
-        case = await session.get(Case, purged_case)
-        assert case is not None
-        assert (case.summary, case.employee_id, case.paused_reason) == (PURGED, "", None)
-        key = await session.get(CaseKey, purged_case)
-        assert key is not None and key.wrapped_key is None
-        purge = await session.get(CasePurge, purged_case)
-        assert purge is not None and purge.retention == "P6Y"
-        [audit] = await session.scalars(
-            select(AuditEntry).where(AuditEntry.action == "case.purge.reapplied")
-        )
-        assert audit.case_id == purged_case
+        assert not await history_is_readable(dev_server_env, purged_case), reapply.__name__
+        assert await history_is_readable(dev_server_env, kept_case)
+        async with db.sessions() as session:
+            case = await session.get(Case, purged_case)
+            assert case is not None
+            assert (case.summary, case.employee_id, case.paused_reason) == (PURGED, "", None)
+            key = await session.get(CaseKey, purged_case)
+            assert key is not None and key.wrapped_key is None
+            purge = await session.get(CasePurge, purged_case)
+            assert purge is not None and purge.retention == "P6Y"
+            [audit] = await session.scalars(
+                select(AuditEntry).where(AuditEntry.action == "case.purge.reapplied")
+            )
+            assert audit.case_id == purged_case
     # Run again (every start runs it): nothing left to do, nothing audited twice.
-    async with LifespanManager(create_app(settings)):
-        pass
+    await start_the_api(settings, db, dev_server_env, purged_case)
     async with db.sessions() as session:
         audits = await session.scalars(
             select(AuditEntry).where(AuditEntry.action == "case.purge.reapplied")
         )
         assert len(list(audits)) == 1
+
+
+async def run_the_command(
+    settings: Settings, _db: Database, _env: WorkflowEnvironment, case_id: str
+) -> None:
+    """The operator's step after a restore."""
+    result = subprocess.run(
+        [sys.executable, "-m", "cli", "retention", "reapply"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={
+            **os.environ,
+            "ERCASE_DATABASE_URL": settings.database_url,
+            "ERCASE_SHRED_LEDGER": str(settings.shred_ledger),
+            "ERCASE_DOCUMENTS_DIR": str(settings.documents_dir),
+            "ERCASE_PAYLOAD_KEY": TEST_PAYLOAD_KEY,
+            "ERCASE_SECRET_KEY": settings.secret_key,
+            "ERCASE_TEMPORAL_ADDRESS": settings.temporal_address,
+        },
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == [
+        f"purged again {case_id} (named in {settings.shred_ledger})",
+        "1 case(s) purged again",
+    ]
+
+
+async def start_a_worker(
+    settings: Settings, db: Database, env: WorkflowEnvironment, case_id: str
+) -> None:
+    """A worker (`ercase worker`) started on the restored database purges it before polling."""
+    queue = f"restored-{uuid.uuid4()}"
+    worker = asyncio.create_task(run_worker(settings.model_copy(update={"task_queue": queue})))
+
+    async def purged_again() -> bool:
+        async with db.sessions() as session:
+            return await session.get(CasePurge, case_id) is not None
+
+    try:
+        await eventually(purged_again, 60)
+    finally:
+        worker.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await worker
+        for mail in RECURRING:  # the schedules it made on the shared server
+            with contextlib.suppress(RPCError):
+                await env.client.get_schedule_handle(schedule_id(queue, mail.name)).delete()
+
+
+async def start_the_api(
+    settings: Settings, _db: Database, _env: WorkflowEnvironment, _case_id: str
+) -> None:
+    """An API replica started on the restored database purges it before it serves."""
+    async with LifespanManager(create_app(settings)):
+        pass
