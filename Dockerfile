@@ -28,11 +28,12 @@ ENV PATH=/opt/ercase/bin:$PATH \
 # A fixed, numeric non-root uid: orchestrators that enforce runAsNonRoot can
 # verify it, and volume ownership stays stable across rebuilds.
 # /app is the working directory (settings resolve var/ against it);
-# /data/documents is where compose mounts the case-documents volume. Creating
-# it here, owned by ercase, makes a fresh named volume inherit that owner.
+# /data/documents and /data/shred-ledger are where compose mounts the case-documents
+# and shred-ledger volumes. Creating them here, owned by ercase, makes a fresh named
+# volume inherit that owner.
 RUN groupadd --system --gid 10001 ercase \
     && useradd --system --uid 10001 --gid ercase --home-dir /app --shell /usr/sbin/nologin ercase \
-    && mkdir -p /app/var /data/documents \
+    && mkdir -p /app/var /data/documents /data/shred-ledger \
     && chown -R ercase:ercase /app /data
 
 COPY --from=build /opt/ercase /opt/ercase

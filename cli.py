@@ -29,7 +29,7 @@ from records.database import Database
 from records.migrate import upgrade
 from schedules import RECURRING, describe_schedules, trigger_schedule
 from services.demo import DEMO_PASSWORD, DEMO_USERS, seed_demo
-from services.retention import purge_expired_cases
+from services.retention import purge_expired_cases, reapply_shreds
 from settings import VAR_DIR, Settings, get_settings
 from simulation import CasesFileInvalid, current_policy_for, simulate
 from temporal_client import connect
@@ -183,7 +183,12 @@ async def _retention_purge(settings: Settings, dry_run: bool) -> None:
 
     try:
         purged = await purge_expired_cases(
-            database, settings.documents_dir, client, datetime.now(UTC), dry_run
+            database,
+            settings.documents_dir,
+            settings.shred_ledger,
+            client,
+            datetime.now(UTC),
+            dry_run,
         )
     finally:
         await database.dispose()
@@ -195,6 +200,24 @@ async def _retention_purge(settings: Settings, dry_run: bool) -> None:
             f"kept {item.retention}): {counts}"
         )
     print(f"{len(purged)} case(s) {verb}")
+
+
+async def _retention_reapply(settings: Settings) -> None:
+    """Purge again the cases in the shred ledger that a restored database still holds."""
+    database = Database(settings.database_url)
+
+    async def client() -> Client:
+        return await connect(settings, database)
+
+    try:
+        reapplied = await reapply_shreds(
+            database, settings.documents_dir, settings.shred_ledger, client, datetime.now(UTC)
+        )
+    finally:
+        await database.dispose()
+    for case_id in reapplied:
+        print(f"purged again {case_id} (named in {settings.shred_ledger})")
+    print(f"{len(reapplied)} case(s) purged again")
 
 
 async def verify_audit(database_url: str) -> int:
@@ -263,6 +286,10 @@ def main(argv: list[str] | None = None) -> None:
         "purge", help="destroy closed cases past their retention period (not on legal hold)"
     )
     purge_parser.add_argument("--dry-run", action="store_true", help="list them, change nothing")
+    retention_commands.add_parser(
+        "reapply",
+        help="after restoring a database backup: purge again every case the shred ledger names",
+    )
     simulate_parser = commands.add_parser(
         "simulate", help="replay a year of cases under the current and a proposed policy"
     )
@@ -291,7 +318,10 @@ def main(argv: list[str] | None = None) -> None:
     elif args.command == "schedules":
         asyncio.run(_schedules(get_settings(), args.schedules_command, getattr(args, "name", None)))
     elif args.command == "retention":
-        asyncio.run(_retention_purge(get_settings(), args.dry_run))
+        if args.retention_command == "reapply":
+            asyncio.run(_retention_reapply(get_settings()))
+        else:
+            asyncio.run(_retention_purge(get_settings(), args.dry_run))
     elif args.command == "seed":
         seeded = asyncio.run(_seed(get_settings()))
         print("demo data seeded" if seeded else "demo data already present; nothing changed")

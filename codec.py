@@ -15,14 +15,17 @@ import base64
 import hashlib
 import os
 from collections.abc import Iterable, Sequence
-from contextlib import AbstractContextManager
-from typing import Protocol
+from contextlib import AbstractAsyncContextManager
+from typing import TYPE_CHECKING, Protocol
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from temporalio.api.common.v1 import Payload
 from temporalio.converter import PayloadCodec, SerializationContext, WithSerializationContext
 
 from workflows import workflow_id
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
 
 ENCODING = b"binary/encrypted"
 NONCE_BYTES = 12
@@ -32,8 +35,10 @@ CASE_WORKFLOW_PREFIX = workflow_id("")
 
 
 class KeyStore(Protocol):
-    def master_sealed(self, case_ids: Iterable[str]) -> AbstractContextManager[None]:
-        """Seal these cases' payloads with the master key meanwhile (they are opening)."""
+    def made_with(
+        self, session: "AsyncSession", case_ids: Iterable[str]
+    ) -> AbstractAsyncContextManager[None]:
+        """Make opening cases' keys in the opening's transaction; they seal the start input."""
 
     async def sealing_key(self, case_id: str) -> tuple[str, bytes] | None:
         """The case's key id and key; None to seal with the master key instead."""

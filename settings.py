@@ -44,6 +44,10 @@ class Settings(BaseSettings):
     payload_key: str = Field(default="")
     secret_key: str = Field(default="")
     documents_dir: Path = Path("var/documents")
+    # Every case the retention purge destroyed, outside the database, so that a restored
+    # backup can be purged again (records/shred_ledger.py). In production, on storage that is
+    # never restored with the database.
+    shred_ledger: Path = Path("var/shred-ledger.jsonl")
     dev: bool = False
     # Where links in mail point; the API's own address under `ercase up`.
     public_url: str = "http://localhost:8000"

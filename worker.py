@@ -4,7 +4,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from sqlalchemy.exc import OperationalError
@@ -22,6 +22,7 @@ from policies.calendar import LONDON
 from records.database import Database
 from records.migrate import upgrade
 from schedules import ensure_schedules
+from services.retention import reapply_shreds
 from settings import Settings, get_settings
 from temporal_client import case_keys_of, connect, with_case_keys
 from workflows.appeal import AppealCase
@@ -116,6 +117,18 @@ async def run_worker(settings: Settings) -> None:
     )
     database = Database(settings.database_url)
     client = await when_reachable("Temporal", lambda: connect(settings, database), patience)
+
+    async def engine() -> Client:
+        return client
+
+    # Purged cases that a restored database backup brought back are purged again first.
+    await when_reachable(
+        "the database",
+        lambda: reapply_shreds(
+            database, settings.documents_dir, settings.shred_ledger, engine, datetime.now(UTC)
+        ),
+        patience,
+    )
     await when_reachable(
         "Temporal",
         lambda: ensure_schedules(client, settings.task_queue, datetime.now(LONDON).date()),

@@ -23,7 +23,11 @@ class RetentionActivities:
             return activity.client()
 
         purged = await purge_expired_cases(
-            self._database, self._settings.documents_dir, client, as_of
+            self._database,
+            self._settings.documents_dir,
+            self._settings.shred_ledger,
+            client,
+            as_of,
         )
         activity.logger.info("retention purge: %d case(s) purged", len(purged))
         return len(purged)

@@ -3,6 +3,7 @@
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import FastAPI, Request, status
@@ -31,6 +32,7 @@ from api.routes import (
 )
 from records.database import Database
 from services.errors import ServiceError
+from services.retention import reapply_shreds
 from settings import Settings, get_settings
 
 log = logging.getLogger("ercase.api")
@@ -111,6 +113,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.settings = settings
         app.state.database = Database(settings.database_url)
         app.state.temporal = TemporalConnection(settings, app.state.database)
+        # A database restored from a backup older than a purge must not serve the purged case
+        # for a moment; the worker, which reaches the engine, also ends their workflows.
+        await reapply_shreds(
+            app.state.database,
+            settings.documents_dir,
+            settings.shred_ledger,
+            None,
+            datetime.now(UTC),
+        )
         yield
         await app.state.database.dispose()
 

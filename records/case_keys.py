@@ -1,15 +1,17 @@
-"""Per-case data keys: made on first use, wrapped by the master key, destroyed at the purge.
+"""Per-case data keys: made with the case's row, wrapped by the master key, destroyed at the purge.
 
 A case key is 32 random bytes, stored only wrapped (AES-GCM under the master key, bound to
-the case id) in `case_keys`. Nothing caches an unwrapped key beyond one codec call, so a key
-destroyed by one process (the purge) is refused at once by every other (API, worker).
+the case id) in `case_keys`. Nothing caches an unwrapped key beyond one codec call (but the
+opening process, until the case's row commits), so a key destroyed by one process (the purge)
+is refused at once by every other (API, worker).
 """
 
+import asyncio
 import base64
 import os
 import secrets
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -21,6 +23,9 @@ from records.database import Database
 from records.models import CaseKey
 
 NONCE_BYTES = 12
+# How long a reader waits for the key of a case another process is still opening.
+OPENING_WAIT_SECONDS = 5.0
+OPENING_POLL_SECONDS = 0.05
 
 
 class KeyDestroyed(ValueError):
@@ -31,32 +36,43 @@ class CaseKeys:
     def __init__(self, database: Database, master_key_base64: str):
         self._database = database
         self._master = AESGCM(base64.b64decode(master_key_base64))
-        # Cases being opened by this process: their start input is sealed with the master key,
-        # as their key cannot be written while the opening transaction holds the database.
-        self._opening: set[str] = set()
+        # Keys of the cases this process is opening, until their rows commit: the engine seals
+        # their start input before another session could read the key.
+        self._opening: dict[str, tuple[str, bytes]] = {}
 
-    @contextmanager
-    def master_sealed(self, case_ids: Iterable[str]) -> Iterator[None]:
-        """While cases open: the start input (ids and policy, no personal data) is sealed with
-        the master key. Their own key is made by the first payload sealed afterwards."""
-        opening = set(case_ids) - self._opening
-        self._opening |= opening
+    @asynccontextmanager
+    async def made_with(
+        self, session: AsyncSession, case_ids: Iterable[str]
+    ) -> AsyncIterator[None]:
+        """Make the opening cases' keys in the opening's own transaction, so their start input
+        is sealed with them too: a key commits with its case's row, or neither does (an opening
+        that fails leaves no key, and the start input it sealed can never be read)."""
+        made = {}
+        for case_id in case_ids:
+            row, key = self._new_key(case_id)
+            session.add(row)
+            made[case_id] = (row.key_id, key)
+        # Written before any workflow starts: a worker sealing for the case meanwhile waits on
+        # this row's lock, then finds it, instead of making a second key.
+        await session.flush()
+        self._opening |= made
         try:
             yield
         finally:
-            self._opening -= opening
+            for case_id in made:
+                self._opening.pop(case_id, None)
 
     async def sealing_key(self, case_id: str) -> tuple[str, bytes] | None:
-        """The case's key id and key, made on first use; None while the case is opening."""
+        """The case's key id and key, made (and committed) here if the case has none yet: a case
+        a workflow opens (a linked case, a sickness case of the attendance monitor), whose
+        start the parent's worker seals with the child's key before the engine starts it; and a
+        case opened by an older version, whose start input was sealed with the master key."""
         if case_id in self._opening:
-            return None
+            return self._opening[case_id]
         found = await self._stored(case_id)
         if found is not None:
             return found
-        key = secrets.token_bytes(32)
-        row = CaseKey(
-            case_id=case_id, key_id=secrets.token_hex(8), wrapped_key=self._wrap(case_id, key)
-        )
+        row, _ = self._new_key(case_id)
         try:
             async with self._database.transaction() as session:
                 session.add(row)
@@ -67,7 +83,17 @@ class CaseKeys:
         return found
 
     async def opening_key(self, case_id: str, key_id: str) -> bytes:
+        opening = self._opening.get(case_id)
+        if opening is not None and opening[0] == key_id:
+            return opening[1]
         found = await self._stored(case_id)
+        waited = 0.0
+        while found is None and waited < OPENING_WAIT_SECONDS:
+            # Another process may be opening the case: the engine hands its start to a worker
+            # a moment before the opening commits the key with the case's row.
+            await asyncio.sleep(OPENING_POLL_SECONDS)
+            waited += OPENING_POLL_SECONDS
+            found = await self._stored(case_id)
         if found is None or found[0] != key_id:
             raise ValueError(f"there is no key {key_id} for case {case_id}")
         return found[1]
@@ -83,6 +109,13 @@ class CaseKeys:
                 f"{row.destroyed_at:%d %B %Y}; its sealed data can no longer be read"
             )
         return row.key_id, self._unwrap(case_id, row.wrapped_key)
+
+    def _new_key(self, case_id: str) -> tuple[CaseKey, bytes]:
+        key = secrets.token_bytes(32)
+        row = CaseKey(
+            case_id=case_id, key_id=secrets.token_hex(8), wrapped_key=self._wrap(case_id, key)
+        )
+        return row, key
 
     def _wrap(self, case_id: str, key: bytes) -> str:
         nonce = os.urandom(NONCE_BYTES)

@@ -246,10 +246,9 @@ class CaseCommands:
             # Commit only once every workflow has started: no case row without its process.
             await session.flush()
             keys = case_keys_of(client)
-            # A case's own key (see codec.py) is made by the first payload sealed after this
-            # transaction; its start input, ids and policy only, is sealed with the master key.
-            with (
-                keys.master_sealed(c.id for c, _, _ in prepared)
+            # Each case's own key (see codec.py) commits with its row and seals its start input.
+            async with (
+                keys.made_with(session, [c.id for c, _, _ in prepared])
                 if keys
                 else contextlib.nullcontext()
             ):

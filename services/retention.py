@@ -4,7 +4,8 @@ The purge keeps what anonymous reports need (case type, division and department,
 stage timeline's kinds and times, the closing step as the outcome code) and destroys the rest:
 documents (the files too), notes, the summary, the pause reason, the employee id, every
 event's free text and step data, time-entry notes, and the case's key — which makes the
-case's history in Temporal (and every backup of it) unreadable.
+case's history in Temporal (and every backup of it) unreadable. Each purge is also written
+to the shred ledger, outside the database, so a restored database backup is purged again.
 """
 
 import contextlib
@@ -15,24 +16,28 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.service import RPCError
 
 from policies.retention import retention_ends
+from policies.schema import PolicyDefinition
 from records.case_keys import destroy_case_key
-from records.cases import current_policy
+from records.cases import policy_version
 from records.database import Database
 from records.models import (
     AuditEntry,
     Case,
     CaseEvent,
+    CaseKey,
     CasePurge,
     Document,
     LegalHold,
     Note,
     TimeEntry,
 )
+from records.shred_ledger import Shred, read_shreds, record_shred
 from services.access import Principal
 from services.cases import visible_case
 from services.errors import Conflict, Forbidden, Invalid
@@ -121,7 +126,7 @@ class PurgeItem:
 
 
 async def due_for_purge(session: AsyncSession, now: datetime) -> list[tuple[Case, str]]:
-    """Closed cases past their type's retention (the newest policy's), not held, not purged."""
+    """Closed cases past their retention (see _retention_for), not held, not purged."""
     candidates = await session.scalars(
         select(Case)
         .where(Case.status == "closed", Case.closed_at.is_not(None))
@@ -129,28 +134,54 @@ async def due_for_purge(session: AsyncSession, now: datetime) -> list[tuple[Case
         .where(Case.id.not_in(select(CasePurge.case_id)))
         .order_by(Case.closed_at, Case.id)
     )
-    policies: dict[tuple[int, str], str | None] = {}
+    retentions: dict[tuple[int, str, int | None], str | None] = {}
     due = []
     for case in candidates:
-        key = (case.organisation_id, case.case_type)
-        if key not in policies:
-            found = await current_policy(session, *key)
-            policies[key] = found[0].retention if found else None
-        retention = policies[key]
         assert case.closed_at is not None
+        retention = await _retention_for(session, case, retentions)
         if retention is not None and retention_ends(case.closed_at, retention) <= now:
             due.append((case, retention))
     return due
 
 
+async def _retention_for(
+    session: AsyncSession, case: Case, known: dict[tuple[int, str, int | None], str | None]
+) -> str | None:
+    """The retention of the policy version the case ran under, unless the current one is longer.
+
+    Records-management practice (e.g. the NHS Records Management Code): a record is kept for
+    the period its schedule set when it was made; a later schedule may extend that period for
+    records already held (a new legal duty to keep them longer), but never silently shortens
+    it, since people were told, and decisions taken, on the old period. So the later of the
+    two ends wins; a shortened schedule applies only to cases run under it. A version with no
+    retention set has no period to keep to: the other's applies; with neither, none is purged.
+    """
+    assert case.closed_at is not None
+    periods: list[str] = []
+    for version in (case.policy_version, None):  # the case's version, then the newest
+        key = (case.organisation_id, case.case_type, version)
+        if key not in known:
+            row = await policy_version(session, *key)
+            known[key] = PolicyDefinition.model_validate(row.definition).retention if row else None
+        retention = known[key]
+        if retention is not None:
+            periods.append(retention)
+    if not periods:
+        return None
+    closed_at = case.closed_at
+    return max(periods, key=lambda period: retention_ends(closed_at, period))
+
+
 async def purge_expired_cases(
     database: Database,
     documents_dir: Path,
+    ledger: Path,
     client: Callable[[], Awaitable[Client]] | None,
     now: datetime,
     dry_run: bool = False,
 ) -> list[PurgeItem]:
-    """Purge every case past retention, each in its own transaction, each audited."""
+    """Purge every case past retention, each in its own transaction, each audited, each named
+    in the shred ledger (records/shred_ledger.py) before its transaction commits."""
     async with database.sessions() as session:
         due = [(case.id, retention) for case, retention in await due_for_purge(session, now)]
     purged = []
@@ -162,13 +193,72 @@ async def purge_expired_cases(
                 counts = await _counts(session, case_id)
                 purged.append(PurgeItem(case_id, case.case_type, case.closed_at, retention, counts))
                 continue
-            files, counts = await _purge_case(session, case, retention, now)
+            files, counts = await _purge_case(session, case, retention, now, "case.purge")
+            await session.flush()
+            record_shred(ledger, Shred(case_id, case.organisation_id, retention, now))
             purged.append(PurgeItem(case_id, case.case_type, case.closed_at, retention, counts))
-        for path in (documents_dir / name for name in files):
-            path.unlink(missing_ok=True)
-        if client is not None:
-            await _end_workflow(await client(), case_id)
+        await _finish(documents_dir, files, client, case_id)
     return purged
+
+
+async def reapply_shreds(
+    database: Database,
+    documents_dir: Path,
+    ledger: Path,
+    client: Callable[[], Awaitable[Client]] | None,
+    now: datetime,
+) -> list[str]:
+    """Purge again every case in the shred ledger that the database holds unpurged, e.g. after
+    a backup taken before its purge was restored; each audited. The ids re-purged."""
+    reapplied = []
+    for shred in read_shreds(ledger):
+        try:
+            async with database.transaction() as session:
+                files = await _reapply(session, shred, now)
+        except IntegrityError:
+            continue  # another process (the API and the worker start together) did it first
+        if files is not None:
+            reapplied.append(shred.case_id)
+            await _finish(documents_dir, files, client, shred.case_id)
+    return reapplied
+
+
+async def _reapply(session: AsyncSession, shred: Shred, now: datetime) -> list[str] | None:
+    """The purged case's document files to delete, or None if nothing was left to redo."""
+    key = await session.get(CaseKey, shred.case_id)
+    if key is not None and key.wrapped_key is None:
+        return None  # its key is gone, and with it its history; its rows were purged with it
+    case = await session.get(Case, shred.case_id)
+    if case is not None and await session.get(CasePurge, shred.case_id) is None:
+        files, _ = await _purge_case(
+            session, case, shred.retention, shred.purged_at, "case.purge.reapplied"
+        )
+        return files
+    # A database restored from before the case was opened, or a purge whose key survived.
+    await destroy_case_key(session, shred.case_id, now)
+    session.add(
+        AuditEntry(
+            organisation_id=shred.organisation_id,
+            username=None,
+            action="case.key.reshredded",
+            case_id=shred.case_id,
+            detail={"purged_at": shred.purged_at.isoformat()},
+        )
+    )
+    return []
+
+
+async def _finish(
+    documents_dir: Path,
+    files: list[str],
+    client: Callable[[], Awaitable[Client]] | None,
+    case_id: str,
+) -> None:
+    """After the purge commits: the document files, then the workflow, if any is left."""
+    for path in (documents_dir / name for name in files):
+        path.unlink(missing_ok=True)
+    if client is not None:
+        await _end_workflow(await client(), case_id)
 
 
 async def _counts(session: AsyncSession, case_id: str) -> dict[str, int]:
@@ -184,7 +274,7 @@ async def _counts(session: AsyncSession, case_id: str) -> dict[str, int]:
 
 
 async def _purge_case(
-    session: AsyncSession, case: Case, retention: str, now: datetime
+    session: AsyncSession, case: Case, retention: str, now: datetime, action: str
 ) -> tuple[list[str], dict[str, int]]:
     counts = await _counts(session, case.id)
     documents = list(await session.scalars(select(Document).where(Document.case_id == case.id)))
@@ -209,7 +299,7 @@ async def _purge_case(
         AuditEntry(
             organisation_id=case.organisation_id,
             username=None,
-            action="case.purge",
+            action=action,
             case_id=case.id,
             detail={"retention": retention, **counts},
         )

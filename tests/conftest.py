@@ -4,9 +4,10 @@ import asyncio
 import base64
 import shutil
 import sys
+import tempfile
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
-from contextlib import AbstractContextManager, asynccontextmanager, nullcontext
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -17,6 +18,7 @@ import pytest
 import pytest_asyncio
 from asgi_lifespan import LifespanManager
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import WorkflowExecutionStatus
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
@@ -72,8 +74,10 @@ class CurrentTestKeys:
 
     store: CaseKeys | None = None
 
-    def master_sealed(self, case_ids: Iterable[str]) -> AbstractContextManager[None]:
-        return nullcontext() if self.store is None else self.store.master_sealed(case_ids)
+    def made_with(
+        self, session: AsyncSession, case_ids: Iterable[str]
+    ) -> AbstractAsyncContextManager[None]:
+        return nullcontext() if self.store is None else self.store.made_with(session, case_ids)
 
     async def sealing_key(self, case_id: str) -> tuple[str, bytes] | None:
         return None if self.store is None else await self.store.sealing_key(case_id)
@@ -233,6 +237,8 @@ def installed_binary(name: str) -> str:
 
 
 def make_settings(database_url: str, smtp_port: int = 1025, **overrides: object) -> Settings:
+    # Each test its own shred ledger, never the checkout's var/.
+    overrides.setdefault("shred_ledger", Path(tempfile.mkdtemp()) / "shred-ledger.jsonl")
     return Settings(
         database_url=database_url,
         smtp_host="127.0.0.1",
@@ -325,16 +331,27 @@ async def api_stack(
     dev_server_env: WorkflowEnvironment, sqlite_database: Database, smtp_server: SmtpServer
 ) -> AsyncIterator[ApiStack]:
     """The FastAPI app in-process (httpx), a real worker, the dev server, SQLite and SMTP."""
-    people = await add_people(sqlite_database)
+    async with api_stack_on(dev_server_env, sqlite_database, smtp_server) as stack:
+        yield stack
+
+
+@asynccontextmanager
+async def api_stack_on(
+    dev_server_env: WorkflowEnvironment, db: Database, smtp_server: SmtpServer
+) -> AsyncIterator[ApiStack]:
+    """The API stack over a given database (e.g. one on PostgreSQL)."""
+    people = await add_people(db)
     settings = make_settings(
-        str(sqlite_database.engine.url).replace("+aiosqlite", ""),
+        db.engine.url.render_as_string(hide_password=False)
+        .replace("+aiosqlite", "")
+        .replace("+psycopg", ""),
         smtp_port=smtp_server.port,
         temporal_address=dev_server_env.client.service_client.config.target_host,
         task_queue=f"api-test-{uuid.uuid4()}",
     )
     worker = build_worker(
         dev_server_env.client,
-        sqlite_database,
+        db,
         settings,
         settings.task_queue,
         workflow_failure_exception_types=[Exception],
@@ -347,8 +364,8 @@ async def api_stack(
             transport=httpx.ASGITransport(app), base_url="http://ercase.test"
         ) as http,
     ):
-        yield ApiStack(http, sqlite_database, settings, people, smtp_server)
-        await end_case_workflows(dev_server_env, sqlite_database)
+        yield ApiStack(http, db, settings, people, smtp_server)
+        await end_case_workflows(dev_server_env, db)
 
 
 async def end_case_workflows(env: WorkflowEnvironment, db: Database) -> None:

@@ -47,6 +47,7 @@ DOCUMENTED_VARIABLES = frozenset(
         "ERCASE_PAYLOAD_KEY",
         "ERCASE_SECRET_KEY",
         "ERCASE_DOCUMENTS_DIR",
+        "ERCASE_SHRED_LEDGER",
         "ERCASE_DEV",
     }
 )
@@ -461,9 +462,10 @@ def test_ercase_configuration_points_at_the_stack(
     assert settings.smtp_port == 1025
     assert settings.dev is False
     assert settings.payload_key == SAMPLE_ENVIRONMENT["ERCASE_PAYLOAD_KEY"]
-    assert str(settings.documents_dir) in {
-        volume.split(":")[1] for volume in services["api"].get("volumes", [])
-    }
+    mounted = {volume.split(":")[1] for volume in services["api"].get("volumes", [])}
+    assert str(settings.documents_dir) in mounted
+    # The shred ledger on its own volume: it outlives, and is never restored with, the database.
+    assert str(settings.shred_ledger.parent) in mounted
 
 
 def test_postgres_creates_the_ercase_database(compose: dict[str, Any]) -> None:

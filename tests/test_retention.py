@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 from temporalio.api.common.v1 import Payload
+from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.testing import WorkflowEnvironment
 
@@ -31,6 +32,7 @@ from services.retention import PURGED, purge_expired_cases
 from tests.conftest import TEST_PAYLOAD_KEY, ApiStack, add_people, case_database, insert_case_row
 from tests.test_sealed_history import sealed_payloads
 from workflows import workflow_id
+from workflows.types import CaseInput
 
 PAUSE_REASON = "Bramblecote occupational health referral for Ottoline Vasquez-Hale"
 OTHER_REASON = "Pennywhistle counselling sessions arranged"
@@ -77,6 +79,14 @@ async def history_payloads(env: WorkflowEnvironment, case_id: str) -> list[Paylo
     return sealed_payloads(history.events)
 
 
+async def start_input(env: WorkflowEnvironment, case_id: str) -> list[Payload]:
+    """The raw input of the history's WorkflowExecutionStarted event, as the engine keeps it."""
+    history = await env.client.get_workflow_handle(workflow_id(case_id)).fetch_history()
+    started = history.events[0]
+    assert started.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED
+    return list(started.workflow_execution_started_event_attributes.input.payloads)
+
+
 def as_json(payloads: list[Payload]) -> dict[str, object]:
     return {
         "payloads": [
@@ -116,9 +126,12 @@ async def test_purge_destroys_personal_data_and_the_key_but_keeps_the_counts(
 
     # The engine's history is sealed with each case's own key; with it, the codec opens it.
     payloads = await history_payloads(dev_server_env, expired)
-    # The start input (ids and the policy, nothing personal) is sealed with the master key.
-    assert sealed_case(payloads[0]) is None
-    assert {sealed_case(p) for p in payloads[1:]} == {expired}
+    # Every payload, the start input (ids and policy) included, is sealed with the case's key.
+    assert {sealed_case(p) for p in payloads} == {expired}
+    [case_input] = await dev_server_env.client.data_converter.decode(
+        await start_input(dev_server_env, expired), [CaseInput]
+    )
+    assert (case_input.case_id, case_input.policy.case_type) == (expired, "disciplinary")
     assert all(p.metadata["encoding"] == ENCODING for p in payloads)
     before = await http.post("/api/codec/decode", json=as_json(payloads), headers=auditor)
     assert before.status_code == 200, before.text
@@ -140,13 +153,15 @@ async def test_purge_destroys_personal_data_and_the_key_but_keeps_the_counts(
     async def client() -> Client:
         return dev_server_env.client
 
-    documents = api_stack.settings.documents_dir
-    dry = await purge_expired_cases(api_stack.database, documents, client, NOW, dry_run=True)
+    documents, ledger = api_stack.settings.documents_dir, api_stack.settings.shred_ledger
+    dry = await purge_expired_cases(
+        api_stack.database, documents, ledger, client, NOW, dry_run=True
+    )
     assert [(item.case_id, item.retention) for item in dry] == [(expired, "P6Y")]
     assert dry[0].counts == {"documents": 1, "notes": 1, "events": 2, "time_entries": 0}
     assert stored.exists()
 
-    purged = await purge_expired_cases(api_stack.database, documents, client, NOW)
+    purged = await purge_expired_cases(api_stack.database, documents, ledger, client, NOW)
     assert [item.case_id for item in purged] == [expired]
     assert not stored.exists()
     async with api_stack.database.sessions() as session:
@@ -176,6 +191,11 @@ async def test_purge_destroys_personal_data_and_the_key_but_keeps_the_counts(
     assert all(PAUSE_REASON.encode() not in p.data for p in payloads)
     with pytest.raises(KeyDestroyed):
         await dev_server_env.client.data_converter.decode(payloads[1:2])
+    # The start input too: the engine's WorkflowExecutionStarted event can no longer be read.
+    with pytest.raises(KeyDestroyed):
+        await dev_server_env.client.data_converter.decode(
+            await start_input(dev_server_env, expired), [CaseInput]
+        )
     after = await http.post("/api/codec/decode", json=as_json(payloads), headers=auditor)
     assert after.status_code == 410
     assert "destroyed" in after.json()["detail"]
@@ -189,10 +209,10 @@ async def test_purge_destroys_personal_data_and_the_key_but_keeps_the_counts(
         )
 
     # A purge run again finds nothing more; the hold lifted (with a reason), it is purged too.
-    assert await purge_expired_cases(api_stack.database, documents, client, NOW) == []
+    assert await purge_expired_cases(api_stack.database, documents, ledger, client, NOW) == []
     lifted = await http.post(f"{hold_url}/clear", json={"reason": "Claim settled"}, headers=mark)
     assert lifted.status_code == 200, lifted.text
-    again = await purge_expired_cases(api_stack.database, documents, client, NOW)
+    again = await purge_expired_cases(api_stack.database, documents, ledger, client, NOW)
     assert [item.case_id for item in again] == [held]
 
 
