@@ -4,20 +4,24 @@ as a step that restarts its own clock from the day it was done, and escalated to
 (the review also to the HR director) when one is not recorded in time."""
 
 from datetime import date, datetime, time, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 
 from activities.types import CaseSnapshot
 from policies.calendar import LONDON
 from policies.loader import shipped_policies
+from policies.schema import PolicyInvalid, validate_policy
 from tests.conftest import eventually
 from tests.harness import Harness, at_instants
 from workflows.sickness import SicknessCase
 from workflows.types import ActionRequest, AttendanceEvent
 
+SICKNESS_YAML = Path(__file__).parent.parent / "policies" / "definitions" / "sickness.yaml"
 PREFIX = "stage2:long_term_review"  # informal (visit 0), long_term (1), long_term_review (2)
 
 
@@ -186,3 +190,57 @@ async def test_leaving_the_stage_ends_its_recurring_clocks(harness: Harness) -> 
     assert await harness.events("recurring_due") == []
     assert await harness.events("recurring_escalated") == []
     assert (await handle.query(SicknessCase.state)).stage_key == "return_to_work"
+
+
+def _sickness_with(change: Any) -> dict[str, Any]:
+    """The shipped sickness definition with one change made to its long-term review stage."""
+    data = yaml.safe_load(SICKNESS_YAML.read_text())
+    [stage] = [stage for stage in data["stages"] if stage["key"] == "long_term_review"]
+    change(stage)
+    return dict(data)
+
+
+def _problems(data: dict[str, Any]) -> list[tuple[str, str]]:
+    with pytest.raises(PolicyInvalid) as invalid:
+        validate_policy(data)
+    return [(error.path, error.message) for error in invalid.value.errors]
+
+
+def test_the_shipped_policy_records_each_recurring_item() -> None:
+    stage = shipped_policies()["sickness"].stage("long_term_review")
+    recorders = {action.records: action for action in stage.actions if action.records}
+    assert sorted(recorders) == ["review_meeting", "welfare_contact"]
+    assert all(action.to == "long_term_review" for action in recorders.values())
+    assert [(item.key, item.done_on) for item in stage.recurring] == [
+        ("welfare_contact", "contact_date"),
+        ("review_meeting", "review_date"),
+    ]
+
+
+def test_a_recording_action_is_checked_against_its_stage() -> None:
+    def unknown_item(stage: dict[str, Any]) -> None:
+        stage["actions"][0]["records"] = "home_visit"
+
+    def leaves(stage: dict[str, Any]) -> None:
+        stage["actions"][0]["to"] = "final"
+
+    def no_date(stage: dict[str, Any]) -> None:
+        stage["actions"][0]["requires"] = ["contact_notes"]
+
+    path = "stages[11].actions[0]"  # the long-term review stage
+    assert _problems(_sickness_with(unknown_item)) == [
+        (
+            f"{path}.records",
+            "'home_visit' is not a recurring item of this stage "
+            "(its items: welfare_contact, review_meeting)",
+        )
+    ]
+    assert _problems(_sickness_with(leaves)) == [
+        (f"{path}.to", "an action that records 'welfare_contact' stays in stage 'long_term_review'")
+    ]
+    assert _problems(_sickness_with(no_date)) == [
+        (
+            f"{path}.requires",
+            "must list 'contact_date', the date that restarts the 'welfare_contact' clock",
+        )
+    ]
