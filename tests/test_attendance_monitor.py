@@ -14,11 +14,11 @@ from temporalio.client import Client, WorkflowHandle
 
 from policies.calendar import LONDON
 from policies.loader import shipped_policies
-from policies.schema import BradfordTrigger, CountTrigger, Triggers
-from records.models import AttendanceTrigger, Case
+from policies.schema import BradfordTrigger, CountTrigger, OpeningLimit, Triggers
+from records.models import AttendanceTrigger, Case, PolicyVersion
 from services.absences import AbsenceCommands
 from services.access import Principal
-from tests.conftest import eventually
+from tests.conftest import eventually, insert_case_row
 from tests.harness import Harness, at_instants
 from workflows import attendance_workflow_id, workflow_id
 from workflows.attendance import AttendanceMonitor
@@ -391,3 +391,38 @@ async def test_a_trigger_no_case_can_open_for_is_recorded_with_the_reason(
     assert roster.handle is not None
     state = await roster.handle.query(AttendanceMonitor.state)
     assert (state.firings, state.counted_after) == (1, date(2030, 7, 8))
+
+
+async def test_the_policy_opening_limit_refuses_a_case_with_its_reason(harness: Harness) -> None:
+    """The trust's sickness policy allows one case a year; one closed in March: the trigger
+    in July opens none, and the record says why (an advisor decides whether to open one)."""
+    policy = shipped_policies()["sickness"].model_copy(
+        update={"opening_limit": OpeningLimit(count=1, within="P365D")}
+    )
+    async with harness.db.transaction() as session:
+        session.add(
+            PolicyVersion(
+                organisation_id=harness.org_id,
+                case_type="sickness",
+                version=2,
+                definition=policy.model_dump(mode="json"),
+                author="polly",
+            )
+        )
+    await insert_case_row(harness.db, "SCK-2030-0001", harness.org_id, london(2030, 3, 1), policy)
+    async with harness.db.transaction() as session:
+        earlier = await session.get(Case, "SCK-2030-0001")
+        assert earlier is not None
+        earlier.status = "closed"
+
+    roster = Roster(harness, "E1001")
+    await report_four_single_days(roster)
+    await roster.until(london(2030, 7, 8, 10))
+
+    async def recorded() -> bool:
+        return bool(await outcomes(harness))
+
+    await eventually(recorded, 10)
+    reason = "the policy allows at most 1 sickness case(s) in 365 days, and E1001 had SCK-2030-0001"
+    assert await outcomes(harness) == [("episodes", None, "not_opened", reason)]
+    assert [case.id for case in await sickness_cases(harness)] == ["SCK-2030-0001"]
