@@ -1,7 +1,7 @@
 """What attendance monitoring does to the records: the triggers that fired, and the sickness
 case they open (through the same case rows, references and audit as any other case)."""
 
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import func, select
@@ -10,13 +10,18 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.types import (
+    ATTACHED,
     FIND_OPEN_SICKNESS_CASE,
+    NOT_OPENED,
     OPEN_ATTENDANCE_CASE,
+    OPENED,
     AttendanceCase,
     AttendanceCaseRequest,
     EmployeeRef,
     FoundCase,
 )
+from policies.durations import as_timedelta, describe
+from policies.schema import PolicyDefinition, duration
 from records.cases import (
     NewCase,
     allocate_reference,
@@ -53,6 +58,51 @@ async def _open_sickness_case(
     )
 
 
+async def _over_opening_limit(
+    session: AsyncSession, policy: PolicyDefinition, request: AttendanceCaseRequest, at: datetime
+) -> str | None:
+    """The policy's opening limit (as for a case opened by hand), as a reason, if reached."""
+    limit = policy.opening_limit
+    if limit is None:
+        return None
+    since = at - as_timedelta(duration(limit.within))
+    earlier = list(
+        await session.scalars(
+            select(Case.id)
+            .where(
+                Case.organisation_id == request.organisation_id,
+                Case.case_type == policy.case_type,
+                Case.employee_id == request.employee_id,
+                Case.opened_at > since,
+                Case.opened_at <= at,
+            )
+            .order_by(Case.opened_at)
+        )
+    )
+    if len(earlier) < limit.count:
+        return None
+    return (
+        f"the policy allows at most {limit.count} sickness case(s) in "
+        f"{describe(duration(limit.within))}, and {request.employee_id} had "
+        f"{', '.join(earlier)}"
+    )
+
+
+def _not_opened(request: AttendanceCaseRequest, reason: str) -> AttendanceCase:
+    return AttendanceCase(
+        case_id=None,
+        opened=False,
+        policy={},
+        policy_version=0,
+        opened_at=request.opened_at,
+        advisor="",
+        risk="",
+        stage_key=request.stage_key,
+        outcome=NOT_OPENED,
+        reason=reason,
+    )
+
+
 async def _least_busy_advisor(session: AsyncSession, organisation_id: int) -> str:
     """Nobody chose an advisor: the organisation's advisor with the fewest open cases."""
     users = await session.scalars(
@@ -82,23 +132,38 @@ class AttendanceActivities:
 
     @activity.defn(name=OPEN_ATTENDANCE_CASE)
     async def open_attendance_case(self, request: AttendanceCaseRequest) -> AttendanceCase:
+        """Record the triggers and what became of them; open a case unless one is open.
+
+        A trigger is never lost. With a sickness case already open, the triggers go to it
+        (recorded against it here; the monitor then tells the case, whose stage decides whether
+        it moves on or notes them on its timeline): an advisor expects one case per employee
+        that gathers what happens, not a second one. When no case can open (the employee has
+        left the directory, the policy has no such stage, or the policy's opening limit is
+        reached), the triggers are recorded as not opened with the reason, shown on the
+        attendance record for an advisor to act on (open a case by hand if right). They are
+        not retried on their own: the same figures would be refused again, and a case opened
+        weeks later by a retry would carry the wrong dates.
+        """
         async with self._database.transaction() as session:
+            earlier = list(
+                await session.scalars(
+                    select(AttendanceTrigger).where(AttendanceTrigger.origin == request.origin)
+                )
+            )
+            refused = next((row for row in earlier if row.outcome == NOT_OPENED), None)
+            if refused is not None:  # a retry of this activity after it committed a refusal
+                return _not_opened(request, refused.reason or "")
             case = await session.scalar(select(Case).where(Case.origin == request.origin))
-            opened = True
+            outcome = OPENED
             if case is None:
                 case = await _open_sickness_case(
                     session, request.organisation_id, request.employee_id
                 )
-                opened = case is None
+                outcome = OPENED if case is None else ATTACHED
+            reason = None
             if case is None:
-                case = await self._insert(session, request)
-            recorded = set(
-                await session.scalars(
-                    select(AttendanceTrigger.trigger).where(
-                        AttendanceTrigger.origin == request.origin
-                    )
-                )
-            )
+                case, reason = await self._insert(session, request)
+            recorded = {row.trigger for row in earlier}
             for firing in request.firings:
                 if firing["trigger"] in recorded:
                     continue  # a retry of this activity after it committed
@@ -109,12 +174,17 @@ class AttendanceActivities:
                         origin=request.origin,
                         trigger=firing["trigger"],
                         fired_on=date.fromisoformat(firing["day"]),
-                        case_id=case.id,
+                        case_id=case.id if case else None,
                         figures={k: v for k, v in firing.items() if k not in ("trigger", "day")},
+                        outcome=NOT_OPENED if case is None else outcome,
+                        reason=reason,
                     )
                 )
+            if case is None:
+                assert reason is not None
+                return _not_opened(request, reason)
             definition: dict[str, Any] = {}  # only a new case's workflow needs its policy
-            if opened:
+            if outcome == OPENED:
                 stored = await session.scalar(
                     select(PolicyVersion.definition).where(
                         PolicyVersion.organisation_id == case.organisation_id,
@@ -126,28 +196,33 @@ class AttendanceActivities:
                 definition = stored
             return AttendanceCase(
                 case_id=case.id,
-                opened=opened,
+                opened=outcome == OPENED,
                 policy=definition,
                 policy_version=case.policy_version,
                 opened_at=case.opened_at,
                 advisor=case.advisor,
                 risk=case.risk,
                 stage_key=case.stage_key,
+                outcome=outcome,
             )
 
-    async def _insert(self, session: AsyncSession, request: AttendanceCaseRequest) -> Case:
+    async def _insert(
+        self, session: AsyncSession, request: AttendanceCaseRequest
+    ) -> tuple[Case | None, str | None]:
+        """The new case, or None and why it cannot open."""
         found = await current_policy(session, request.organisation_id, SICKNESS)
+        if found is None:
+            return None, "the organisation has no sickness absence policy"
         staff = await find_staff(session, request.organisation_id, request.employee_id)
-        if found is None or staff is None:
-            raise ApplicationError(
-                f"cannot open a sickness case for {request.employee_id}", non_retryable=True
-            )
+        if staff is None:
+            return None, f"{request.employee_id} is no longer in the staff directory"
         policy, version = found
         if not policy.has_stage(request.stage_key):
-            raise ApplicationError(
-                f"the sickness policy has no stage '{request.stage_key}'", non_retryable=True
-            )
+            return None, f"the sickness policy has no stage '{request.stage_key}'"
         now = request.opened_at
+        limited = await _over_opening_limit(session, policy, request, now)
+        if limited is not None:
+            return None, limited
         reference = await allocate_reference(session, policy.reference_prefix, now.year)
         fired = ", ".join(TRIGGER_WORDS.get(f["trigger"], f["trigger"]) for f in request.firings)
         case = new_case_row(
@@ -178,7 +253,7 @@ class AttendanceActivities:
             )
         )
         await session.flush()
-        return case
+        return case, None
 
     @activity.defn(name=FIND_OPEN_SICKNESS_CASE)
     async def find_open_sickness_case(self, employee: EmployeeRef) -> FoundCase:

@@ -152,11 +152,19 @@ class AttendanceCaseRequest:
     firings: list[dict[str, Any]]
 
 
+OPENED, ATTACHED, NOT_OPENED = "opened", "attached", "not_opened"
+"""What became of triggers that fired: a case opened for them; they went to the employee's
+sickness case already open; or no case could open (`reason` says why)."""
+
+
 @dataclass
 class AttendanceCase:
-    """The case the triggers went to; `opened`: new (start its workflow) or already open."""
+    """The case the triggers went to; `opened`: new (start its workflow) or already open.
 
-    case_id: str
+    `case_id` is None when no case could open (`outcome` NOT_OPENED, with its `reason`).
+    """
+
+    case_id: str | None
     opened: bool
     policy: dict[str, Any]
     policy_version: int
@@ -164,6 +172,8 @@ class AttendanceCase:
     advisor: str
     risk: str
     stage_key: str
+    outcome: str = OPENED
+    reason: str | None = None
 
 
 @dataclass

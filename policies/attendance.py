@@ -18,7 +18,7 @@ them and tests can check them against dates worked out by hand. The rules:
   day 1) fires once for that spell.
 """
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
@@ -28,6 +28,9 @@ from policies.durations import as_timedelta
 from policies.schema import CountTrigger, Triggers, duration
 
 SCAN_DAYS = 400
+KIND_ORDER = ("episodes", "days_lost", "bradford", "long_term")
+"""Severity by kind of trigger: only for a monitor that has not yet been told the policy's
+stage order (fed before it was sent); `lead_firing` otherwise goes by stage."""
 """How far ahead `next_firing_day` looks: past a year, every rolling period has turned over."""
 
 
@@ -201,6 +204,21 @@ def fired(
                     )
                 )
     return firings
+
+
+def lead_firing(firings: Sequence[Firing], stage_order: Sequence[str]) -> Firing:
+    """Of triggers firing on one day, the one a case opens for: the one whose stage comes
+    latest in the policy's stage order (the furthest on, so the most severe). The others are
+    still reported with their figures. Two triggers opening at one stage: the first listed
+    (episodes, days lost, Bradford, long-term) leads. Without a stage order (a monitor fed
+    before it was sent one), the kinds' own order decides, as it did before.
+    """
+    if not firings:
+        raise ValueError("no trigger fired")
+    if not stage_order:
+        return max(firings, key=lambda firing: KIND_ORDER.index(firing.trigger))
+    rank = {key: index for index, key in enumerate(stage_order)}
+    return max(firings, key=lambda firing: rank.get(firing.opens_at, -1))
 
 
 def next_firing_day(

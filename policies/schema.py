@@ -102,6 +102,10 @@ class Action(_Strict):
     latest: DateLimit | None = None
     # Taking this step also opens a linked case of this type (e.g. a separate investigation).
     opens: Key | None = None
+    # Taking this step records that the stage's recurring item of this key was done (a welfare
+    # contact made): its clock restarts from the day done, and the case stays in its stage
+    # (`to` names the stage itself).
+    records: Key | None = None
 
     @property
     def label(self) -> str:
@@ -111,13 +115,18 @@ class Action(_Strict):
 class Recurring(_Strict):
     """Something due again and again while a case is in a stage (welfare contact every 2 weeks).
 
-    The k-th falls due k times `every` after the case entered the stage; `notify` are told then.
+    The k-th falls due k times `every` after the case entered the stage, or after the day it
+    was last recorded as done (by an action that `records` it; `done_on` names the date field of
+    that action's data saying when); `notify` are told then. Each escalation goes once per
+    occurrence left unrecorded `after` it fell due.
     """
 
     key: Key
     name: str = Field(min_length=1)
     every: DurationSpec
     notify: list[Role] = Field(min_length=1)
+    done_on: Key | None = None
+    escalations: list[Escalation] = []
 
 
 AttendanceEventKind = Literal["trigger", "long_term", "returned"]
@@ -429,11 +438,12 @@ def _structure_errors(data: dict[str, Any]) -> list[PolicyError]:
     written = [key for _, stage in stages if (key := _text(stage, "key")) is not None]
     stage_keys = [key for key in dict.fromkeys(written) if key != CLOSED]
     closing = _can_close(stages)
+    # A stage's own actions that stay in it (recording a welfare contact) do not reach it.
     reached = {
         to
         for _, stage in stages
         for _, action in _blocks(stage.get("actions"))
-        if (to := _text(action, "to")) is not None
+        if (to := _text(action, "to")) is not None and to != _text(stage, "key")
     }
     fields = data.get("fields")
     declared = set(fields) if isinstance(fields, dict) else set()
@@ -540,6 +550,7 @@ def _structure_errors(data: dict[str, Any]) -> list[PolicyError]:
                         "this must be longer than nothing",
                     )
                 )
+        errors += _recording_errors(stage, index, key)
         if key is not None and key != CLOSED and key not in closing:
             errors.append(
                 PolicyError(
@@ -549,6 +560,43 @@ def _structure_errors(data: dict[str, Any]) -> list[PolicyError]:
                 )
             )
     errors += _trigger_errors(data.get("triggers"), stage_keys)
+    return errors
+
+
+def _recording_errors(stage: dict[str, Any], index: int, key: str | None) -> list[PolicyError]:
+    """An action that records a recurring item names one of its stage's items, stays in the
+    stage, and asks for the date that restarts the item's clock."""
+    items = {_text(recurring, "key"): recurring for _, recurring in _blocks(stage.get("recurring"))}
+    errors: list[PolicyError] = []
+    for action_index, action in _blocks(stage.get("actions")):
+        recorded = _text(action, "records")
+        if recorded is None:
+            continue
+        path = f"stages[{index}].actions[{action_index}]"
+        if recorded not in items:
+            known = ", ".join(str(item) for item in items if item) or "none"
+            errors.append(
+                PolicyError(
+                    f"{path}.records",
+                    f"'{recorded}' is not a recurring item of this stage (its items: {known})",
+                )
+            )
+            continue
+        if _text(action, "to") != key:
+            errors.append(
+                PolicyError(
+                    f"{path}.to", f"an action that records '{recorded}' stays in stage '{key}'"
+                )
+            )
+        done_on = _text(items[recorded], "done_on")
+        requires = action.get("requires")
+        if done_on is not None and (not isinstance(requires, list) or done_on not in requires):
+            errors.append(
+                PolicyError(
+                    f"{path}.requires",
+                    f"must list '{done_on}', the date that restarts the '{recorded}' clock",
+                )
+            )
     return errors
 
 

@@ -350,6 +350,10 @@ class AttendanceTrigger(Base):
     case_id: Mapped[str | None] = mapped_column(String(20))
     figures: Mapped[dict[str, Any]] = mapped_column(default=dict)
     at: Mapped[datetime] = mapped_column(default=utcnow)
+    # opened | attached (to the sickness case already open) | not_opened (with the reason);
+    # None on rows written before outcomes were kept.
+    outcome: Mapped[str | None] = mapped_column(String(20))
+    reason: Mapped[str | None] = mapped_column(String(300))
 
 
 class StageInterval(Base):

@@ -26,7 +26,7 @@ from policies.calendar import LONDON, count_working_days
 from records.cases import current_policy
 from records.database import Database
 from records.models import Absence, AttendanceTrigger, AuditEntry, Case, Staff
-from services.access import CASE_READERS, STAFF_EDITORS, Principal
+from services.access import CASE_READERS, STAFF_EDITORS, Principal, visible_cases
 from services.errors import Forbidden, Invalid, NotFound, RowsInvalid, Unavailable
 from services.rows import ParsedRows, read_rows
 from workflows import attendance_workflow_id
@@ -249,8 +249,9 @@ class AbsenceCommands:
         async with self.database.transaction() as session:
             found = await current_policy(session, organisation_id, "sickness")
             triggers = found[0].triggers if found else None
-            if triggers is None:
+            if found is None or triggers is None:
                 return  # this organisation's sickness policy sets no triggers
+            stages = [stage.key for stage in found[0].stages]
             rows = await session.scalars(
                 select(Absence)
                 .where(
@@ -274,7 +275,7 @@ class AbsenceCommands:
                     id=attendance_workflow_id(organisation_id, employee),
                     task_queue=self.task_queue,
                     start_signal="feed",
-                    start_signal_args=[AbsenceFeed(episodes[employee], triggers)],
+                    start_signal_args=[AbsenceFeed(episodes[employee], triggers, stages)],
                 )
         except (RPCError, Unavailable) as error:
             raise Unavailable(
@@ -327,6 +328,23 @@ class AbsenceCommands:
                 .order_by(Case.opened_at.desc())
                 .limit(1)
             )
+            # Only the cases this reader may see are listed (as in GET /api/cases).
+            cases = list(
+                await session.scalars(
+                    visible_cases(self.principal)
+                    .where(Case.employee_id == employee_id, Case.case_type == "sickness")
+                    .order_by(Case.opened_at)
+                )
+            )
+            opened_by_trigger = {
+                origin
+                for origin in await session.scalars(
+                    select(Case.origin).where(
+                        Case.organisation_id == organisation_id,
+                        Case.origin.in_({trigger.origin for trigger in fired}),
+                    )
+                )
+            }
             found = await current_policy(session, organisation_id, "sickness")
             session.add(
                 AuditEntry(
@@ -339,6 +357,9 @@ class AbsenceCommands:
         episodes = [Episode(absence.first_day, absence.last_day) for absence in absences]
         return {
             "employee_id": employee_id,
+            "name": staff.name,
+            "division": staff.division,
+            "department": staff.department,
             "as_of": today.isoformat(),
             "absences": [
                 {
@@ -358,12 +379,35 @@ class AbsenceCommands:
                     "trigger": trigger.trigger,
                     "fired_on": trigger.fired_on.isoformat(),
                     "case_id": trigger.case_id,
+                    "outcome": _outcome(trigger, opened_by_trigger),
+                    "reason": trigger.reason,
                     **trigger.figures,
                 }
                 for trigger in fired
             ],
             "open_case": open_case,
+            "sickness_cases": [
+                {
+                    "id": case.id,
+                    "status": case.status,
+                    "stage_key": case.stage_key,
+                    "stage_name": case.stage_name,
+                    "opened_at": case.opened_at.isoformat(),
+                    "closed_at": case.closed_at.isoformat() if case.closed_at else None,
+                    "opened_by": case.opened_by,
+                }
+                for case in cases
+            ],
         }
+
+
+def _outcome(trigger: AttendanceTrigger, opened_by_trigger: set[str | None]) -> str:
+    """What became of the trigger; worked out for rows written before it was recorded."""
+    if trigger.outcome is not None:
+        return trigger.outcome
+    if trigger.case_id is None:
+        return "not_opened"
+    return "opened" if trigger.origin in opened_by_trigger else "attached"
 
 
 def _figures(episodes: list[Episode], triggers: Any, today: date) -> dict[str, Any]:

@@ -1,15 +1,17 @@
 """Demo data for the embedded stack: one trust, the demo users, ~50 staff, cases in every state."""
 
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from itertools import cycle
 
 from sqlalchemy import select
 from temporalio.client import Client
 
+from policies.calendar import LONDON, is_working_day
 from records.database import Database
 from records.models import Organisation
 from records.people import StaffEntry, create_user, get_or_create_organisation, upsert_staff
+from services.absences import AbsenceCommands, parse_json
 from services.access import Principal
 from services.cases import CaseCommands, OpenCase
 
@@ -36,6 +38,44 @@ LAST_NAMES = ["Okafor", "Smith", "Patel", "Nowak", "Evans"]
 ETHNIC_GROUPS = ["White", "Asian or Asian British", "Black or Black British", "Mixed", None]
 DISABILITY = ["No", "No", "Yes", "No", None]
 BANDS = ["2", "3", "4", "5", "6", "7", "8a"]
+
+
+def _working_day_on_or_before(day: date) -> date:
+    while not is_working_day(day):
+        day -= timedelta(days=1)
+    return day
+
+
+def demo_absences(today: date) -> list[dict[str, str | None]]:
+    """Absence as an e-roster would report it, relative to the day of seeding.
+
+    E10012: four one-day spells in the year, the fourth last week: the episodes trigger opens
+    an informal review. E10027: off for five weeks and still off: long-term sickness and the
+    working days lost fire together, and the case opens on the long-term path (the later
+    stage). E10038: two short spells, under every threshold: figures, no case.
+    """
+    rows: list[dict[str, str | None]] = []
+    for weeks_ago in (40, 26, 12, 1):
+        day = _working_day_on_or_before(today - timedelta(weeks=weeks_ago)).isoformat()
+        rows.append({"employee_id": "E10012", "first_day": day, "last_day": day})
+    rows[-1]["reason"] = "Gastroenteritis"
+    rows.append(
+        {
+            "employee_id": "E10027",
+            "first_day": (today - timedelta(days=34)).isoformat(),
+            "last_day": None,
+            "reason": "Back injury (fit note)",
+        }
+    )
+    for weeks_ago, days in ((20, 2), (6, 1)):
+        first = _working_day_on_or_before(today - timedelta(weeks=weeks_ago))
+        last = first + timedelta(days=days - 1)
+        rows.append(
+            {"employee_id": "E10038", "first_day": first.isoformat(), "last_day": last.isoformat()}
+        )
+    for row in rows:
+        row.setdefault("reason", "Migraine")
+    return rows
 
 
 def demo_staff() -> list[StaffEntry]:
@@ -152,4 +192,8 @@ async def seed_demo(
 
     closed = await alice.open(OpenCase("disciplinary", "E10007", "Uniform policy"))
     await alice.act(closed.id, "informal_resolution", {"outcome": "Informal advice given"}, None)
+
+    # The absence feed: attendance monitoring opens the sickness cases these reach.
+    feed = AbsenceCommands(database, client, task_queue, alice.principal)
+    await feed.record(parse_json(demo_absences(datetime.now(LONDON).date())), "import")
     return True

@@ -84,6 +84,14 @@ async def test_a_fourth_spell_opens_a_sickness_case_visible_with_its_numbers(
     assert fired["trigger"] == "episodes" and fired["fired_on"] == today.isoformat()
     assert (fired["spells"], fired["working_days_lost"], fired["bradford"]) == (4, 4, 64)
     assert (fired["threshold"], fired["opens_at"], fired["case_id"]) == (4, "informal", case_id)
+    assert (fired["outcome"], fired["reason"]) == ("opened", None)
+    [listed] = record["sickness_cases"]
+    assert (listed["id"], listed["status"], listed["opened_by"]) == (
+        case_id,
+        "open",
+        "attendance-monitor",
+    )
+    assert (record["name"], record["division"]) == ("Priya Patel", "Medicine")
     assert record["figures"]["episodes"]["value"] == 4
     assert record["figures"]["days_lost"] == {
         "period_start": (today - timedelta(days=364)).isoformat(),

@@ -10,13 +10,15 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
-from temporalio.client import WorkflowHandle
+from temporalio.client import Client, WorkflowHandle
 
 from policies.calendar import LONDON
 from policies.loader import shipped_policies
-from policies.schema import Triggers
-from records.models import AttendanceTrigger, Case
-from tests.conftest import eventually
+from policies.schema import BradfordTrigger, CountTrigger, OpeningLimit, Triggers
+from records.models import AttendanceTrigger, Case, PolicyVersion
+from services.absences import AbsenceCommands
+from services.access import Principal
+from tests.conftest import eventually, insert_case_row
 from tests.harness import Harness, at_instants
 from workflows import attendance_workflow_id, workflow_id
 from workflows.attendance import AttendanceMonitor
@@ -32,6 +34,7 @@ from workflows.types import (
 _SHIPPED = shipped_policies()["sickness"].triggers
 assert _SHIPPED is not None
 TRIGGERS: Triggers = _SHIPPED
+STAGES = [stage.key for stage in shipped_policies()["sickness"].stages]
 
 
 def london(year: int, month: int, day: int, hour: int = 0, second: int = 0) -> datetime:
@@ -45,8 +48,17 @@ def end_of(day: date) -> datetime:
 class Roster:
     """The e-roster: what it has recorded so far, fed to the monitor at chosen instants."""
 
-    def __init__(self, harness: Harness, employee_id: str, turns: int = 100):
+    def __init__(
+        self,
+        harness: Harness,
+        employee_id: str,
+        turns: int = 100,
+        triggers: Triggers = TRIGGERS,
+        stages: list[str] | None = None,
+    ):
         self.harness, self.employee_id, self.turns = harness, employee_id, turns
+        self.triggers = triggers
+        self.stages = STAGES if stages is None else stages
         self.episodes: dict[date, date | None] = {}
         self.handle: WorkflowHandle[Any, Any] | None = None
 
@@ -57,7 +69,8 @@ class Roster:
             self.episodes[date.fromisoformat(first.removeprefix("d"))] = last
         feed = AbsenceFeed(
             [AttendanceEpisode(first, last) for first, last in sorted(self.episodes.items())],
-            TRIGGERS,
+            self.triggers,
+            self.stages,
         )
         if self.handle is None:
             # As the API does: signal-with-start, so the first report starts the monitor.
@@ -94,6 +107,27 @@ async def fired(harness: Harness) -> list[tuple[str, date, str | None]]:
     async with harness.db.sessions() as session:
         rows = await session.scalars(select(AttendanceTrigger).order_by(AttendanceTrigger.id))
         return [(row.trigger, row.fired_on, row.case_id) for row in rows]
+
+
+async def outcomes(harness: Harness) -> list[tuple[str, str | None, str | None, str | None]]:
+    async with harness.db.sessions() as session:
+        rows = await session.scalars(select(AttendanceTrigger).order_by(AttendanceTrigger.id))
+        return [(row.trigger, row.case_id, row.outcome, row.reason) for row in rows]
+
+
+async def read_attendance(harness: Harness, employee_id: str) -> dict[str, Any]:
+    """The record GET /api/staff/{id}/attendance answers, read as the advisor alice."""
+
+    async def client() -> Client:
+        return harness.env.client
+
+    commands = AbsenceCommands(
+        harness.db,
+        client,
+        harness.task_queue,
+        Principal("alice", harness.org_id, frozenset({"advisor"}), team="North ER"),
+    )
+    return await commands.attendance(employee_id)
 
 
 async def one_case(harness: Harness) -> Case:
@@ -247,6 +281,16 @@ async def test_twelve_months_a_second_trigger_moves_the_open_case_on(harness: Ha
         ("episodes", date(2030, 7, 8), case.id),
         ("days_lost", date(2030, 11, 5), case.id),
     ]
+    # The second went to the case already open: recorded so, and on the case's timeline.
+    assert [(trigger, outcome) for trigger, _, outcome, _ in await outcomes(harness)] == [
+        ("episodes", "opened"),
+        ("days_lost", "attached"),
+    ]
+    record = await read_attendance(harness, "E1002")
+    assert [(t["trigger"], t["outcome"], t["case_id"]) for t in record["triggers_fired"]] == [
+        ("episodes", "opened", case.id),
+        ("days_lost", "attached", case.id),
+    ]
 
     # The monitor has continued as new along the way, carrying what it needs.
     assert roster.handle is not None and first_run is not None
@@ -288,3 +332,97 @@ async def test_welfare_contact_recurs_every_two_weeks_while_off(harness: Harness
     assert harness.mail_to("reminder").count("lena@north.example") == 2
     # The advisor also had the referral's own reminder, 2 days before its 7-day deadline.
     assert harness.mail_to("reminder").count("alice@north.example") == 3
+
+
+FOUR_SINGLE_DAYS = [date(2030, 1, 7), date(2030, 3, 4), date(2030, 5, 7), date(2030, 7, 8)]
+
+
+async def report_four_single_days(roster: Roster) -> None:
+    for day in FOUR_SINGLE_DAYS:
+        await roster.report(london(day.year, day.month, day.day, 9), **{iso(day): day})
+
+
+async def test_triggers_firing_together_open_at_the_stage_furthest_on(harness: Harness) -> None:
+    """Episodes (opening at stage 1) and Bradford (opening informally) fire on one day: the
+    case opens at stage 1, the later stage in the policy, whatever the kinds' order; the
+    Bradford trigger is still recorded with its figures."""
+    triggers = Triggers(
+        episodes=CountTrigger(count=4, within="P365D", opens_at="stage_1"),
+        bradford=BradfordTrigger(score=60, within="P365D", opens_at="informal"),
+    )
+    roster = Roster(harness, "E1001", triggers=triggers)
+    await report_four_single_days(roster)  # the fourth: 4 spells, 4 days, Bradford 64
+    case = await one_case(harness)
+    assert at_instants([case.opened_at], [london(2030, 7, 8, 9)])
+    assert case.stage_key == "stage_1"
+    assert await outcomes(harness) == [
+        ("episodes", case.id, "opened", None),
+        ("bradford", case.id, "opened", None),
+    ]
+    record = await read_attendance(harness, "E1001")
+    bradford = record["triggers_fired"][1]
+    assert (bradford["spells"], bradford["working_days_lost"], bradford["bradford"]) == (4, 4, 64)
+    assert (bradford["threshold"], bradford["opens_at"]) == (60, "informal")
+    assert [each["id"] for each in record["sickness_cases"]] == [case.id]
+
+
+async def test_a_trigger_no_case_can_open_for_is_recorded_with_the_reason(
+    harness: Harness,
+) -> None:
+    """The triggers name a stage the organisation's sickness policy does not have (fed from
+    a version since replaced): no case opens, and the attendance record says why."""
+    triggers = Triggers(episodes=CountTrigger(count=4, within="P365D", opens_at="stage_9"))
+    roster = Roster(harness, "E1001", triggers=triggers, stages=[*STAGES, "stage_9"])
+    await report_four_single_days(roster)
+    await roster.until(london(2030, 7, 8, 10))
+
+    async def recorded() -> bool:
+        return bool(await outcomes(harness))
+
+    await eventually(recorded, 10)
+    reason = "the sickness policy has no stage 'stage_9'"
+    assert await outcomes(harness) == [("episodes", None, "not_opened", reason)]
+    assert await sickness_cases(harness) == []
+    record = await read_attendance(harness, "E1001")
+    [trigger] = record["triggers_fired"]
+    assert (trigger["outcome"], trigger["reason"], trigger["spells"]) == ("not_opened", reason, 4)
+    assert (record["open_case"], record["sickness_cases"]) == (None, [])
+    # The monitor carries on: the firing is counted, and counting starts again after it.
+    assert roster.handle is not None
+    state = await roster.handle.query(AttendanceMonitor.state)
+    assert (state.firings, state.counted_after) == (1, date(2030, 7, 8))
+
+
+async def test_the_policy_opening_limit_refuses_a_case_with_its_reason(harness: Harness) -> None:
+    """The trust's sickness policy allows one case a year; one closed in March: the trigger
+    in July opens none, and the record says why (an advisor decides whether to open one)."""
+    policy = shipped_policies()["sickness"].model_copy(
+        update={"opening_limit": OpeningLimit(count=1, within="P365D")}
+    )
+    async with harness.db.transaction() as session:
+        session.add(
+            PolicyVersion(
+                organisation_id=harness.org_id,
+                case_type="sickness",
+                version=2,
+                definition=policy.model_dump(mode="json"),
+                author="polly",
+            )
+        )
+    await insert_case_row(harness.db, "SCK-2030-0001", harness.org_id, london(2030, 3, 1), policy)
+    async with harness.db.transaction() as session:
+        earlier = await session.get(Case, "SCK-2030-0001")
+        assert earlier is not None
+        earlier.status = "closed"
+
+    roster = Roster(harness, "E1001")
+    await report_four_single_days(roster)
+    await roster.until(london(2030, 7, 8, 10))
+
+    async def recorded() -> bool:
+        return bool(await outcomes(harness))
+
+    await eventually(recorded, 10)
+    reason = "the policy allows at most 1 sickness case(s) in 365 days, and E1001 had SCK-2030-0001"
+    assert await outcomes(harness) == [("episodes", None, "not_opened", reason)]
+    assert [case.id for case in await sickness_cases(harness)] == ["SCK-2030-0001"]

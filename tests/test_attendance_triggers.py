@@ -13,7 +13,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from policies.attendance import Episode, Firing, Spell, figures, fired, next_firing_day, spells
+from policies.attendance import (
+    Episode,
+    Firing,
+    Spell,
+    figures,
+    fired,
+    lead_firing,
+    next_firing_day,
+    spells,
+)
 from policies.calendar import count_working_days, is_working_day
 from policies.diff import describe_changes
 from policies.loader import shipped_policies
@@ -241,3 +250,43 @@ def test_a_changed_trigger_or_recurring_clock_is_described_in_words() -> None:
         "every 14 days).",
         "Stage 'long_term': attendance moves the case none (was on returned to return_to_work).",
     ]
+
+
+def _firing(trigger: str, opens_at: str) -> Firing:
+    day = date(2030, 7, 8)
+    return Firing(trigger, day, opens_at, 1, day - timedelta(days=364), 4, 4, 64)
+
+
+SICKNESS_STAGES = [stage.key for stage in shipped_policies()["sickness"].stages]
+
+
+@pytest.mark.parametrize(
+    ("opening", "leads"),
+    [
+        # The later stage in the policy's order wins, whatever the kind of trigger.
+        ({"episodes": "stage_1", "bradford": "informal"}, "episodes"),
+        ({"episodes": "informal", "bradford": "stage_1"}, "bradford"),
+        ({"days_lost": "final", "long_term": "long_term", "bradford": "stage_2"}, "long_term"),
+        ({"days_lost": "stage_2", "episodes": "informal", "bradford": "stage_1"}, "days_lost"),
+        # Two at one stage: the first listed leads.
+        ({"episodes": "stage_1", "days_lost": "stage_1"}, "episodes"),
+    ],
+)
+def test_several_triggers_on_one_day_go_by_the_policy_stage_order(
+    opening: dict[str, str], leads: str
+) -> None:
+    firings = [_firing(trigger, stage) for trigger, stage in opening.items()]
+    assert lead_firing(firings, SICKNESS_STAGES).trigger == leads
+    # In the opposite order of stages the other end wins: the order is the policy's, not ours.
+    reverse = list(reversed(SICKNESS_STAGES))
+    earliest = min(firings, key=lambda firing: SICKNESS_STAGES.index(firing.opens_at))
+    if len({firing.opens_at for firing in firings}) == len(firings):
+        assert lead_firing(firings, reverse) == earliest
+
+
+def test_without_a_stage_order_the_kinds_order_decides_as_before() -> None:
+    """A monitor fed before the feed carried the stage order keeps its old choice."""
+    firings = [_firing("bradford", "informal"), _firing("episodes", "stage_1")]
+    assert lead_firing(firings, []).trigger == "bradford"
+    with pytest.raises(ValueError, match="no trigger"):
+        lead_firing([], SICKNESS_STAGES)

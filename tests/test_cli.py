@@ -11,10 +11,11 @@ from temporalio.testing import WorkflowEnvironment
 
 from policies.loader import DEFINITIONS_DIR
 from records.database import Database
-from records.models import Case, Staff, User
+from records.models import Absence, AttendanceTrigger, Case, CaseEvent, Staff, User
 from services.demo import seed_demo
 from tests.conftest import end_case_workflows, eventually, make_settings
 from tests.smtp_fixture import SmtpServer
+from tests.test_absences import end_monitors
 from worker import build_worker
 
 
@@ -64,6 +65,21 @@ async def test_demo_seed_runs_once_through_the_real_stack(
 
         # The imported case's workflow finds its investigation already past due.
         await eventually(imported_case_breached, 10)
+
+        async def sickness_cases_running() -> bool:
+            async with sqlite_database.sessions() as session:
+                query = select(func.count()).where(
+                    CaseEvent.kind == "opened", CaseEvent.case_id.startswith("SCK-")
+                )
+                return await session.scalar(query) == 2
+
+        # The seeded absence reaches the triggers of two employees: their monitors open cases
+        # (and the cases' workflows record their opening).
+        await eventually(sickness_cases_running, 20)
+    async with sqlite_database.sessions() as session:
+        organisation_id = await session.scalar(select(Staff.organisation_id).limit(1))
+    assert organisation_id is not None
+    await end_monitors(dev_server_env.client, organisation_id, ["E10012", "E10027", "E10038"])
     await end_case_workflows(dev_server_env, sqlite_database)
 
     async with sqlite_database.sessions() as session:
@@ -71,6 +87,24 @@ async def test_demo_seed_runs_once_through_the_real_stack(
         staff = await session.scalar(select(func.count()).select_from(Staff))
         divisions = set(await session.scalars(select(Staff.division)))
         cases = list(await session.scalars(select(Case).order_by(Case.id)))
+        triggers = list(
+            await session.scalars(select(AttendanceTrigger).order_by(AttendanceTrigger.id))
+        )
+        absences = await session.scalar(select(func.count()).select_from(Absence))
+    sickness = {case.employee_id: case for case in cases if case.case_type == "sickness"}
+    cases = [case for case in cases if case.case_type == "disciplinary"]
+    # Four spells: an informal review. Five weeks off: long-term sickness and working days
+    # lost fire together, and the long-term path, later in the policy, is where it opens.
+    assert {employee: case.stage_key for employee, case in sickness.items()} == {
+        "E10012": "informal",
+        "E10027": "long_term",
+    }
+    assert sorted((t.employee_id, t.trigger, t.outcome) for t in triggers) == [
+        ("E10012", "episodes", "opened"),
+        ("E10027", "days_lost", "opened"),
+        ("E10027", "long_term", "opened"),
+    ]
+    assert absences == 7
     assert users == {"alice", "bob", "mark", "polly", "hannah", "audrey", "admin"}
     assert staff == 50 and len(divisions) == 4
     assert {case.stage_key for case in cases} == {

@@ -62,8 +62,13 @@ def test_ercase_up_starts_seeds_stops_and_restarts(tmp_path: Path) -> None:
         assert "demo data seeded" in printed
         assert f"{base.replace('127.0.0.1', 'localhost')}/dev/outbox" in printed
         auth = sign_in(base)
-        cases = httpx.get(f"{base}/api/cases", headers=auth).json()
+        cases = httpx.get(f"{base}/api/cases?case_type=disciplinary", headers=auth).json()
         assert cases["total"] == 6
+        # The seeded absence feed: attendance monitoring opens two sickness cases.
+        deadline = time.monotonic() + 30
+        while total(base, auth, "sickness") != 2:
+            assert time.monotonic() < deadline, "the demo's sickness cases did not open"
+            time.sleep(0.5)
         assert httpx.get(f"{base}/readyz").json()["status"] == "ready"
         new_case = httpx.post(
             f"{base}/api/cases",
@@ -81,7 +86,8 @@ def test_ercase_up_starts_seeds_stops_and_restarts(tmp_path: Path) -> None:
     with ercase_up(tmp_path, env, api_port) as printed:
         assert "demo data seeded" not in printed  # only the first start seeds
         auth = sign_in(base)
-        assert httpx.get(f"{base}/api/cases", headers=auth).json()["total"] == 7
+        assert total(base, auth, "disciplinary") == 7
+        assert total(base, auth, "sickness") == 2  # the monitors opened no more on restart
         # The case opened before the restart is still a live workflow that takes steps.
         step = httpx.post(
             f"{base}/api/cases/{new_case['id']}/actions/no_further_action",
@@ -90,6 +96,11 @@ def test_ercase_up_starts_seeds_stops_and_restarts(tmp_path: Path) -> None:
         )
         assert step.status_code == 200, step.text
         assert step.json()["status"] == "closed"
+
+
+def total(base: str, auth: dict[str, str], case_type: str) -> int:
+    reply = httpx.get(f"{base}/api/cases?case_type={case_type}", headers=auth)
+    return int(reply.json()["total"])
 
 
 def assert_closed(port: int) -> None:

@@ -27,7 +27,7 @@ from activities.types import CaseSnapshot
 from policies.calendar import LONDON
 from policies.durations import as_timedelta
 from policies.loader import shipped_policies
-from policies.schema import duration
+from policies.schema import LongTermTrigger, Triggers, duration
 from records.database import Database
 from records.migrate import upgrade
 from records.models import Case, CaseEvent
@@ -50,6 +50,7 @@ from workflows.case_process import CaseProcess
 from workflows.sickness import SicknessCase
 from workflows.types import (
     AbsenceFeed,
+    ActionRequest,
     AttendanceEpisode,
     AttendanceEvent,
     AttendanceInput,
@@ -228,11 +229,69 @@ async def record_attendance_monitor(folder: Path) -> str:
     return history.to_json()
 
 
+async def record_sickness_recurring(folder: Path) -> str:
+    """Long-term sickness support: a welfare contact missed and escalated, then recorded
+    (restarting its clock), a review meeting held, and the return to work."""
+    async with recording("sickness", "SCK-REPLAY-4", folder) as case:
+        env, handle = case.env, case.handle
+        await handle.signal(SicknessCase.attendance, AttendanceEvent("long_term", {"days": 28}))
+        await wait_for_event(case.db, case.case_id, "attendance_moved")
+        today = (await env.get_current_time()).astimezone(LONDON).date()
+        referral = ActionRequest(
+            "refer_to_occupational_health", "alice", {"oh_referral_date": today.isoformat()}
+        )
+        await handle.execute_update(CaseProcess.act, referral)
+        await env.sleep(timedelta(days=18))  # the first contact due on day 14, escalated on 17
+        await wait_for_event(case.db, case.case_id, "recurring_escalated")
+        contact = {
+            "contact_date": (today + timedelta(days=18)).isoformat(),
+            "contact_notes": "Phoned",
+        }
+        await handle.execute_update(
+            CaseProcess.act, ActionRequest("record_welfare_contact", "alice", contact)
+        )
+        await env.sleep(timedelta(days=8))
+        review = {"review_date": (today + timedelta(days=26)).isoformat(), "review_notes": "Plan"}
+        await handle.execute_update(CaseProcess.act, ActionRequest("hold_review", "alice", review))
+        await env.sleep(timedelta(days=10))  # the restarted contact falls due on day 32
+        await handle.execute_update(CaseProcess.act, ActionRequest("returned_to_work", "alice"))
+        policy = shipped_policies()["sickness"]
+        await walk(env, handle, policy, ["record_interview", "monitoring_complete"])
+        await handle.result()
+        history = await handle.fetch_history()
+    return history.to_json()
+
+
+async def record_attendance_monitor_refused(folder: Path) -> str:
+    """A monitor told the policy's stage order, whose trigger names a stage the policy lacks:
+    the activity records the refusal with its reason and the monitor carries on."""
+    async with recording("sickness", "SCK-REPLAY-5", folder) as case:
+        env = case.env
+        today = (await env.get_current_time()).astimezone(LONDON).date()
+        policy = shipped_policies()["sickness"]
+        triggers = Triggers(long_term=LongTermTrigger(from_day=28, opens_at="stage_9"))
+        stages = [stage.key for stage in policy.stages]
+        first = today - timedelta(days=27)
+        monitor = await env.client.start_workflow(
+            AttendanceMonitor.run,
+            AttendanceInput(case.organisation_id, "E1001"),
+            id=attendance_workflow_id(case.organisation_id, "E1001"),
+            task_queue=case.task_queue,
+            start_signal="feed",
+            start_signal_args=[AbsenceFeed([AttendanceEpisode(first)], triggers, stages)],
+        )
+        await env.sleep(timedelta(days=3))
+        history = await monitor.fetch_history()
+    return history.to_json()
+
+
 # Histories of particular paths, beside one main path per case type.
 SPECIAL_HISTORIES = {
     "disciplinary_linked_and_suspended": record_linked_and_suspended,
     "sickness_long_term_and_return": record_sickness_long_term,
     "attendance_monitor": record_attendance_monitor,
+    "sickness_recurring_recorded": record_sickness_recurring,
+    "attendance_monitor_refused": record_attendance_monitor_refused,
 }
 
 

@@ -22,10 +22,11 @@ from temporalio.testing import WorkflowEnvironment
 from api.main import create_app
 from policies.calendar import LONDON, add_working_days
 from records.database import Database
-from records.models import CaseEvent
+from records.models import CaseEvent, Staff
 from tests.conftest import add_people, end_case_workflows, eventually, make_settings
 from tests.harness import JUST_CULTURE
 from tests.smtp_fixture import SmtpServer, free_port
+from tests.test_absences import end_monitors, working_days_back
 from worker import build_worker
 
 SCREENSHOTS = Path(__file__).parent.parent / "test-artifacts" / "screenshots"
@@ -244,3 +245,75 @@ async def test_each_role_main_journey(web_stack: WebStack) -> None:
     await expect(by_type.locator("tbody tr").first.locator("td").nth(1)).to_have_text("3")
     await expect(hannah.get_by_role("heading", name="WRES indicator 3")).to_be_visible()
     await shot(hannah, "director-reports")
+
+
+async def test_attendance_page_from_the_case_it_opened(
+    web_stack: WebStack, dev_server_env: WorkflowEnvironment
+) -> None:
+    """Four one-day spells from the e-roster open a sickness case; the advisor goes from the
+    case to the employee's attendance page: the record, the Bradford score, the trigger with
+    its figures and the case it opened. Who may not read it is refused as by the API."""
+    stack = web_stack
+    async with stack.database.sessions() as session:
+        organisation_id = await session.scalar(
+            select(Staff.organisation_id).where(Staff.employee_id == "E1001")
+        )
+    assert organisation_id is not None
+    four = [day.isoformat() for day in working_days_back(4, 40)]
+    try:
+        await stack.api(
+            "POST",
+            "/api/absences",
+            "alice",
+            json=[
+                {"employee_id": "E1001", "first_day": day, "last_day": day, "reason": "Migraine"}
+                for day in four
+            ],
+        )
+
+        async def opened() -> bool:
+            record = await stack.api("GET", "/api/staff/E1001/attendance", "alice")
+            return record["open_case"] is not None
+
+        await eventually(opened, 20)
+        record = await stack.api("GET", "/api/staff/E1001/attendance", "alice")
+        case_id = record["open_case"]
+
+        alice = await stack.page_for("alice")
+        await alice.goto(f"{stack.base}/cases/{case_id}")
+        await alice.get_by_role("link", name="attendance record").click()
+        await expect(alice.get_by_role("heading", name="Attendance")).to_contain_text("E1001")
+        await expect(alice.locator("#figure-bradford")).to_contain_text("64")
+        await expect(alice.locator("#figure-bradford")).to_contain_text("4² \u00d7 4 working days")
+        await expect(alice.locator("#figure-episodes")).to_contain_text("4")
+        triggers = alice.locator("#triggers tbody tr")
+        await expect(triggers).to_have_count(1)
+        await expect(triggers.first).to_contain_text("Episodes of absence")
+        await expect(triggers.first).to_contain_text("4 spell(s), 4 working day(s) lost")
+        await expect(triggers.first).to_contain_text("Bradford 64")
+        await expect(triggers.first).to_contain_text("Case opened")
+        absences = alice.locator("#absences tbody tr")
+        await expect(absences).to_have_count(4)
+        await expect(absences.first).to_contain_text(four[-1])  # the latest first
+        cases = alice.locator("#sickness-cases")
+        await expect(cases).to_contain_text("Informal attendance review meeting")
+        await expect(cases).to_contain_text("attendance monitoring")
+        await shot(alice, "advisor-attendance")
+        await triggers.first.get_by_role("link", name=case_id).click()
+        await expect(alice.get_by_role("heading", name=f"Case {case_id}")).to_be_visible()
+
+        # The work list links each employee to their attendance page too.
+        await alice.goto(f"{stack.base}/cases?scope=all&q={case_id}")
+        employee = alice.locator("#case-rows").get_by_role("link", name="E1001")
+        await expect(employee).to_have_attribute("href", "/staff/E1001/attendance")
+
+        # The API's rules: a policy owner reads no attendance; another trust finds no one.
+        polly = await stack.page_for("polly")
+        refused = await polly.goto(f"{stack.base}/staff/E1001/attendance")
+        assert refused is not None and refused.status == 403
+        oscar = await stack.page_for("oscar")
+        hidden = await oscar.goto(f"{stack.base}/staff/E1001/attendance")
+        assert hidden is not None and hidden.status == 404
+        await expect(oscar.get_by_role("heading", name="Not found")).to_be_visible()
+    finally:
+        await end_monitors(dev_server_env.client, organisation_id, ["E1001"])

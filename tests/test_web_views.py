@@ -1,7 +1,9 @@
-"""The pure parts behind the pages: urgency order, validator paths to YAML lines, the heat map."""
+"""The pure parts behind the pages: urgency order, validator paths to YAML lines, the heat map,
+the attendance page's triggers."""
 
 from datetime import UTC, datetime, timedelta
 
+from api.web.attendance import trigger_rows
 from api.web.dashboards import heat_map, monthly_trend, workloads
 from api.web.urgency import by_urgency
 from api.web.yaml_lines import line_of
@@ -92,3 +94,69 @@ def test_team_and_overview_numbers() -> None:
         ("Apr 2026", 0, 0),
         ("May 2026", 3, 1),
     ]
+
+
+def test_attendance_triggers_in_words_latest_first_naming_only_visible_cases() -> None:
+    figures = {"period_start": "2029-07-09", "threshold": 4, "spells": 4}
+    record = {
+        "sickness_cases": [{"id": "SCK-2030-0001"}],  # the cases this reader may see
+        "triggers_fired": [
+            {
+                "trigger": "episodes",
+                "fired_on": "2030-07-08",
+                "case_id": "SCK-2030-0001",
+                "outcome": "opened",
+                "reason": None,
+                "working_days_lost": 4,
+                "bradford": 64,
+                **figures,
+            },
+            {
+                "trigger": "long_term",
+                "fired_on": "2030-09-20",
+                "case_id": "SCK-2030-0001",
+                "outcome": "attached",
+                "reason": None,
+                "threshold": 28,
+                "days_off": 28,
+                "spell_started": "2030-08-24",
+            },
+            {
+                "trigger": "bradford",
+                "fired_on": "2031-03-02",
+                "case_id": None,
+                "outcome": "not_opened",
+                "reason": "E1001 is no longer in the staff directory",
+                "working_days_lost": 20,
+                "bradford": 320,
+                **figures,
+            },
+            {
+                "trigger": "days_lost",
+                "fired_on": "2031-06-01",
+                "case_id": "SCK-2031-0009",  # restricted: not among the visible cases
+                "outcome": "opened",
+                "reason": None,
+                "working_days_lost": 8,
+                "bradford": 32,
+                **figures,
+            },
+        ],
+    }
+    rows = trigger_rows(record)
+    assert [(row.fired_on, row.name, row.case_id, row.refused) for row in rows] == [
+        ("2031-06-01", "Working days lost", None, False),
+        ("2031-03-02", "Bradford factor", None, True),
+        ("2030-09-20", "Long-term sickness", "SCK-2030-0001", False),
+        ("2030-07-08", "Episodes of absence", "SCK-2030-0001", False),
+    ]
+    assert [row.outcome for row in rows] == [
+        "Case opened",
+        "No case opened: E1001 is no longer in the staff directory",
+        "Sent to the sickness case already open",
+        "Case opened",
+    ]
+    assert rows[3].figures == (
+        "4 spell(s), 4 working day(s) lost, Bradford 64 since 2029-07-09 (threshold 4)"
+    )
+    assert rows[2].figures == "off 28 calendar days since 2030-08-24 (threshold: day 28)"

@@ -8,12 +8,14 @@ change: the day an open spell would cross a threshold or reach long-term sicknes
 after a fit note's last day (the return to work), the first day of an episode sent ahead.
 The figures are pure functions (policies/attendance.py).
 
-When triggers fire, an activity records them and opens a sickness case at the policy's
-stage, through the same case rows and references as any other case; its own workflow is
-started here as an abandoned child (it lives on whatever this monitor does). While a
-sickness case is open no second one opens: the open case is told instead, and its stage's
-`moves_on` decides (a further trigger moves it a stage on). A return to work is told to the
-open case, which leaves its long-term stage (cancelling what was pending there).
+When triggers fire, an activity records them with what became of them (a case opened,
+sent to the case already open, or not opened and why) and opens a sickness case at the stage
+furthest on in the policy among those the triggers name, through the same case rows and
+references as any other case; its own workflow is started here as an abandoned child (it
+lives on whatever this monitor does). While a sickness case is open no second one opens:
+the open case is told instead, and its stage's `moves_on` decides (a further trigger moves
+it a stage on). A return to work is told to the open case, which leaves its long-term stage
+(cancelling what was pending there).
 
 The workflow id carries the organisation's id and the employee id, no name. It continues
 as new after a bounded number of turns, or sooner when Temporal suggests, carrying only the
@@ -38,7 +40,15 @@ with workflow.unsafe.imports_passed_through():
         EmployeeRef,
         FoundCase,
     )
-    from policies.attendance import Episode, Firing, fired, next_firing_day, period_days, spells
+    from policies.attendance import (
+        Episode,
+        Firing,
+        fired,
+        lead_firing,
+        next_firing_day,
+        period_days,
+        spells,
+    )
     from policies.calendar import LONDON
     from policies.schema import PolicyDefinition, Triggers
     from workflows import WORKFLOW_FOR_CASE_TYPE, attendance_workflow_id, workflow_id
@@ -52,8 +62,6 @@ with workflow.unsafe.imports_passed_through():
 
 RECORD_TIMEOUT = timedelta(seconds=30)
 RECORD_RETRY = RetryPolicy(maximum_interval=timedelta(minutes=1))
-SEVERITY = ("episodes", "days_lost", "bradford", "long_term")
-"""When several triggers fire on one day, the case opens at the stage of the last listed."""
 DEFAULT_LOOK_BACK = 366
 
 
@@ -104,6 +112,7 @@ class AttendanceMonitor:
         self._long_term_done = list(state.long_term_done)
         self._open_spells = list(state.open_spells)
         self._firings = state.firings
+        self._stages = list(state.stages)
         self._turns_before_continuing = state.turns_before_continuing
         self._changed = False
 
@@ -134,6 +143,7 @@ class AttendanceMonitor:
     def feed(self, feed: AbsenceFeed) -> None:
         self._episodes = list(feed.episodes)
         self._triggers = feed.triggers
+        self._stages = list(feed.stages)
         self._changed = True
 
     @workflow.query
@@ -216,7 +226,8 @@ class AttendanceMonitor:
             firing.spell_started for firing in firings if firing.spell_started is not None
         ]
         self._firings += 1
-        lead = max(firings, key=lambda firing: SEVERITY.index(firing.trigger))
+        # Several at once: the case opens at the stage furthest on in the policy's order.
+        lead = lead_firing(firings, self._stages)
         origin = f"{attendance_workflow_id(self._organisation_id, self._employee_id)}"
         origin += f":{self._firings}"
         try:
@@ -235,9 +246,13 @@ class AttendanceMonitor:
                 retry_policy=RECORD_RETRY,
             )
         except ActivityError as error:
-            # Refused for good (the employee left the directory, the policy lost the stage):
-            # the monitor carries on; the activity's failure is in this workflow's history.
+            # Histories from before refusals were recorded (the activity then failed for good);
+            # today the activity records a refusal and answers with its reason instead.
             workflow.logger.warning("attendance case not opened: %s", error.cause)
+            return
+        if case.case_id is None:
+            # Not opened: recorded with the reason on the attendance record for an advisor.
+            workflow.logger.info("attendance case not opened: %s", case.reason)
             return
         if case.opened:
             await workflow.start_child_workflow(
@@ -300,4 +315,5 @@ class AttendanceMonitor:
             open_spells=list(self._open_spells),
             firings=self._firings,
             turns_before_continuing=self._turns_before_continuing,
+            stages=list(self._stages),
         )

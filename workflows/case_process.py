@@ -11,7 +11,7 @@ input and the history (policies.calendar), so replay is deterministic.
 import asyncio
 import contextlib
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from temporalio import workflow
@@ -48,6 +48,7 @@ with workflow.unsafe.imports_passed_through():
         DateLimit,
         Escalation,
         PolicyDefinition,
+        Recurring,
         Stage,
         duration,
     )
@@ -90,6 +91,7 @@ class _ClockItem:
     level: int = 0
     about_target: bool = False
     label: str = ""  # a recurring item's name, e.g. "Welfare contact"
+    due_at: datetime | None = None  # a recurring item's escalation: when the item fell due
 
 
 def _refuse(message: str, kind: str = NOT_ALLOWED) -> ApplicationError:
@@ -133,6 +135,8 @@ class CaseProcess:
         self._closed_at: datetime | None = None
         self._pause_reason: str | None = None
         self._stage_visit = 0
+        # Recurring items of this stage visit recorded as done: key → (times recorded, last day).
+        self._recurring_done: dict[str, tuple[int, date]] = {}
 
     # ---- the main loop -------------------------------------------------------------
 
@@ -183,6 +187,10 @@ class CaseProcess:
             assert action
             detail: dict[str, Any] = {"action": request.action, "data": request.data}
             self._data.update(request.data)
+            if action.records is not None:
+                detail.update(self._record_recurring(action.records, request.data))
+                await self._record("recurring_recorded", request.actor, detail)
+                return self._reply(request.request_id)
             if action.opens:
                 detail["opened"] = await self._open_linked_case(action.opens, request.actor)
             if "outcome" in request.data:
@@ -363,6 +371,8 @@ class CaseProcess:
         if missing:
             raise _refuse(f"'{action.label}' needs: {', '.join(missing)}.", INVALID_DATA)
         self._check_declared_types(request.data)
+        if action.records is not None:
+            self._check_recording(stage, action.records, request.data)
         if action.notice:
             self._check_notice(
                 request.data[action.notice.field],
@@ -371,6 +381,40 @@ class CaseProcess:
             )
         if action.latest:
             self._check_latest(request.data[action.latest.field], action.latest)
+
+    def _check_recording(self, stage: Stage, item_key: str, data: dict[str, Any]) -> None:
+        """The day a recurring item was done: not ahead, not before the stage or the last one."""
+        spec = _recurring_spec(stage, item_key)
+        if spec.done_on is None:
+            return
+        done_on = _iso_date(data.get(spec.done_on))
+        if done_on is None:
+            raise _refuse(f"{spec.done_on} must be a date such as 2026-12-01.", INVALID_DATA)
+        if done_on > workflow.now().astimezone(LONDON).date():
+            raise _refuse(f"{spec.done_on} {done_on.isoformat()} is in the future.", INVALID_DATA)
+        earliest = self._stage_started_at.astimezone(LONDON).date()
+        _, last = self._recurring_done.get(item_key, (0, earliest))
+        if done_on < max(earliest, last):
+            raise _refuse(
+                f"{spec.done_on} may not be before {max(earliest, last).isoformat()} (the start "
+                f"of this stage or the last {spec.name.lower()} recorded).",
+                INVALID_DATA,
+            )
+
+    def _record_recurring(self, item_key: str, data: dict[str, Any]) -> dict[str, Any]:
+        """The item was done: its clock restarts from that day (the step's day if no date)."""
+        spec = _recurring_spec(self._stage(), item_key)
+        done_on = _iso_date(data.get(spec.done_on)) if spec.done_on else None
+        day = done_on or workflow.now().astimezone(LONDON).date()
+        times, _ = self._recurring_done.get(item_key, (0, day))
+        self._recurring_done[item_key] = (times + 1, day)
+        next_due = due_instant(_midday(day), duration(spec.every))
+        return {
+            "item": item_key,
+            "name": spec.name,
+            "done_on": day.isoformat(),
+            "next_due": next_due.isoformat(),
+        }
 
     def _check_latest(self, value: object, limit: DateLimit) -> None:
         earlier = _iso_date(self._data.get(limit.after))
@@ -501,6 +545,7 @@ class CaseProcess:
         self._stage_key = key
         self._stage_started_at = workflow.now()
         self._stage_visit += 1
+        self._recurring_done = {}
 
     def _stage_due(self) -> datetime | None:
         stage = self._stage()
@@ -569,25 +614,52 @@ class CaseProcess:
         return [item for item in items if item.key not in self._done]
 
     def _recurring_items(self, stage: Stage, prefix: str) -> list[_ClockItem]:
-        """The next of each thing the stage wants done again and again (welfare contact).
+        """The next of each thing the stage wants done again and again (welfare contact), and
+        the next escalation of one left unrecorded.
 
         Policies without `recurring` get nothing here, so their histories replay unchanged.
+        Recording an item (an action that `records` it) starts a new series of keys counted
+        from the day it was done, so the old series' pending reminder and escalations are
+        gone. No workflow.patched is needed: only a policy with `records` or a recurring
+        item's `escalations` changes what happens here, and no policy snapshot in a running
+        case's history can have them (the schema before them refused unknown fields).
         """
         items = []
         for spec in stage.recurring:
-            number = 1
-            while f"{prefix}:{spec.key}:{number}" in self._done:
-                number += 1
-            at = due_instant(self._stage_started_at, _times(duration(spec.every), number))
+            times, day = self._recurring_done.get(spec.key, (0, None))
+            series = f"{prefix}:{spec.key}" + (f":done{times}" if times else "")
+            start = self._stage_started_at if day is None else _midday(day)
+            every = duration(spec.every)
+
+            def falls_due(
+                number: int, start: datetime = start, every: Duration = every
+            ) -> datetime:
+                return due_instant(start, _times(every, number))
+
+            number = _first_not_done(self._done, f"{series}:{{}}")
             items.append(
                 _ClockItem(
-                    f"{prefix}:{spec.key}:{number}",
-                    at,
+                    f"{series}:{number}",
+                    falls_due(number),
                     "recurring",
                     tuple(spec.notify),
                     label=spec.name,
                 )
             )
+            for level, escalation in enumerate(spec.escalations):
+                number = _first_not_done(self._done, f"{series}:{{}}:escalation:{level}")
+                due = falls_due(number)
+                items.append(
+                    _ClockItem(
+                        f"{series}:{number}:escalation:{level}",
+                        due + as_timedelta(duration(escalation.after)),
+                        "recurring_escalation",
+                        tuple(escalation.notify),
+                        level,
+                        label=spec.name,
+                        due_at=due,
+                    )
+                )
         return items
 
     def _next_clock_instant(self) -> datetime | None:
@@ -623,6 +695,9 @@ class CaseProcess:
                 continue
             if item.kind == "recurring":
                 await self._recurring_due(item)
+                continue
+            if item.kind == "recurring_escalation":
+                await self._recurring_missed(item)
                 continue
             about = "whole case" if item.about_target else self._stage().name
             deadline = self._case_due() if item.about_target else stage_due
@@ -690,6 +765,33 @@ class CaseProcess:
             roles=list(item.roles),
             subject_stage=item.label,
             due_at=item.at,
+            advisor=self._advisor,
+            stage_key=None,
+        )
+        self._deliveries.append(asyncio.create_task(self._deliver(notification)))
+
+    async def _recurring_missed(self, item: _ClockItem) -> None:
+        """A recurring item was not recorded this long after it fell due: escalate, as the
+        stage deadlines do (level 1 and up: the breach itself was the item's own reminder)."""
+        assert item.due_at is not None
+        await self._record(
+            "recurring_escalated",
+            None,
+            {
+                "key": item.key,
+                "name": item.label,
+                "roles": list(item.roles),
+                "due_at": item.due_at.isoformat(),
+            },
+        )
+        notification = CaseNotification(
+            case_id=self._case.case_id,
+            event_key=item.key,
+            kind="escalation",
+            roles=list(item.roles),
+            subject_stage=item.label,
+            due_at=item.due_at,
+            level=item.level + 1,
             advisor=self._advisor,
             stage_key=None,
         )
@@ -832,6 +934,26 @@ def _times(every: Duration, number: int) -> Duration:
         case WorkingDays(days):
             return WorkingDays(days * number)
     raise TypeError(every)
+
+
+def _first_not_done(done: set[str], pattern: str) -> int:
+    """The first occurrence number whose key (`pattern` with the number) has not fired."""
+    number = 1
+    while pattern.format(number) in done:
+        number += 1
+    return number
+
+
+def _midday(day: date) -> datetime:
+    """A day as an instant inside it (London), for clocks counted in days from that day."""
+    return datetime.combine(day, time(12), tzinfo=LONDON)
+
+
+def _recurring_spec(stage: Stage, key: str) -> Recurring:
+    spec = next((each for each in stage.recurring if each.key == key), None)
+    if spec is None:  # the policy's own checks make this impossible for a published policy
+        raise _refuse(f"The stage '{stage.name}' has no recurring item '{key}'.")
+    return spec
 
 
 def _iso_date(value: object) -> date | None:

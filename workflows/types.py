@@ -97,6 +97,8 @@ class AbsenceFeed:
 
     episodes: list[AttendanceEpisode]
     triggers: Triggers
+    # The sickness policy's stage keys in order: when triggers fire together, the later wins.
+    stages: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -114,6 +116,7 @@ class AttendanceInput:
     # First days of the spells open when the monitor last looked (to notice a return).
     open_spells: list[date] = field(default_factory=list)
     firings: int = 0  # how many times triggers have fired, numbering each case opening
+    stages: list[str] = field(default_factory=list)  # the policy's stage order (AbsenceFeed)
     # Each turn adds a timer or a signal and a few activities: a bound well inside Temporal's
     # history limits over years of wake-ups (tests set a small one to see it continue).
     turns_before_continuing: int = 100

@@ -137,6 +137,15 @@ def describe_event(event: CaseEvent, policy: PolicyDefinition) -> HistoryItem:
     elif kind == "escalation":
         roles = detail.get("roles") or []
         title = "Escalated to " + ", ".join(str(r).replace("_", " ") for r in roles)
+    elif kind == "recurring_recorded":
+        title = f"{detail.get('name')} recorded, done on {detail.get('done_on')}; "
+        title += f"the next is due by {str(detail.get('next_due', ''))[:10]}"
+    elif kind == "recurring_due":
+        title = f"{detail.get('name')} due: reminder sent"
+    elif kind == "recurring_escalated":
+        roles = detail.get("roles") or []
+        title = f"{detail.get('name')} not recorded since it fell due: escalated to "
+        title += ", ".join(str(r).replace("_", " ") for r in roles)
     else:
         title = kind.replace("_", " ").capitalize()
     return HistoryItem(event.at, event.actor, title, details)
