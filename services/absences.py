@@ -355,6 +355,13 @@ class AbsenceCommands:
                 )
             )
         episodes = [Episode(absence.first_day, absence.last_day) for absence in absences]
+        # A case this reader may not see (restricted, another team's, one they are a party to)
+        # is not named here either: its reference is withheld, as GET /api/cases/{id} is a 404.
+        seen = {case.id for case in cases}
+
+        def shown(case_id: str | None) -> str | None:
+            return case_id if case_id in seen else None
+
         return {
             "employee_id": employee_id,
             "name": staff.name,
@@ -378,14 +385,14 @@ class AbsenceCommands:
                 {
                     "trigger": trigger.trigger,
                     "fired_on": trigger.fired_on.isoformat(),
-                    "case_id": trigger.case_id,
+                    "case_id": shown(trigger.case_id),
                     "outcome": _outcome(trigger, opened_by_trigger),
                     "reason": trigger.reason,
                     **trigger.figures,
                 }
                 for trigger in fired
             ],
-            "open_case": open_case,
+            "open_case": shown(open_case),
             "sickness_cases": [
                 {
                     "id": case.id,

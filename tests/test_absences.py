@@ -109,6 +109,20 @@ async def test_a_fourth_spell_opens_a_sickness_case_visible_with_its_numbers(
         "E1001",
     )
 
+    # Restricted to alice alone (by mark, her manager), the case is not named to bob, her
+    # team-mate, even here.
+    restricting = await stack.http.put(
+        f"/api/cases/{case_id}/restriction",
+        json={"restricted": True, "people": ["alice"]},
+        headers=await stack.token("mark"),
+    )
+    assert restricting.status_code == 200, restricting.text
+    bob = await stack.token("bob")
+    seen_by_bob = (await stack.http.get("/api/staff/E1001/attendance", headers=bob)).json()
+    assert seen_by_bob["open_case"] is None and seen_by_bob["sickness_cases"] == []
+    assert [t["case_id"] for t in seen_by_bob["triggers_fired"]] == [None]
+    assert seen_by_bob["triggers_fired"][0]["outcome"] == "opened"
+
     # The same file again adds nothing, and no second case opens.
     again = await stack.http.post("/api/absences/import", content=csv, headers=headers)
     assert again.json() == {"created": 0, "updated": 0, "unchanged": 4}
