@@ -72,6 +72,14 @@ def dimension(session: AsyncSession, name: str, dated: Any) -> ColumnElement[Any
     return expressions[name].label(name)
 
 
+def case_of_stay() -> ColumnElement[bool]:
+    """Joins a stay to its case. The organisation is named twice so that a report scoped to
+    one organisation's cases is also scoped to its stays, and reads them by their index."""
+    return and_(
+        Case.id == StageInterval.case_id, Case.organisation_id == StageInterval.organisation_id
+    )
+
+
 def _in(column: Any, window: Window) -> ColumnElement[bool]:
     return and_(column >= at(window.start), column < at(window.end))
 
@@ -232,7 +240,7 @@ async def stages(
             func.avg(late_by),
             func.max(late_by),
         )
-        .join(Case, Case.id == StageInterval.case_id)
+        .join(Case, case_of_stay())
         .where(ended)
         .group_by(*groups)
     )
@@ -256,7 +264,7 @@ async def stages(
             *groups,
             days_between(session, StageInterval.ended_at, StageInterval.started_at).label("value"),
         )
-        .join(Case, Case.id == StageInterval.case_id)
+        .join(Case, case_of_stay())
         .where(ended)
     )
     for group_key, (median, p90) in (
@@ -310,16 +318,12 @@ async def suspensions(
     lifted = and_(scope, StageInterval.kind == "suspension", _in(StageInterval.ended_at, window))
     for *key, count, longest in await session.execute(
         select(*lifted_dims, func.count(), func.max(length))
-        .join(Case, Case.id == StageInterval.case_id)
+        .join(Case, case_of_stay())
         .where(lifted)
         .group_by(*lifted_dims)
     ):
         row(tuple(key)).update(lifted=count, max_days=_days(longest))
-    source = (
-        select(*lifted_dims, length.label("value"))
-        .join(Case, Case.id == StageInterval.case_id)
-        .where(lifted)
-    )
+    source = select(*lifted_dims, length.label("value")).join(Case, case_of_stay()).where(lifted)
     for group_key, (median, p90) in (
         await percentiles(session, source, group_by, "value", (0.5, 0.9))
     ).items():
@@ -329,7 +333,7 @@ async def suspensions(
     so_far = days_between(session, at(window.now), StageInterval.started_at)
     for *key, count, longest in await session.execute(
         select(*current_dims, func.count(), func.max(so_far))
-        .join(Case, Case.id == StageInterval.case_id)
+        .join(Case, case_of_stay())
         .where(scope, StageInterval.kind == "suspension", StageInterval.ended_at.is_(None))
         .group_by(*current_dims)
     ):
