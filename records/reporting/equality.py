@@ -120,6 +120,8 @@ async def relative_likelihood(
             .where(
                 scope,
                 StageInterval.kind == "stage",
+                # Implied by _entered, but named alone it lets the index find the stays.
+                StageInterval.key.in_(sorted({key for _, key in measure.stages})),
                 StageInterval.started_at >= at(start),
                 StageInterval.started_at < at(stop),
                 _entered(measure.stages),

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, case, func, literal_column, select
+from sqlalchemy import Select, and_, case, func, literal_column, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -22,6 +22,8 @@ from records.reporting.table import Column, CrossTab, Report
 
 DIMENSIONS = ("organisation", "division", "department", "case_type", "advisor", "month")
 COUNTED = ("opened", "closed", "open_now")
+# The dimensions a stay in a stage carries itself; the others are its case's.
+STAY_DIMENSIONS = ("organisation", "month")
 # Shown for a case with no division or department in the staff directory.
 NONE = "(none)"
 
@@ -78,6 +80,27 @@ def case_of_stay() -> ColumnElement[bool]:
     return and_(
         Case.id == StageInterval.case_id, Case.organisation_id == StageInterval.organisation_id
     )
+
+
+def stay_dimension(session: AsyncSession, name: str, dated: Any) -> ColumnElement[Any]:
+    if name == "organisation":
+        return StageInterval.organisation_id.label(name)
+    return dimension(session, name, dated)
+
+
+def scoped_stays(
+    query: Select[Any],
+    scope: ColumnElement[bool],
+    stays: ColumnElement[bool],
+    group_by: list[str],
+) -> Select[Any]:
+    """`query` over stays limited by `stays` (the report's scope, on stays), joined to their
+    cases (and `scope`) only when a dimension needs them: a national figure over millions of
+    stays then reads one index rather than every case too."""
+    query = query.select_from(StageInterval).where(stays)
+    if any(name not in STAY_DIMENSIONS for name in group_by):
+        query = query.join(Case, case_of_stay()).where(scope)
+    return query
 
 
 def _in(column: Any, window: Window) -> ColumnElement[bool]:
@@ -217,21 +240,25 @@ async def kpis(
 
 
 async def stages(
-    session: AsyncSession, scope: ColumnElement[bool], window: Window, group_by: list[str]
+    session: AsyncSession,
+    scope: ColumnElement[bool],
+    stays: ColumnElement[bool],
+    window: Window,
+    group_by: list[str],
 ) -> Report:
     """Each stage's stays that ended in the window: how long, and how many met the stage's
-    deadline (a case closed on time can still have a late step)."""
-    dims = [dimension(session, name, StageInterval.ended_at) for name in group_by]
+    deadline (a case closed on time can still have a late step). `stays` is `scope` on stays."""
+    dims = [stay_dimension(session, name, StageInterval.ended_at) for name in group_by]
     stage = StageInterval.key.label("stage")
     groups = [*dims, stage]
-    ended = and_(scope, StageInterval.kind == "stage", _in(StageInterval.ended_at, window))
+    ended = and_(StageInterval.kind == "stage", _in(StageInterval.ended_at, window))
     late_by = case(
         (
             StageInterval.ended_at > StageInterval.due_at,
             days_between(session, StageInterval.ended_at, StageInterval.due_at),
         )
     )
-    query = (
+    query = scoped_stays(
         select(
             *groups,
             func.count(),
@@ -239,11 +266,11 @@ async def stages(
             _count_if(StageInterval.ended_at <= StageInterval.due_at),
             func.avg(late_by),
             func.max(late_by),
-        )
-        .join(Case, case_of_stay())
-        .where(ended)
-        .group_by(*groups)
-    )
+        ).where(ended),
+        scope,
+        stays,
+        group_by,
+    ).group_by(*groups)
     rows: dict[Key, dict[str, Any]] = {}
     names = [*group_by, "stage"]
     for *key, count, with_due, on_time, late_mean, late_max in await session.execute(query):
@@ -259,13 +286,14 @@ async def stages(
             "late_days_mean": _days(late_mean),
             "late_days_max": _days(late_max),
         }
-    durations = (
+    durations = scoped_stays(
         select(
             *groups,
             days_between(session, StageInterval.ended_at, StageInterval.started_at).label("value"),
-        )
-        .join(Case, case_of_stay())
-        .where(ended)
+        ).where(ended),
+        scope,
+        stays,
+        group_by,
     )
     for group_key, (median, p90) in (
         await percentiles(session, durations, names, "value", (0.5, 0.9))
@@ -297,9 +325,14 @@ async def stages(
 
 
 async def suspensions(
-    session: AsyncSession, scope: ColumnElement[bool], window: Window, group_by: list[str]
+    session: AsyncSession,
+    scope: ColumnElement[bool],
+    stays: ColumnElement[bool],
+    window: Window,
+    group_by: list[str],
 ) -> Report:
-    """Suspensions from work lifted in the window (how long they lasted) and those still running."""
+    """Suspensions from work lifted in the window (how long they lasted) and those still running.
+    `stays` is `scope` on stays."""
     rows: dict[Key, dict[str, Any]] = {}
     blank = {
         "lifted": 0,
@@ -313,29 +346,36 @@ async def suspensions(
     def row(key: Key) -> dict[str, Any]:
         return rows.setdefault(key, {**dict(zip(group_by, key, strict=True)), **blank})
 
-    lifted_dims = [dimension(session, name, StageInterval.ended_at) for name in group_by]
+    lifted_dims = [stay_dimension(session, name, StageInterval.ended_at) for name in group_by]
     length = days_between(session, StageInterval.ended_at, StageInterval.started_at)
-    lifted = and_(scope, StageInterval.kind == "suspension", _in(StageInterval.ended_at, window))
+    lifted = and_(StageInterval.kind == "suspension", _in(StageInterval.ended_at, window))
     for *key, count, longest in await session.execute(
-        select(*lifted_dims, func.count(), func.max(length))
-        .join(Case, case_of_stay())
-        .where(lifted)
-        .group_by(*lifted_dims)
+        scoped_stays(
+            select(*lifted_dims, func.count(), func.max(length)).where(lifted),
+            scope,
+            stays,
+            group_by,
+        ).group_by(*lifted_dims)
     ):
         row(tuple(key)).update(lifted=count, max_days=_days(longest))
-    source = select(*lifted_dims, length.label("value")).join(Case, case_of_stay()).where(lifted)
+    source = scoped_stays(
+        select(*lifted_dims, length.label("value")).where(lifted), scope, stays, group_by
+    )
     for group_key, (median, p90) in (
         await percentiles(session, source, group_by, "value", (0.5, 0.9))
     ).items():
         row(group_key).update(median_days=_days(median), p90_days=_days(p90))
 
-    current_dims = [dimension(session, name, StageInterval.started_at) for name in group_by]
+    current_dims = [stay_dimension(session, name, StageInterval.started_at) for name in group_by]
     so_far = days_between(session, at(window.now), StageInterval.started_at)
+    current = and_(StageInterval.kind == "suspension", StageInterval.ended_at.is_(None))
     for *key, count, longest in await session.execute(
-        select(*current_dims, func.count(), func.max(so_far))
-        .join(Case, case_of_stay())
-        .where(scope, StageInterval.kind == "suspension", StageInterval.ended_at.is_(None))
-        .group_by(*current_dims)
+        scoped_stays(
+            select(*current_dims, func.count(), func.max(so_far)).where(current),
+            scope,
+            stays,
+            group_by,
+        ).group_by(*current_dims)
     ):
         row(tuple(key)).update(current=count, current_max_days=_days(longest))
     found = _sorted(rows)
