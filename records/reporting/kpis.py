@@ -17,7 +17,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
 from records.models import Case, Organisation, StageInterval
-from records.reporting.sql import Key, at, days_between, month_of, percentiles
+from records.reporting.sql import (
+    Key,
+    at,
+    days_between,
+    inline_percentiles,
+    month_of,
+    percentiles,
+)
 from records.reporting.table import Column, CrossTab, Report
 
 DIMENSIONS = ("organisation", "division", "department", "case_type", "advisor", "month")
@@ -182,6 +189,8 @@ async def kpis(
     late_by = case(
         (Case.closed_at > Case.due_at, days_between(session, Case.closed_at, Case.due_at))
     )
+    days_open = days_between(session, Case.closed_at, Case.opened_at)
+    inline = inline_percentiles(session, days_open, (0.5, 0.9))
     closed_query = select(
         *closed,
         func.count(),
@@ -189,11 +198,12 @@ async def kpis(
         _count_if(Case.closed_at <= Case.due_at),
         func.avg(late_by),
         func.max(late_by),
+        *inline,
     ).where(scope, Case.status == "closed", _in(Case.closed_at, window))
-    for *key, count, with_target, on_time, late_mean, late_max in await session.execute(
-        closed_query.group_by(*closed)
-    ):
-        row(tuple(key)).update(
+    for found_row in await session.execute(closed_query.group_by(*closed)):
+        group = tuple(found_row[: len(closed)])
+        count, with_target, on_time, late_mean, late_max = found_row[len(closed) : len(closed) + 5]
+        row(group).update(
             closed=count,
             with_target=with_target,
             on_time=on_time,
@@ -202,13 +212,17 @@ async def kpis(
             late_days_mean=_days(late_mean),
             late_days_max=_days(late_max),
         )
-    durations = select(
-        *closed, days_between(session, Case.closed_at, Case.opened_at).label("value")
-    ).where(scope, Case.status == "closed", _in(Case.closed_at, window))
-    for group_key, (median, p90) in (
-        await percentiles(session, durations, group_by, "value", (0.5, 0.9))
-    ).items():
-        row(group_key).update(median_days_open=_days(median), p90_days_open=_days(p90))
+        if inline:
+            median, p90 = found_row[-2:]
+            row(group).update(median_days_open=_days(median), p90_days_open=_days(p90))
+    if not inline:
+        durations = select(*closed, days_open.label("value")).where(
+            scope, Case.status == "closed", _in(Case.closed_at, window)
+        )
+        for group_key, (median, p90) in (
+            await percentiles(session, durations, group_by, "value", (0.5, 0.9))
+        ).items():
+            row(group_key).update(median_days_open=_days(median), p90_days_open=_days(p90))
 
     found = _sorted(rows)
     await _organisation_names(session, found)
@@ -258,6 +272,8 @@ async def stages(
             days_between(session, StageInterval.ended_at, StageInterval.due_at),
         )
     )
+    days_in = days_between(session, StageInterval.ended_at, StageInterval.started_at)
+    inline = inline_percentiles(session, days_in, (0.5, 0.9))
     query = scoped_stays(
         select(
             *groups,
@@ -266,6 +282,7 @@ async def stages(
             _count_if(StageInterval.ended_at <= StageInterval.due_at),
             func.avg(late_by),
             func.max(late_by),
+            *inline,
         ).where(ended),
         scope,
         stays,
@@ -273,12 +290,15 @@ async def stages(
     ).group_by(*groups)
     rows: dict[Key, dict[str, Any]] = {}
     names = [*group_by, "stage"]
-    for *key, count, with_due, on_time, late_mean, late_max in await session.execute(query):
-        rows[tuple(key)] = {
+    for found_row in await session.execute(query):
+        key = tuple(found_row[: len(groups)])
+        count, with_due, on_time, late_mean, late_max = found_row[len(groups) : len(groups) + 5]
+        median, p90 = found_row[-2:] if inline else (None, None)
+        rows[key] = {
             **dict(zip(names, key, strict=True)),
             "ended": count,
-            "median_days": None,
-            "p90_days": None,
+            "median_days": _days(median),
+            "p90_days": _days(p90),
             "with_due": with_due,
             "on_time": on_time,
             "on_time_rate": _rate(on_time, with_due),
@@ -286,19 +306,14 @@ async def stages(
             "late_days_mean": _days(late_mean),
             "late_days_max": _days(late_max),
         }
-    durations = scoped_stays(
-        select(
-            *groups,
-            days_between(session, StageInterval.ended_at, StageInterval.started_at).label("value"),
-        ).where(ended),
-        scope,
-        stays,
-        group_by,
-    )
-    for group_key, (median, p90) in (
-        await percentiles(session, durations, names, "value", (0.5, 0.9))
-    ).items():
-        rows[group_key].update(median_days=_days(median), p90_days=_days(p90))
+    if not inline:
+        durations = scoped_stays(
+            select(*groups, days_in.label("value")).where(ended), scope, stays, group_by
+        )
+        for group_key, (median, p90) in (
+            await percentiles(session, durations, names, "value", (0.5, 0.9))
+        ).items():
+            rows[group_key].update(median_days=_days(median), p90_days=_days(p90))
     found = _sorted(rows)
     await _organisation_names(session, found)
     return Report(

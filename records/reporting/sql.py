@@ -53,6 +53,18 @@ def at(moment: datetime) -> ColumnElement[Any]:
     return literal(moment, UTCDateTime())
 
 
+def inline_percentiles(
+    session: AsyncSession, value: ColumnElement[float], fractions: Sequence[float]
+) -> list[ColumnElement[float]]:
+    """On PostgreSQL, the `fractions`-th percentiles of `value` as aggregates to add to a
+    grouped query, so that its other figures and these come from one pass over the rows (a
+    national window holds hundreds of thousands). SQLite has no such aggregate: [] there, and
+    the caller asks `percentiles` instead."""
+    if is_sqlite(session):
+        return []
+    return [func.percentile_cont(p).within_group(value) for p in fractions]
+
+
 async def percentiles(
     session: AsyncSession,
     source: Select[Any],
