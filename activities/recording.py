@@ -72,16 +72,16 @@ async def _record_intervals(session: AsyncSession, case: Case, record: CaseEvent
         case.stage_started_at,
     )
     if left_stage and case.status != "closed":
-        stay = await _stay(session, case.id, "stage", case.stage_started_at, case.stage_key)
+        stay = await _stay(session, case, "stage", case.stage_started_at, case.stage_key)
         stay.ended_at, stay.due_at = record.at, case.stage_due_at
     if after.status != "closed":
-        stay = await _stay(session, case.id, "stage", after.stage_started_at, after.stage_key)
+        stay = await _stay(session, case, "stage", after.stage_started_at, after.stage_key)
         stay.due_at = after.stage_due_at  # pauses move it; the latest word stands
     if case.suspended_since is not None and after.suspended_since != case.suspended_since:
-        stay = await _stay(session, case.id, "suspension", case.suspended_since, "suspension")
+        stay = await _stay(session, case, "suspension", case.suspended_since, "suspension")
         stay.ended_at = record.at
     if after.suspended_since is not None:
-        await _stay(session, case.id, "suspension", after.suspended_since, "suspension")
+        await _stay(session, case, "suspension", after.suspended_since, "suspension")
     if record.kind == "closed" and after.closed_at is not None:
         data = record.detail.get("data") or {}
         root_cause = data.get("root_cause") if isinstance(data, dict) else None
@@ -95,17 +95,23 @@ async def _record_intervals(session: AsyncSession, case: Case, record: CaseEvent
 
 
 async def _stay(
-    session: AsyncSession, case_id: str, kind: str, started_at: datetime, key: str
+    session: AsyncSession, case: Case, kind: str, started_at: datetime, key: str
 ) -> StageInterval:
     stay = await session.scalar(
         select(StageInterval).where(
-            StageInterval.case_id == case_id,
+            StageInterval.case_id == case.id,
             StageInterval.kind == kind,
             StageInterval.started_at == started_at,
         )
     )
     if stay is None:
-        stay = StageInterval(case_id=case_id, kind=kind, key=key, started_at=started_at)
+        stay = StageInterval(
+            case_id=case.id,
+            organisation_id=case.organisation_id,
+            kind=kind,
+            key=key,
+            started_at=started_at,
+        )
         session.add(stay)
         await session.flush()
     return stay

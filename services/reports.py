@@ -11,8 +11,8 @@ from sqlalchemy import select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from records.database import Database
-from records.models import AuditEntry, RootCauseCode, Staff
-from records.reporting import benchmark, causes, effort, equality, kpis
+from records.models import AuditEntry, RootCauseCode, Staff, StageInterval
+from records.reporting import benchmark, causes, effort, equality, kpis, sql
 from records.reporting.kpis import ReportError, Window
 from records.reporting.table import CrossTab, Report
 from services.access import ROOT_CAUSE_EDITORS, Principal, report_scope
@@ -72,10 +72,14 @@ class Reports:
         if name not in REPORTS:
             raise NotFound(f"There is no report '{name}'; the reports are: {', '.join(REPORTS)}.")
         scope = report_scope(self.principal, parameters.national)
-        staff_scope = (
-            true()
+        # The same limit on the staff directory and on stays in stages, read without their cases.
+        staff_scope, stays_scope = (
+            (true(), true())
             if parameters.national
-            else Staff.organisation_id == self.principal.organisation_id
+            else (
+                Staff.organisation_id == self.principal.organisation_id,
+                StageInterval.organisation_id == self.principal.organisation_id,
+            )
         )
         window = window_of(parameters, now or datetime.now(UTC))
         settings = self.settings
@@ -85,8 +89,8 @@ class Reports:
 
         runs: dict[str, Callable[[AsyncSession], Awaitable[Report | CrossTab]]] = {
             "kpis": lambda s: kpis.kpis(s, scope, window, grouped()),
-            "stages": lambda s: kpis.stages(s, scope, window, grouped()),
-            "suspensions": lambda s: kpis.suspensions(s, scope, window, grouped()),
+            "stages": lambda s: kpis.stages(s, scope, stays_scope, window, grouped()),
+            "suspensions": lambda s: kpis.suspensions(s, scope, stays_scope, window, grouped()),
             "workload": lambda s: effort.workload(
                 s, scope, settings.report_case_type_weights, settings.report_risk_weights
             ),
@@ -114,6 +118,7 @@ class Reports:
         }
         try:
             async with self.database.sessions() as session:
+                await sql.prepare(session)
                 return await runs[name](session)
         except ReportError as error:
             raise Invalid(str(error)) from error

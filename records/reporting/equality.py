@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
 from records.models import Case, Staff, StageInterval
-from records.reporting.kpis import ReportError
+from records.reporting.kpis import ReportError, case_of_stay
 from records.reporting.sql import at
 from records.reporting.table import Column, Report
 
@@ -116,10 +116,12 @@ async def relative_likelihood(
     for start, stop in spans:
         people = (
             select(Case.organisation_id, Case.employee_id)
-            .join(StageInterval, StageInterval.case_id == Case.id)
+            .join(StageInterval, case_of_stay())
             .where(
                 scope,
                 StageInterval.kind == "stage",
+                # Implied by _entered, but named alone it lets the index find the stays.
+                StageInterval.key.in_(sorted({key for _, key in measure.stages})),
                 StageInterval.started_at >= at(start),
                 StageInterval.started_at < at(stop),
                 _entered(measure.stages),

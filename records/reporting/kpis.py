@@ -12,16 +12,25 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, case, func, literal_column, select
+from sqlalchemy import Select, and_, case, func, literal_column, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
 from records.models import Case, Organisation, StageInterval
-from records.reporting.sql import Key, at, days_between, month_of, percentiles
+from records.reporting.sql import (
+    Key,
+    at,
+    days_between,
+    inline_percentiles,
+    month_of,
+    percentiles,
+)
 from records.reporting.table import Column, CrossTab, Report
 
 DIMENSIONS = ("organisation", "division", "department", "case_type", "advisor", "month")
 COUNTED = ("opened", "closed", "open_now")
+# The dimensions a stay in a stage carries itself; the others are its case's.
+STAY_DIMENSIONS = ("organisation", "month")
 # Shown for a case with no division or department in the staff directory.
 NONE = "(none)"
 
@@ -70,6 +79,35 @@ def dimension(session: AsyncSession, name: str, dated: Any) -> ColumnElement[Any
     if name == "month":
         return month_of(session, dated).label(name)
     return expressions[name].label(name)
+
+
+def case_of_stay() -> ColumnElement[bool]:
+    """Joins a stay to its case. The organisation is named twice so that a report scoped to
+    one organisation's cases is also scoped to its stays, and reads them by their index."""
+    return and_(
+        Case.id == StageInterval.case_id, Case.organisation_id == StageInterval.organisation_id
+    )
+
+
+def stay_dimension(session: AsyncSession, name: str, dated: Any) -> ColumnElement[Any]:
+    if name == "organisation":
+        return StageInterval.organisation_id.label(name)
+    return dimension(session, name, dated)
+
+
+def scoped_stays(
+    query: Select[Any],
+    scope: ColumnElement[bool],
+    stays: ColumnElement[bool],
+    group_by: list[str],
+) -> Select[Any]:
+    """`query` over stays limited by `stays` (the report's scope, on stays), joined to their
+    cases (and `scope`) only when a dimension needs them: a national figure over millions of
+    stays then reads one index rather than every case too."""
+    query = query.select_from(StageInterval).where(stays)
+    if any(name not in STAY_DIMENSIONS for name in group_by):
+        query = query.join(Case, case_of_stay()).where(scope)
+    return query
 
 
 def _in(column: Any, window: Window) -> ColumnElement[bool]:
@@ -151,6 +189,8 @@ async def kpis(
     late_by = case(
         (Case.closed_at > Case.due_at, days_between(session, Case.closed_at, Case.due_at))
     )
+    days_open = days_between(session, Case.closed_at, Case.opened_at)
+    inline = inline_percentiles(session, days_open, (0.5, 0.9))
     closed_query = select(
         *closed,
         func.count(),
@@ -158,11 +198,12 @@ async def kpis(
         _count_if(Case.closed_at <= Case.due_at),
         func.avg(late_by),
         func.max(late_by),
+        *inline,
     ).where(scope, Case.status == "closed", _in(Case.closed_at, window))
-    for *key, count, with_target, on_time, late_mean, late_max in await session.execute(
-        closed_query.group_by(*closed)
-    ):
-        row(tuple(key)).update(
+    for found_row in await session.execute(closed_query.group_by(*closed)):
+        group = tuple(found_row[: len(closed)])
+        count, with_target, on_time, late_mean, late_max = found_row[len(closed) : len(closed) + 5]
+        row(group).update(
             closed=count,
             with_target=with_target,
             on_time=on_time,
@@ -171,13 +212,17 @@ async def kpis(
             late_days_mean=_days(late_mean),
             late_days_max=_days(late_max),
         )
-    durations = select(
-        *closed, days_between(session, Case.closed_at, Case.opened_at).label("value")
-    ).where(scope, Case.status == "closed", _in(Case.closed_at, window))
-    for group_key, (median, p90) in (
-        await percentiles(session, durations, group_by, "value", (0.5, 0.9))
-    ).items():
-        row(group_key).update(median_days_open=_days(median), p90_days_open=_days(p90))
+        if inline:
+            median, p90 = found_row[-2:]
+            row(group).update(median_days_open=_days(median), p90_days_open=_days(p90))
+    if not inline:
+        durations = select(*closed, days_open.label("value")).where(
+            scope, Case.status == "closed", _in(Case.closed_at, window)
+        )
+        for group_key, (median, p90) in (
+            await percentiles(session, durations, group_by, "value", (0.5, 0.9))
+        ).items():
+            row(group_key).update(median_days_open=_days(median), p90_days_open=_days(p90))
 
     found = _sorted(rows)
     await _organisation_names(session, found)
@@ -209,21 +254,27 @@ async def kpis(
 
 
 async def stages(
-    session: AsyncSession, scope: ColumnElement[bool], window: Window, group_by: list[str]
+    session: AsyncSession,
+    scope: ColumnElement[bool],
+    stays: ColumnElement[bool],
+    window: Window,
+    group_by: list[str],
 ) -> Report:
     """Each stage's stays that ended in the window: how long, and how many met the stage's
-    deadline (a case closed on time can still have a late step)."""
-    dims = [dimension(session, name, StageInterval.ended_at) for name in group_by]
+    deadline (a case closed on time can still have a late step). `stays` is `scope` on stays."""
+    dims = [stay_dimension(session, name, StageInterval.ended_at) for name in group_by]
     stage = StageInterval.key.label("stage")
     groups = [*dims, stage]
-    ended = and_(scope, StageInterval.kind == "stage", _in(StageInterval.ended_at, window))
+    ended = and_(StageInterval.kind == "stage", _in(StageInterval.ended_at, window))
     late_by = case(
         (
             StageInterval.ended_at > StageInterval.due_at,
             days_between(session, StageInterval.ended_at, StageInterval.due_at),
         )
     )
-    query = (
+    days_in = days_between(session, StageInterval.ended_at, StageInterval.started_at)
+    inline = inline_percentiles(session, days_in, (0.5, 0.9))
+    query = scoped_stays(
         select(
             *groups,
             func.count(),
@@ -231,19 +282,23 @@ async def stages(
             _count_if(StageInterval.ended_at <= StageInterval.due_at),
             func.avg(late_by),
             func.max(late_by),
-        )
-        .join(Case, Case.id == StageInterval.case_id)
-        .where(ended)
-        .group_by(*groups)
-    )
+            *inline,
+        ).where(ended),
+        scope,
+        stays,
+        group_by,
+    ).group_by(*groups)
     rows: dict[Key, dict[str, Any]] = {}
     names = [*group_by, "stage"]
-    for *key, count, with_due, on_time, late_mean, late_max in await session.execute(query):
-        rows[tuple(key)] = {
+    for found_row in await session.execute(query):
+        key = tuple(found_row[: len(groups)])
+        count, with_due, on_time, late_mean, late_max = found_row[len(groups) : len(groups) + 5]
+        median, p90 = found_row[-2:] if inline else (None, None)
+        rows[key] = {
             **dict(zip(names, key, strict=True)),
             "ended": count,
-            "median_days": None,
-            "p90_days": None,
+            "median_days": _days(median),
+            "p90_days": _days(p90),
             "with_due": with_due,
             "on_time": on_time,
             "on_time_rate": _rate(on_time, with_due),
@@ -251,18 +306,14 @@ async def stages(
             "late_days_mean": _days(late_mean),
             "late_days_max": _days(late_max),
         }
-    durations = (
-        select(
-            *groups,
-            days_between(session, StageInterval.ended_at, StageInterval.started_at).label("value"),
+    if not inline:
+        durations = scoped_stays(
+            select(*groups, days_in.label("value")).where(ended), scope, stays, group_by
         )
-        .join(Case, Case.id == StageInterval.case_id)
-        .where(ended)
-    )
-    for group_key, (median, p90) in (
-        await percentiles(session, durations, names, "value", (0.5, 0.9))
-    ).items():
-        rows[group_key].update(median_days=_days(median), p90_days=_days(p90))
+        for group_key, (median, p90) in (
+            await percentiles(session, durations, names, "value", (0.5, 0.9))
+        ).items():
+            rows[group_key].update(median_days=_days(median), p90_days=_days(p90))
     found = _sorted(rows)
     await _organisation_names(session, found)
     return Report(
@@ -289,9 +340,14 @@ async def stages(
 
 
 async def suspensions(
-    session: AsyncSession, scope: ColumnElement[bool], window: Window, group_by: list[str]
+    session: AsyncSession,
+    scope: ColumnElement[bool],
+    stays: ColumnElement[bool],
+    window: Window,
+    group_by: list[str],
 ) -> Report:
-    """Suspensions from work lifted in the window (how long they lasted) and those still running."""
+    """Suspensions from work lifted in the window (how long they lasted) and those still running.
+    `stays` is `scope` on stays."""
     rows: dict[Key, dict[str, Any]] = {}
     blank = {
         "lifted": 0,
@@ -305,33 +361,36 @@ async def suspensions(
     def row(key: Key) -> dict[str, Any]:
         return rows.setdefault(key, {**dict(zip(group_by, key, strict=True)), **blank})
 
-    lifted_dims = [dimension(session, name, StageInterval.ended_at) for name in group_by]
+    lifted_dims = [stay_dimension(session, name, StageInterval.ended_at) for name in group_by]
     length = days_between(session, StageInterval.ended_at, StageInterval.started_at)
-    lifted = and_(scope, StageInterval.kind == "suspension", _in(StageInterval.ended_at, window))
+    lifted = and_(StageInterval.kind == "suspension", _in(StageInterval.ended_at, window))
     for *key, count, longest in await session.execute(
-        select(*lifted_dims, func.count(), func.max(length))
-        .join(Case, Case.id == StageInterval.case_id)
-        .where(lifted)
-        .group_by(*lifted_dims)
+        scoped_stays(
+            select(*lifted_dims, func.count(), func.max(length)).where(lifted),
+            scope,
+            stays,
+            group_by,
+        ).group_by(*lifted_dims)
     ):
         row(tuple(key)).update(lifted=count, max_days=_days(longest))
-    source = (
-        select(*lifted_dims, length.label("value"))
-        .join(Case, Case.id == StageInterval.case_id)
-        .where(lifted)
+    source = scoped_stays(
+        select(*lifted_dims, length.label("value")).where(lifted), scope, stays, group_by
     )
     for group_key, (median, p90) in (
         await percentiles(session, source, group_by, "value", (0.5, 0.9))
     ).items():
         row(group_key).update(median_days=_days(median), p90_days=_days(p90))
 
-    current_dims = [dimension(session, name, StageInterval.started_at) for name in group_by]
+    current_dims = [stay_dimension(session, name, StageInterval.started_at) for name in group_by]
     so_far = days_between(session, at(window.now), StageInterval.started_at)
+    current = and_(StageInterval.kind == "suspension", StageInterval.ended_at.is_(None))
     for *key, count, longest in await session.execute(
-        select(*current_dims, func.count(), func.max(so_far))
-        .join(Case, Case.id == StageInterval.case_id)
-        .where(scope, StageInterval.kind == "suspension", StageInterval.ended_at.is_(None))
-        .group_by(*current_dims)
+        scoped_stays(
+            select(*current_dims, func.count(), func.max(so_far)).where(current),
+            scope,
+            stays,
+            group_by,
+        ).group_by(*current_dims)
     ):
         row(tuple(key)).update(current=count, current_max_days=_days(longest))
     found = _sorted(rows)
