@@ -20,6 +20,7 @@ import statistics
 import time
 from datetime import UTC, datetime
 
+from api.web.reports import page_reports
 from records.database import Database
 from services.access import Principal
 from services.reports import ReportParameters, Reports
@@ -65,12 +66,19 @@ async def timed(reports: Reports, name: str, parameters: ReportParameters) -> fl
     return time.perf_counter() - began
 
 
+async def timed_page(reports: Reports) -> float:
+    began = time.perf_counter()
+    await page_reports(reports, datetime.now(UTC))
+    return time.perf_counter() - began
+
+
 async def main(url: str, rounds: int, national_rounds: int, organisations: int) -> None:
     database = Database(url)
     settings = Settings(database_url=url)
     roles = frozenset({"hr_director", "admin"})
     per_report: dict[str, list[float]] = {}
     totals = []
+    pages = []
     for round_number in range(rounds):
         reports = Reports(
             database, settings, Principal("bench", 1 + round_number % organisations, roles)
@@ -81,6 +89,7 @@ async def main(url: str, rounds: int, national_rounds: int, organisations: int) 
             per_report.setdefault(name, []).append(took)
             total += took
         totals.append(total)
+        pages.append(await timed_page(reports))
         for name, parameters in OTHERS:
             per_report.setdefault(name, []).append(await timed(reports, name, parameters))
     print(f"One organisation ({rounds} rounds, organisations in turn)       p50        p95")
@@ -89,6 +98,10 @@ async def main(url: str, rounds: int, national_rounds: int, organisations: int) 
     print(
         f"  {'dashboard (first six together)':<40} "
         f"{ms(statistics.median(totals))} {ms(p95(totals))}"
+    )
+    print(
+        f"  {'the Reports page (its four at once)':<40} "
+        f"{ms(statistics.median(pages))} {ms(p95(pages))}"
     )
     print(f"National ({national_rounds} runs each)                            median       max")
     reports = Reports(database, settings, Principal("bench", 1, roles))
