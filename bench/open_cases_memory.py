@@ -26,6 +26,7 @@ from sqlalchemy import func, select
 from temporalio.testing import WorkflowEnvironment
 
 from policies.loader import shipped_policies
+from records.case_keys import CaseKeys
 from records.database import Database
 from records.migrate import upgrade
 from records.models import Case, CaseEvent
@@ -50,13 +51,14 @@ async def main(cases: int) -> None:
     folder = Path(tempfile.mkdtemp(prefix="ercase-memory-"))
     key = base64.b64encode(os.urandom(32)).decode()
     database_url = f"sqlite:///{folder}/ercase.db"
-    env = await WorkflowEnvironment.start_local(
-        dev_server_existing_path=str(Path(sys.executable).parent / "temporal"),
-        data_converter=data_converter(key),
-        dev_server_extra_args=["--log-level", "error"],
-    )
     upgrade(database_url)
     database = Database(database_url)
+    # Case keys as the API has them: each case's payloads sealed with its own key.
+    env = await WorkflowEnvironment.start_local(
+        dev_server_existing_path=str(Path(sys.executable).parent / "temporal"),
+        data_converter=data_converter(key, CaseKeys(database, key)),
+        dev_server_extra_args=["--log-level", "error"],
+    )
     policy = shipped_policies()["disciplinary"]
     opened_at = datetime.now(UTC)
     case_ids = [f"MEM-{number:05d}" for number in range(1, cases + 1)]
