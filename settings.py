@@ -68,6 +68,9 @@ class Settings(BaseSettings):
     # all at once, each past Temporal's 10 s task timeout, so each was retried, again and
     # again: the worker made no progress while busy (bench/chaos.py).
     worker_workflow_tasks: int = 10
+    # How long a starting worker waits for the database and Temporal to answer before it gives
+    # up (they may be restarting at the same moment, e.g. after a power cut).
+    startup_patience_seconds: float = 300
     # Reports: the complexity of an open case is its type's weight times its risk's weight
     # (types not listed weigh 1); time is costed at the highest hourly rate among the roles of
     # whoever recorded it; FOI exports show counts below the threshold as "*".

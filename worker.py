@@ -2,10 +2,14 @@
 
 import asyncio
 import logging
+import time
+from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
+from sqlalchemy.exc import OperationalError
 from temporalio.client import Client
+from temporalio.service import RPCError
 from temporalio.worker import Worker
 
 from activities.attendance import AttendanceActivities
@@ -80,11 +84,43 @@ def build_worker(
     )
 
 
+Result = TypeVar("Result")
+
+
+async def when_reachable(
+    what: str, attempt: Callable[[], Awaitable[Result]], patience: float
+) -> Result:
+    """Retry `attempt` while the database or Temporal is not answering, for `patience` seconds.
+
+    A worker restarted while PostgreSQL or the Temporal server is itself restarting must wait
+    for them, not exit: the chaos run found a worker that died that way, leaving every case's
+    clock stopped until someone noticed.
+    """
+    give_up_at = time.monotonic() + patience
+    delay = 0.5
+    while True:
+        try:
+            return await attempt()
+        except (OperationalError, RPCError, RuntimeError) as error:
+            if time.monotonic() + delay > give_up_at:
+                raise
+            logging.warning("%s is not answering yet (%s); trying again", what, error)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 10.0)
+
+
 async def run_worker(settings: Settings) -> None:
-    upgrade(settings.database_url)
+    patience = settings.startup_patience_seconds
+    await when_reachable(
+        "the database", lambda: asyncio.to_thread(upgrade, settings.database_url), patience
+    )
     database = Database(settings.database_url)
-    client = await connect(settings, database)
-    await ensure_schedules(client, settings.task_queue, datetime.now(LONDON).date())
+    client = await when_reachable("Temporal", lambda: connect(settings, database), patience)
+    await when_reachable(
+        "Temporal",
+        lambda: ensure_schedules(client, settings.task_queue, datetime.now(LONDON).date()),
+        patience,
+    )
     logging.info("worker polling %s at %s", settings.task_queue, settings.temporal_address)
     try:
         await build_worker(

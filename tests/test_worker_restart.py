@@ -5,18 +5,29 @@ while no worker ran is sent when one comes back, once, and the later timers stil
 """
 
 import asyncio
+import contextlib
 import uuid
 from datetime import timedelta
 
-from sqlalchemy import select
+import psycopg
+from sqlalchemy import func, select
+from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
 from policies.schema import validate_policy
 from records.database import Database
-from records.models import CaseEvent
-from tests.conftest import add_people, eventually, insert_case_row, make_settings
-from tests.smtp_fixture import SmtpServer
-from worker import build_worker
+from records.models import CaseEvent, Organisation
+from schedules import RECURRING, schedule_id
+from tests.conftest import (
+    POSTGRES_ADMIN,
+    add_people,
+    eventually,
+    insert_case_row,
+    installed_binary,
+    make_settings,
+)
+from tests.smtp_fixture import SmtpServer, free_port
+from worker import build_worker, run_worker
 from workflows.disciplinary import DisciplinaryCase
 from workflows.types import CaseInput
 
@@ -101,3 +112,58 @@ async def test_a_stopped_worker_picks_the_case_up_again(
         await handle.terminate("test finished")
     recipients = sorted(rcpt for rcpts, _ in smtp_server.messages for rcpt in rcpts)
     assert recipients == ["alice@north.example", "mark@north.example"]
+
+
+async def test_a_worker_started_before_the_database_and_temporal_waits_for_them() -> None:
+    """Found by the chaos run: a worker restarted while PostgreSQL restarted exited for good.
+
+    Here the worker starts with neither its PostgreSQL database nor its Temporal server there
+    yet; it must wait, then migrate the database and create its schedules once both answer.
+    """
+    database_name = f"ercase_test_{uuid.uuid4().hex[:12]}"
+    database_url = f"postgresql+psycopg://postgres@127.0.0.1:5432/{database_name}"
+    temporal_port = free_port()
+    task_queue = f"late-{uuid.uuid4()}"
+    settings = make_settings(
+        database_url,
+        temporal_address=f"127.0.0.1:{temporal_port}",
+        task_queue=task_queue,
+        startup_patience_seconds=120,
+    )
+    worker = asyncio.create_task(run_worker(settings))
+    environment: WorkflowEnvironment | None = None
+    try:
+        await asyncio.sleep(3)
+        assert not worker.done(), "the worker gave up instead of waiting"
+        with psycopg.connect(POSTGRES_ADMIN, autocommit=True) as admin:
+            admin.execute(f'CREATE DATABASE "{database_name}"')
+        environment = await WorkflowEnvironment.start_local(
+            port=temporal_port,
+            dev_server_existing_path=installed_binary("temporal"),
+            dev_server_extra_args=["--log-level", "error"],
+        )
+        client = environment.client
+
+        async def schedules_created() -> bool:
+            identifier = schedule_id(task_queue, RECURRING[0].name)
+            try:
+                await client.get_schedule_handle(identifier).describe()
+            except RPCError:
+                return False
+            return True
+
+        await eventually(schedules_created, 60)
+        assert not worker.done()
+        # Migrated once the database existed: its tables are there, empty.
+        database = Database(database_url)
+        async with database.sessions() as session:
+            assert await session.scalar(select(func.count()).select_from(Organisation)) == 0
+        await database.dispose()
+    finally:
+        worker.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await worker
+        if environment is not None:
+            await environment.shutdown()
+        with psycopg.connect(POSTGRES_ADMIN, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{database_name}" WITH (FORCE)')
