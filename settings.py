@@ -66,6 +66,12 @@ class Settings(BaseSettings):
     # Open cases a worker keeps in memory (Temporal's sticky cache); the rest are replayed from
     # history when their next timer or step comes (bench/open_cases_memory.py measures it).
     worker_cached_workflows: int = 1000
+    # Workflow tasks a worker takes on at once. Workflow code is pure Python under one GIL, so
+    # more at once does not finish them sooner; it makes every one of them slower. With the
+    # SDK's 100, a worker started with hundreds of cases to replay (after a crash) ran them
+    # all at once, each past Temporal's 10 s task timeout, so each was retried, again and
+    # again: the worker made no progress while busy (bench/chaos.py).
+    worker_workflow_tasks: int = 10
     # How long a starting worker waits for the database and Temporal to answer before it gives
     # up (they may be restarting at the same moment, e.g. after a power cut).
     startup_patience_seconds: float = 300

@@ -36,11 +36,13 @@ placeholder_data): breaches depend on dates, not on what was written.
 
 import asyncio
 import csv
+import multiprocessing
 import shutil
 import sys
 import time
 import uuid
 from collections import Counter
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from datetime import time as clock_time
@@ -51,7 +53,7 @@ from temporalio import activity
 from temporalio.client import WorkflowUpdateFailedError
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
-from temporalio.worker import Worker
+from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
 from activities.types import (
     MARK_MAIL_UNDELIVERED,
@@ -78,6 +80,8 @@ STEPS_AT = clock_time(12, 0)
 WHOLE_CASE = "(whole case target)"
 # Cases started or stepped at one instant go to the server together, this many at a time.
 AT_ONCE = 100
+# The cases are split into this many shards per policy, each replayed on its own server.
+SHARDS = 3
 PLACEHOLDER_DATE_AFTER = timedelta(days=14)
 
 
@@ -213,7 +217,20 @@ def _at(day: date, moment: clock_time) -> datetime:
     return datetime.combine(day, moment, LONDON)
 
 
-async def _run(policy: PolicyDefinition, cases: list[SimulatedCase], server: str) -> RunResult:
+@dataclass(frozen=True)
+class Shard:
+    """Some of the file's cases (with their row numbers), replayed on a server of their own.
+
+    Every shard of a run replays the same dates (one offset, one end), so the cases of one
+    shard meet the same calendar as if all were replayed together: a case's clocks and
+    breaches depend on its own dates only."""
+
+    cases: tuple[tuple[int, SimulatedCase], ...]
+    offset: timedelta
+    last_day: date
+
+
+async def _run(policy: PolicyDefinition, shard: Shard, server: str) -> RunResult:
     env = await WorkflowEnvironment.start_time_skipping(
         test_server_existing_path=server, data_converter=pydantic_data_converter
     )
@@ -221,17 +238,16 @@ async def _run(policy: PolicyDefinition, cases: list[SimulatedCase], server: str
     refused: list[str] = []
     task_queue = f"simulation-{uuid.uuid4()}"
     workflow_type = WORKFLOW_FOR_CASE_TYPE[policy.case_type]
+    cases = dict(shard.cases)
+    offset = shard.offset
     try:
-        now = await env.get_current_time()
-        offset = _replay_offset(min(case.opened for case in cases), now.astimezone(LONDON).date())
-        # Everything that happens, by instant: ("open", n) or ("step", n, index).
+        # Everything that happens, by instant: (case number, -1) opens, (number, i) step i.
         timeline: dict[datetime, list[tuple[int, int]]] = {}
-        for number, case in enumerate(cases):
+        for number, case in shard.cases:
             timeline.setdefault(_at(case.opened + offset, OPENS_AT), []).append((number, -1))
             for index, (_, when) in enumerate(case.steps):
                 timeline.setdefault(_at(when + offset, STEPS_AT), []).append((number, index))
-        last_day = max([case.opened for case in cases] + [w for c in cases for _, w in c.steps])
-        end = _at(last_day + offset + timedelta(days=1), clock_time(0, 0))
+        end = _at(shard.last_day + offset + timedelta(days=1), clock_time(0, 0))
         handles = {}
 
         async def happen(number: int, index: int, at: datetime) -> None:
@@ -265,7 +281,12 @@ async def _run(policy: PolicyDefinition, cases: list[SimulatedCase], server: str
                 ledger.open_linked_case,
             ],
             workflow_failure_exception_types=[Exception],
-            max_cached_workflows=len(cases) + 10,
+            max_cached_workflows=len(shard.cases) + 10,
+            # The same workflow classes, run without the import sandbox: the sandbox only
+            # guards against non-deterministic code (the production worker and the replay
+            # tests run these classes under it), and here it cost about half the time —
+            # re-importing modules for every case and entering it for every payload.
+            workflow_runner=UnsandboxedWorkflowRunner(),
         ):
             for at in sorted(timeline):
                 await _sleep_until(env, at)
@@ -342,11 +363,43 @@ async def simulate(
         raise CasesFileInvalid(f"{cases_file}: no {proposed.case_type} cases in the file")
     server = installed_test_server()
     began = time.monotonic()
-    # Two servers, two clocks: the runs cannot disturb each other, so they run side by side.
-    before, after = await asyncio.gather(
-        _run(current, cases, server), _run(proposed, cases, server)
-    )
+    # The time-skipping server's clock starts at now; every shard replays from the same week.
+    first = min(case.opened for case in cases)
+    offset = _replay_offset(first, datetime.now(LONDON).date() + timedelta(days=1))
+    last_day = max([case.opened for case in cases] + [w for c in cases for _, w in c.steps])
+    numbered = list(enumerate(cases))
+    shards = [
+        Shard(tuple(numbered[n::SHARDS]), offset, last_day) for n in range(min(SHARDS, len(cases)))
+    ]
+    # Each shard of each policy on a server and in a process of its own. A replay mostly
+    # waits: each instant is a chain of round trips (the server fires a timer, the worker
+    # runs the workflow, then its activities, then the server skips on), so several chains
+    # side by side keep both the cores and the servers busy. The runs cannot disturb each
+    # other: each has its own clock.
+    loop = asyncio.get_running_loop()
+    # spawn, not fork: the parent may already run Temporal's core threads.
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(2 * len(shards), mp_context=context) as pool:
+        runs = [
+            [loop.run_in_executor(pool, _run_in_process, policy, shard, server) for shard in shards]
+            for policy in (current, proposed)
+        ]
+        before, after = [_merged(await asyncio.gather(*parts)) for parts in runs]
     return Comparison(len(cases), skipped, before, after, time.monotonic() - began)
+
+
+def _run_in_process(policy: PolicyDefinition, shard: Shard, server: str) -> RunResult:
+    return asyncio.run(_run(policy, shard, server))
+
+
+def _merged(parts: list[RunResult]) -> RunResult:
+    return RunResult(
+        parts[0].policy,
+        sum((part.breaches for part in parts), Counter()),
+        sum((part.mail for part in parts), Counter()),
+        sum(part.closed for part in parts),
+        [refusal for part in parts for refusal in part.refused],
+    )
 
 
 def current_policy_for(against: str, proposed: PolicyDefinition) -> PolicyDefinition:

@@ -142,6 +142,7 @@ async def run_worker(settings: Settings) -> None:
             settings,
             settings.task_queue,
             max_cached_workflows=settings.worker_cached_workflows,
+            max_concurrent_workflow_tasks=settings.worker_workflow_tasks,
         ).run()
     finally:
         await database.dispose()

