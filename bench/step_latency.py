@@ -21,17 +21,11 @@ Targets (issue 10): (a) ratio ≤ 1.5 and API p99 ≤ 750 ms; (b) ratio ≥ 0.7;
 
 import argparse
 import asyncio
-import base64
-import os
-import socket
 import statistics
-import sys
-import tempfile
 import time
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -39,30 +33,20 @@ import uvicorn
 from sqlalchemy import select
 from temporalio import activity, workflow
 from temporalio.client import Client
-from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
 from api.main import create_app
+from bench.stack import free_port, start_stack
 from mail_sink import start_mail_sink
 from policies.schema import validate_policy
 from records.cases import current_policy
-from records.database import Database
-from records.migrate import upgrade
 from records.models import Case, OutboxMessage, PolicyVersion
 from records.people import StaffEntry, create_user, get_or_create_organisation, upsert_staff
 from settings import Settings
-from temporal_client import data_converter
 from worker import build_worker
 
 REMINDER_AFTER = 20  # seconds from opening to the reminder in (c)
 CONCURRENCY = 10
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 # ---- bare Temporal: the floor ercase is measured against ------------------------------
@@ -139,27 +123,19 @@ def quick_policy() -> dict[str, Any]:
 
 
 async def main(steps: int, opens: int, reminders: int, database_url: str | None) -> None:
-    folder = Path(tempfile.mkdtemp(prefix="ercase-bench-"))
-    key = base64.b64encode(os.urandom(32)).decode()
-    temporal = str(Path(sys.executable).parent / "temporal")
-    env = await WorkflowEnvironment.start_local(
-        dev_server_existing_path=temporal,
-        data_converter=data_converter(key),
-        dev_server_extra_args=["--log-level", "error"],
-    )
+    stack = await start_stack("bench", database_url)
     smtp_port, api_port = free_port(), free_port()
-    sink = start_mail_sink("127.0.0.1", smtp_port, folder / "mail")
+    sink = start_mail_sink("127.0.0.1", smtp_port, stack.folder / "mail")
     settings = Settings(
-        database_url=database_url or f"sqlite:///{folder}/ercase.db",
-        temporal_address=env.client.service_client.config.target_host,
+        database_url=stack.database_url,
+        temporal_address=stack.temporal_address,
         task_queue="bench",
         smtp_host="127.0.0.1",
         smtp_port=smtp_port,
-        payload_key=key,
+        payload_key=stack.key,
         secret_key="bench-secret-key-of-enough-length-for-hs256",
     )
-    upgrade(settings.database_url)
-    database = Database(settings.database_url)
+    database = stack.database
     async with database.transaction() as session:
         trust = await get_or_create_organisation(session, "RXB", "Bench Trust")
         await create_user(session, trust, "alice", "demo", ["advisor"], "Alice", "a@b.example")
@@ -170,7 +146,7 @@ async def main(steps: int, opens: int, reminders: int, database_url: str | None)
         uvicorn.Config(create_app(settings), host="127.0.0.1", port=api_port, log_level="warning")
     )
     serving = asyncio.create_task(server.serve())
-    client: Client = env.client
+    client: Client = stack.client
     bare = Worker(
         client,
         task_queue="bare",
@@ -266,8 +242,7 @@ async def main(steps: int, opens: int, reminders: int, database_url: str | None)
         server.should_exit = True
         await serving
         sink.stop()
-        await database.dispose()
-        await env.shutdown()
+        await stack.stop()
 
     api_p50, api_p99 = statistics.median(api_ms), percentile(api_ms, 99)
     bare_p50, bare_p99 = statistics.median(bare_ms), percentile(bare_ms, 99)
