@@ -200,66 +200,71 @@ class CaseCommands:
         row_labels: list[str] | None,
         earlier_problems: Sequence[dict[str, str]] = (),
     ) -> list[Case]:
-        """Check every case, write every row, start every workflow; or do nothing at all."""
+        """Check every case, start every workflow, write every row; or do nothing at all.
+
+        No database lock is held while the engine answers, so openings run side by side
+        instead of one after another: the references are drawn and committed in a short
+        transaction, the workflows started, and the rows written with their audit entries
+        last. A workflow is never left without its row: if the rows do not commit, every
+        workflow started is ended. Its reference stays used, so no later case draws it again.
+        The workflow's first recording waits for the row (activities/recording.py).
+        """
         self._require_worker()
         now = datetime.now(UTC)
         client = await self.client()
+        prepared = await self._check_and_number(requests, row_labels, earlier_problems, now)
         started: list[WorkflowHandle[Any, Any]] = []
         try:
-            return await self._write_and_start(
-                client, requests, row_labels, earlier_problems, now, started
-            )
-        except Exception:
-            # The rows did not commit (e.g. the database went away at the commit), so a
-            # workflow already started would have no case row, and the next opening would draw
-            # its reference again and clash with it: end it. Found by the chaos run.
-            for handle in started:
-                with contextlib.suppress(RPCError):
-                    await handle.terminate("opening cancelled: the case could not be saved")
-            raise
-
-    async def _write_and_start(
-        self,
-        client: Client,
-        requests: list[OpenCase],
-        row_labels: list[str] | None,
-        earlier_problems: Sequence[dict[str, str]],
-        now: datetime,
-        started: list[WorkflowHandle[Any, Any]],
-    ) -> list[Case]:
-        async with self.database.transaction() as session:
-            prepared: list[tuple[Case, str, CaseInput]] = []
-            problems = [*earlier_problems]
-            for index, request in enumerate(requests):
-                try:
-                    prepared.append(await self._prepare(session, request, now))
-                except Invalid as invalid:
-                    if row_labels is None:
-                        raise
-                    problems.append({"row": row_labels[index], "message": invalid.detail})
-            if problems:
-                raise RowsInvalid(sorted(problems, key=lambda problem: _row_order(problem["row"])))
-            # Audited after every reference is allocated: the audit chain's lock is always
-            # taken last, so two openers never wait for each other's locks (a deadlock).
-            for case, _, _ in prepared:
-                session.add(self._audit_entry("case.open", case.id))
-            # Commit only once every workflow has started: no case row without its process.
-            await session.flush()
             keys = case_keys_of(client)
-            # A case's own key (see codec.py) is made by the first payload sealed after this
-            # transaction; its start input, ids and policy only, is sealed with the master key.
+            # A case's own key (see codec.py) is made by the first payload sealed after it
+            # starts; its start input, ids and policy only, is sealed with the master key.
             with (
                 keys.master_sealed(c.id for c, _, _ in prepared)
                 if keys
                 else contextlib.nullcontext()
             ):
                 await self._start_all(client, prepared, started)
+            async with self.database.transaction() as session:
+                session.add_all(case for case, _, _ in prepared)
+                for case, _, _ in prepared:
+                    session.add(self._audit_entry("case.open", case.id))
+        except Exception:
+            # E.g. the database went away at the commit: end the workflows, so none runs a
+            # case the database does not know. Found by the chaos run.
+            for handle in started:
+                with contextlib.suppress(RPCError):
+                    await handle.terminate("opening cancelled: the case could not be saved")
+            raise
         return [case for case, _, _ in prepared]
 
+    async def _check_and_number(
+        self,
+        requests: list[OpenCase],
+        row_labels: list[str] | None,
+        earlier_problems: Sequence[dict[str, str]],
+        now: datetime,
+    ) -> list[tuple[Case, str, CaseInput]]:
+        """Check every case and give each its reference; any refusal leaves nothing drawn."""
+        async with self.database.transaction() as session:
+            prepared: list[tuple[Case, str, CaseInput]] = []
+            problems = [*earlier_problems]
+            for index, request in enumerate(requests):
+                try:
+                    batch = [case for case, _, _ in prepared]
+                    prepared.append(await self._prepare(session, request, now, batch))
+                except Invalid as invalid:
+                    if row_labels is None:
+                        raise
+                    problems.append({"row": row_labels[index], "message": invalid.detail})
+            if problems:
+                raise RowsInvalid(sorted(problems, key=lambda problem: _row_order(problem["row"])))
+        return prepared
+
     async def _prepare(
-        self, session: AsyncSession, request: OpenCase, now: datetime
+        self, session: AsyncSession, request: OpenCase, now: datetime, batch: list[Case]
     ) -> tuple[Case, str, CaseInput]:
-        """Check one case and add its row (not yet committed); refusals are Invalid."""
+        """Check one case (after `batch`, opened with it) and draw its reference; its row is
+        written once its workflow has started. Refusals are Invalid."""
         if request.risk not in RISKS:
             raise Invalid("risk must be 'urgent' or 'routine'.")
         if not request.summary.strip():
@@ -281,7 +286,7 @@ class CaseCommands:
         if opened_at > now:
             raise Invalid("opened_at cannot be in the future.")
         if policy.opening_limit:
-            await self._check_opening_limit(session, policy, staff.employee_id, opened_at)
+            await self._check_opening_limit(session, policy, staff.employee_id, opened_at, batch)
         stage_key = request.stage or policy.stages[0].key
         if not policy.has_stage(stage_key):
             raise Invalid(f"The {policy.name} policy has no stage '{stage_key}'.")
@@ -307,7 +312,6 @@ class CaseCommands:
                 parent_case_id=request.parent_case_id,
             )
         )
-        session.add(case)
         case_input = CaseInput(
             case_id=reference,
             organisation_id=organisation_id,
@@ -322,13 +326,20 @@ class CaseCommands:
         return case, workflow_type, case_input
 
     async def _check_opening_limit(
-        self, session: AsyncSession, policy: PolicyDefinition, employee_id: str, at: datetime
+        self,
+        session: AsyncSession,
+        policy: PolicyDefinition,
+        employee_id: str,
+        at: datetime,
+        batch: list[Case],
     ) -> None:
-        """E.g. at most two flexible working requests in 12 months: refused with a reason."""
+        """E.g. at most two flexible working requests in 12 months: refused with a reason.
+
+        Counts the cases stored and those opened in the same batch (an import)."""
         limit = policy.opening_limit
         assert limit is not None
         since = at - as_timedelta(duration(limit.within))
-        earlier = list(
+        stored = list(
             await session.scalars(
                 select(Case.id)
                 .where(
@@ -341,6 +352,14 @@ class CaseCommands:
                 .order_by(Case.opened_at)
             )
         )
+        alongside = [
+            case
+            for case in batch
+            if case.case_type == policy.case_type
+            and case.employee_id == employee_id
+            and since < case.opened_at <= at
+        ]
+        earlier = stored + [case.id for case in sorted(alongside, key=lambda case: case.opened_at)]
         if len(earlier) >= limit.count:
             raise Invalid(
                 f"{employee_id} already has {len(earlier)} {policy.name.lower()} case(s) in the "
