@@ -81,6 +81,8 @@ class BareWorkflow:
 
 
 def percentile(values: list[float], which: int) -> float:
+    if len(values) < 2:
+        return values[0]
     return statistics.quantiles(values, n=100, method="inclusive")[which - 1]
 
 

@@ -73,16 +73,25 @@ class CaseKeys:
         return found[1]
 
     async def _stored(self, case_id: str) -> tuple[str, bytes] | None:
-        async with self._database.sessions() as session:
-            row = await session.get(CaseKey, case_id)
+        # Read on every codec call (see the module's docstring), so kept to one plain
+        # statement: no ORM session, whose bookkeeping cost more than the query.
+        async with self._database.engine.connect() as connection:
+            row = (
+                await connection.execute(
+                    select(CaseKey.key_id, CaseKey.wrapped_key, CaseKey.destroyed_at).where(
+                        CaseKey.case_id == case_id
+                    )
+                )
+            ).first()
         if row is None:
             return None
-        if row.wrapped_key is None:
+        key_id, wrapped_key, destroyed_at = row
+        if wrapped_key is None:
             raise KeyDestroyed(
                 f"the key of case {case_id} was destroyed on "
-                f"{row.destroyed_at:%d %B %Y}; its sealed data can no longer be read"
+                f"{destroyed_at:%d %B %Y}; its sealed data can no longer be read"
             )
-        return row.key_id, self._unwrap(case_id, row.wrapped_key)
+        return key_id, self._unwrap(case_id, wrapped_key)
 
     def _wrap(self, case_id: str, key: bytes) -> str:
         nonce = os.urandom(NONCE_BYTES)

@@ -374,19 +374,25 @@ class CaseCommands:
         started: list[WorkflowHandle[Any, Any]],
     ) -> None:
         """Start each case's workflow (into `started`); if one cannot start, end those started."""
+        starting = ""
         try:
             for case, workflow_type, case_input in prepared:
+                starting = workflow_id(case.id)
                 started.append(
                     await client.start_workflow(
-                        workflow_type,
-                        case_input,
-                        id=workflow_id(case.id),
-                        task_queue=self.task_queue,
+                        workflow_type, case_input, id=starting, task_queue=self.task_queue
                     )
                 )
         except (WorkflowAlreadyStartedError, RPCError) as error:
+            if isinstance(error, RPCError):
+                # The start may have reached the engine with only its answer lost (the
+                # frontend restarting): end that workflow too, if it exists.
+                started.append(client.get_workflow_handle(starting))
             for handle in started:
-                await handle.terminate("opening cancelled: another case could not start")
+                with contextlib.suppress(RPCError):
+                    await handle.terminate(
+                        "opening cancelled: a case of the opening could not start"
+                    )
             started.clear()
             if isinstance(error, WorkflowAlreadyStartedError):
                 # The engine already runs a process under this reference (e.g. the database was
@@ -470,7 +476,10 @@ class CaseCommands:
         await self._execute(case_id, update, request, audit_action)
         async with self.database.transaction() as session:
             # The handler recorded the change before it returned: this read already shows it.
-            return await self.get(session, case_id)
+            case = await self.get(session, case_id)
+            # Chained at the commit, so the audit chain's lock is held for the commit alone.
+            session.add(self._audit_entry(audit_action, case_id))
+            return case
 
     async def change_policy(self, case_id: str, version: int, request_id: str | None) -> Case:
         """Move a running case to a newer version of its policy: explicit and audited.
@@ -504,6 +513,7 @@ class CaseCommands:
         async with self.database.transaction() as session:
             moved = await session.get(Case, case_id)
             assert moved is not None
+            session.add(self._audit_entry("case.policy_change", case_id))
             return moved
 
     async def _execute(
@@ -513,7 +523,8 @@ class CaseCommands:
         request: Request,
         audit_action: str,
     ) -> None:
-        """Run the step in the engine and audit it; refusals become 409 or 422."""
+        """Run the step in the engine; refusals become 409 or 422. The caller audits it, in
+        the transaction that reads the result."""
         request_id = getattr(request, "request_id", None)
         handle: WorkflowHandle[Any, Any] = (await self.client()).get_workflow_handle(
             workflow_id(case_id)
@@ -532,8 +543,6 @@ class CaseCommands:
                     f"Case {case_id} has finished; nothing more can be done in it."
                 ) from error
             raise Unavailable(f"The case engine did not answer ({error.message}).") from error
-        async with self.database.transaction() as session:
-            session.add(self._audit_entry(audit_action, case_id))
 
     async def notes(self, case_id: str) -> Sequence[Note]:
         async with self.database.transaction() as session:
