@@ -61,10 +61,10 @@ class CaseKeys:
             async with self._database.transaction() as session:
                 session.add(row)
         except IntegrityError:  # another process made it first: theirs is the key
-            pass
-        found = await self._stored(case_id)
-        assert found is not None
-        return found
+            found = await self._stored(case_id)
+            assert found is not None
+            return found
+        return row.key_id, key
 
     async def opening_key(self, case_id: str, key_id: str) -> bytes:
         found = await self._stored(case_id)
