@@ -10,10 +10,12 @@ same machine:
 (b) opening cases through the API (POST /api/cases) against a bare `start_workflow`, the
     same number at the same concurrency: the rate of both, and their ratio;
 (c) timer lateness: cases opened through the API under a policy whose reminder falls due
-    20 s after opening; the gap between each reminder's due instant and the moment the SMTP
+    20 s after opening, opened at a steady --reminder-rate per second (the steady state the
+    target is for); the gap between each reminder's due instant and the moment the SMTP
     server accepted it (the outbox row's sent_at), p50 and p99.
 
     .venv/bin/python -m bench.step_latency [--steps 200] [--opens 200] [--reminders 200]
+        [--reminder-rate 2]
         [--database-url postgresql+psycopg://postgres@127.0.0.1:5432/an_empty_database]
 
 Targets (issue 10): (a) ratio ≤ 1.5 and API p99 ≤ 750 ms; (b) ratio ≥ 0.7; (c) p99 ≤ 5 s.
@@ -124,7 +126,9 @@ def quick_policy() -> dict[str, Any]:
     ).model_dump(mode="json")
 
 
-async def main(steps: int, opens: int, reminders: int, database_url: str | None) -> None:
+async def main(
+    steps: int, opens: int, reminders: int, reminder_rate: float, database_url: str | None
+) -> None:
     stack = await start_stack("bench", database_url)
     smtp_port, api_port = free_port(), free_port()
     sink = start_mail_sink("127.0.0.1", smtp_port, stack.folder / "mail")
@@ -225,7 +229,12 @@ async def main(steps: int, opens: int, reminders: int, database_url: str | None)
                             author="bench",
                         )
                     )
-                reminded = [await open_case() for _ in range(reminders)]
+                reminded = []
+                pace = time.monotonic()
+                for _ in range(reminders):
+                    reminded.append(await open_case())
+                    pace += 1 / reminder_rate
+                    await asyncio.sleep(max(0.0, pace - time.monotonic()))
                 await asyncio.sleep(REMINDER_AFTER + 15)
                 async with database.sessions() as session:
                     rows = (
@@ -265,8 +274,17 @@ if __name__ == "__main__":
     parser.add_argument("--steps", type=int, default=200)
     parser.add_argument("--opens", type=int, default=200)
     parser.add_argument("--reminders", type=int, default=200)
+    parser.add_argument("--reminder-rate", type=float, default=2.0, help="openings a second in (c)")
     # SQLite refuses concurrent openings ("database is locked": a read transaction that then
     # writes cannot wait for another writer); production runs on PostgreSQL.
     parser.add_argument("--database-url", help="default: a fresh SQLite file")
     arguments = parser.parse_args()
-    asyncio.run(main(arguments.steps, arguments.opens, arguments.reminders, arguments.database_url))
+    asyncio.run(
+        main(
+            arguments.steps,
+            arguments.opens,
+            arguments.reminders,
+            arguments.reminder_rate,
+            arguments.database_url,
+        )
+    )
