@@ -79,6 +79,8 @@ class EncryptionCodec(PayloadCodec, WithSerializationContext):
         return EncryptionCodec(self._key_base64, self.case_keys, case_id)
 
     async def encode(self, payloads: Sequence[Payload]) -> list[Payload]:
+        if not payloads:  # nothing to seal: no need to look the case's key up
+            return []
         case_key = None
         if self.case_keys is not None and self._case_id is not None:
             case_key = await self.case_keys.sealing_key(self._case_id)
@@ -98,16 +100,19 @@ class EncryptionCodec(PayloadCodec, WithSerializationContext):
 
     async def decode(self, payloads: Sequence[Payload]) -> list[Payload]:
         decoded = []
+        # Within this one call, each key is looked up once however many payloads it sealed.
+        openers: dict[tuple[str | None, bytes], AESGCM] = {}
         for payload in payloads:
             if payload.metadata.get("encoding") != ENCODING:
                 decoded.append(payload)
                 continue
-            decoded.append(Payload.FromString(_decrypt(await self._opener(payload), payload.data)))
+            which = (sealed_case(payload), payload.metadata.get(KEY_ID, b""))
+            if which not in openers:
+                openers[which] = await self._opener(*which)
+            decoded.append(Payload.FromString(_decrypt(openers[which], payload.data)))
         return decoded
 
-    async def _opener(self, payload: Payload) -> AESGCM:
-        key_id = payload.metadata.get(KEY_ID, b"")
-        case_id = sealed_case(payload)
+    async def _opener(self, case_id: str | None, key_id: bytes) -> AESGCM:
         if case_id is None:
             if key_id != self.key_id:
                 raise ValueError("payload was encrypted with another key")

@@ -13,7 +13,7 @@ from records.models import User
 from services.access import Principal, principal_of
 from services.cases import CaseCommands
 from services.errors import Unavailable
-from services.signin import is_revoked
+from services.signin import revoked
 from settings import Settings
 from temporal_client import connect
 
@@ -58,14 +58,16 @@ async def get_current_user(
         "Sign in again: your access token is missing, invalid or expired.",
         headers={"WWW-Authenticate": "Bearer"},
     )
-    if claims is None or await is_revoked(get_database(request), claims.jti):
+    if claims is None:
         raise unauthorised
-    # Signing out revokes this token: the route reads it from here.
-    request.state.token_claims = claims
     async with get_database(request).sessions() as session:
+        if await revoked(session, claims.jti):
+            raise unauthorised
         user = await session.scalar(select(User).where(User.username == claims.username))
     if user is None or not user.active:
         raise unauthorised
+    # Signing out revokes this token: the route reads it from here.
+    request.state.token_claims = claims
     return principal_of(user)
 
 

@@ -7,38 +7,21 @@ opened at the same instant with a stage whose one reminder falls due LEAD second
 then it waits for the sink to hold a message for every case, and prints how long after the
 reminders fell due the last message arrived, and how many arrived twice.
 
-    .venv/bin/python bench/notification_burst.py [--cases 1000] [--lead 120]
+    .venv/bin/python -m bench.notification_burst [--cases 1000] [--lead 120]
 
 Target (issue 6): every message within 120 s, no duplicates.
 """
 
 import argparse
 import asyncio
-import base64
-import os
-import socket
-import subprocess
-import sys
-import tempfile
 import time
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
-from temporalio.testing import WorkflowEnvironment
-
+from bench.stack import free_port, seed_cases, start_cases, start_stack
 from mail_sink import read_sink_message, start_mail_sink
 from policies.schema import PolicyDefinition, validate_policy
-from records.database import Database
-from records.migrate import upgrade
-from records.models import Case
-from records.people import create_user, get_or_create_organisation
-from temporal_client import data_converter
-from workflows.disciplinary import DisciplinaryCase
-from workflows.types import CaseInput
 
-PROJECT = Path(__file__).resolve().parent.parent
 TASK_QUEUE = "burst"
-STARTING_AT_ONCE = 50
 
 
 def burst_policy(lead_seconds: int) -> PolicyDefinition:
@@ -61,87 +44,22 @@ def burst_policy(lead_seconds: int) -> PolicyDefinition:
     )
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-async def seed(database: Database, case_ids: list[str], opened_at: datetime) -> int:
-    async with database.transaction() as session:
-        trust = await get_or_create_organisation(session, "BENCH", "Benchmark Trust")
-        await create_user(
-            session, trust, "alice", "x", ["advisor"], "Alice Advisor", "alice@bench.example"
-        )
-        for case_id in case_ids:
-            session.add(
-                Case(
-                    id=case_id,
-                    organisation_id=trust.id,
-                    case_type="disciplinary",
-                    policy_version=1,
-                    employee_id="E1",
-                    summary="benchmark",
-                    risk="routine",
-                    advisor="alice",
-                    opened_by="alice",
-                    stage_key="assessment",
-                    stage_name="Assessment",
-                    stage_started_at=opened_at,
-                    opened_at=opened_at,
-                )
-            )
-        return trust.id
-
-
 async def main(cases: int, lead: int, database_url: str | None) -> None:
-    folder = Path(tempfile.mkdtemp(prefix="ercase-burst-"))
-    mail_folder = folder / "mail"
-    key = base64.b64encode(os.urandom(32)).decode()
-    database_url = database_url or f"sqlite:///{folder}/ercase.db"
-    env = await WorkflowEnvironment.start_local(
-        dev_server_existing_path=str(Path(sys.executable).parent / "temporal"),
-        data_converter=data_converter(key),
-        dev_server_extra_args=["--log-level", "error"],
-    )
+    stack = await start_stack("burst", database_url)
+    mail_folder = stack.folder / "mail"
     smtp_port = free_port()
     sink = start_mail_sink("127.0.0.1", smtp_port, mail_folder)
-    upgrade(database_url)
-    database = Database(database_url)
-    worker = subprocess.Popen(
-        [sys.executable, "-m", "cli", "worker"],
-        cwd=PROJECT,
-        env={
-            **os.environ,
-            "ERCASE_DATABASE_URL": database_url,
-            "ERCASE_TEMPORAL_ADDRESS": env.client.service_client.config.target_host,
-            "ERCASE_TASK_QUEUE": TASK_QUEUE,
-            "ERCASE_SMTP_HOST": "127.0.0.1",
-            "ERCASE_SMTP_PORT": str(smtp_port),
-            "ERCASE_PAYLOAD_KEY": key,
-            "ERCASE_SECRET_KEY": "bench",
-        },
-    )
+    worker = stack.worker_process(TASK_QUEUE, smtp_host="127.0.0.1", smtp_port=str(smtp_port))
     try:
         policy = burst_policy(lead)
         opened_at = datetime.now(UTC)
         due_at = opened_at + timedelta(seconds=lead)
         case_ids = [f"BRST-{number:05d}" for number in range(1, cases + 1)]
-        organisation_id = await seed(database, case_ids, opened_at)
-        gate = asyncio.Semaphore(STARTING_AT_ONCE)
-
-        async def start(case_id: str) -> None:
-            async with gate:
-                await env.client.start_workflow(
-                    DisciplinaryCase.run,
-                    CaseInput(case_id, organisation_id, policy, 1, opened_at, "alice", "routine"),
-                    id=f"case-{case_id}",
-                    task_queue=TASK_QUEUE,
-                )
-
+        organisation_id = await seed_cases(
+            stack.database, "BENCH", "Benchmark Trust", case_ids, opened_at
+        )
         began = time.monotonic()
-        await asyncio.gather(*(start(case_id) for case_id in case_ids))
+        await start_cases(stack.client, TASK_QUEUE, policy, organisation_id, case_ids, opened_at)
         print(f"started {cases} cases in {time.monotonic() - began:.1f} s")
         if datetime.now(UTC) >= due_at:
             raise SystemExit(f"starting took longer than --lead {lead}; give a longer lead")
@@ -169,8 +87,7 @@ async def main(cases: int, lead: int, database_url: str | None) -> None:
         worker.terminate()
         worker.wait(timeout=30)
         sink.stop()
-        await database.dispose()
-        await env.shutdown()
+        await stack.stop()
 
 
 if __name__ == "__main__":

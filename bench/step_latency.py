@@ -10,10 +10,12 @@ same machine:
 (b) opening cases through the API (POST /api/cases) against a bare `start_workflow`, the
     same number at the same concurrency: the rate of both, and their ratio;
 (c) timer lateness: cases opened through the API under a policy whose reminder falls due
-    20 s after opening; the gap between each reminder's due instant and the moment the SMTP
+    20 s after opening, opened at a steady --reminder-rate per second (the steady state the
+    target is for); the gap between each reminder's due instant and the moment the SMTP
     server accepted it (the outbox row's sent_at), p50 and p99.
 
     .venv/bin/python -m bench.step_latency [--steps 200] [--opens 200] [--reminders 200]
+        [--reminder-rate 2]
         [--database-url postgresql+psycopg://postgres@127.0.0.1:5432/an_empty_database]
 
 Targets (issue 10): (a) ratio ≤ 1.5 and API p99 ≤ 750 ms; (b) ratio ≥ 0.7; (c) p99 ≤ 5 s.
@@ -21,17 +23,11 @@ Targets (issue 10): (a) ratio ≤ 1.5 and API p99 ≤ 750 ms; (b) ratio ≥ 0.7;
 
 import argparse
 import asyncio
-import base64
-import os
-import socket
 import statistics
-import sys
-import tempfile
 import time
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -39,30 +35,20 @@ import uvicorn
 from sqlalchemy import select
 from temporalio import activity, workflow
 from temporalio.client import Client
-from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
 from api.main import create_app
+from bench.stack import free_port, start_stack
 from mail_sink import start_mail_sink
 from policies.schema import validate_policy
 from records.cases import current_policy
-from records.database import Database
-from records.migrate import upgrade
 from records.models import Case, OutboxMessage, PolicyVersion
 from records.people import StaffEntry, create_user, get_or_create_organisation, upsert_staff
 from settings import Settings
-from temporal_client import data_converter
 from worker import build_worker
 
 REMINDER_AFTER = 20  # seconds from opening to the reminder in (c)
 CONCURRENCY = 10
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 # ---- bare Temporal: the floor ercase is measured against ------------------------------
@@ -97,6 +83,8 @@ class BareWorkflow:
 
 
 def percentile(values: list[float], which: int) -> float:
+    if len(values) < 2:
+        return values[0]
     return statistics.quantiles(values, n=100, method="inclusive")[which - 1]
 
 
@@ -138,28 +126,22 @@ def quick_policy() -> dict[str, Any]:
     ).model_dump(mode="json")
 
 
-async def main(steps: int, opens: int, reminders: int, database_url: str | None) -> None:
-    folder = Path(tempfile.mkdtemp(prefix="ercase-bench-"))
-    key = base64.b64encode(os.urandom(32)).decode()
-    temporal = str(Path(sys.executable).parent / "temporal")
-    env = await WorkflowEnvironment.start_local(
-        dev_server_existing_path=temporal,
-        data_converter=data_converter(key),
-        dev_server_extra_args=["--log-level", "error"],
-    )
+async def main(
+    steps: int, opens: int, reminders: int, reminder_rate: float, database_url: str | None
+) -> None:
+    stack = await start_stack("bench", database_url)
     smtp_port, api_port = free_port(), free_port()
-    sink = start_mail_sink("127.0.0.1", smtp_port, folder / "mail")
+    sink = start_mail_sink("127.0.0.1", smtp_port, stack.folder / "mail")
     settings = Settings(
-        database_url=database_url or f"sqlite:///{folder}/ercase.db",
-        temporal_address=env.client.service_client.config.target_host,
+        database_url=stack.database_url,
+        temporal_address=stack.temporal_address,
         task_queue="bench",
         smtp_host="127.0.0.1",
         smtp_port=smtp_port,
-        payload_key=key,
+        payload_key=stack.key,
         secret_key="bench-secret-key-of-enough-length-for-hs256",
     )
-    upgrade(settings.database_url)
-    database = Database(settings.database_url)
+    database = stack.database
     async with database.transaction() as session:
         trust = await get_or_create_organisation(session, "RXB", "Bench Trust")
         await create_user(session, trust, "alice", "demo", ["advisor"], "Alice", "a@b.example")
@@ -170,7 +152,7 @@ async def main(steps: int, opens: int, reminders: int, database_url: str | None)
         uvicorn.Config(create_app(settings), host="127.0.0.1", port=api_port, log_level="warning")
     )
     serving = asyncio.create_task(server.serve())
-    client: Client = env.client
+    client: Client = stack.client
     bare = Worker(
         client,
         task_queue="bare",
@@ -247,7 +229,12 @@ async def main(steps: int, opens: int, reminders: int, database_url: str | None)
                             author="bench",
                         )
                     )
-                reminded = [await open_case() for _ in range(reminders)]
+                reminded = []
+                pace = time.monotonic()
+                for _ in range(reminders):
+                    reminded.append(await open_case())
+                    pace += 1 / reminder_rate
+                    await asyncio.sleep(max(0.0, pace - time.monotonic()))
                 await asyncio.sleep(REMINDER_AFTER + 15)
                 async with database.sessions() as session:
                     rows = (
@@ -266,8 +253,7 @@ async def main(steps: int, opens: int, reminders: int, database_url: str | None)
         server.should_exit = True
         await serving
         sink.stop()
-        await database.dispose()
-        await env.shutdown()
+        await stack.stop()
 
     api_p50, api_p99 = statistics.median(api_ms), percentile(api_ms, 99)
     bare_p50, bare_p99 = statistics.median(bare_ms), percentile(bare_ms, 99)
@@ -288,8 +274,17 @@ if __name__ == "__main__":
     parser.add_argument("--steps", type=int, default=200)
     parser.add_argument("--opens", type=int, default=200)
     parser.add_argument("--reminders", type=int, default=200)
+    parser.add_argument("--reminder-rate", type=float, default=2.0, help="openings a second in (c)")
     # SQLite refuses concurrent openings ("database is locked": a read transaction that then
     # writes cannot wait for another writer); production runs on PostgreSQL.
     parser.add_argument("--database-url", help="default: a fresh SQLite file")
     arguments = parser.parse_args()
-    asyncio.run(main(arguments.steps, arguments.opens, arguments.reminders, arguments.database_url))
+    asyncio.run(
+        main(
+            arguments.steps,
+            arguments.opens,
+            arguments.reminders,
+            arguments.reminder_rate,
+            arguments.database_url,
+        )
+    )

@@ -47,8 +47,12 @@ class CaseKeys:
         """Make the opening cases' keys in the opening's own transaction, so their start input
         is sealed with them too: a key commits with its case's row, or neither does (an opening
         that fails leaves no key, and the start input it sealed can never be read)."""
+        ids = list(case_ids)
+        # A reference just drawn may have a key already: made by a process left under it by an
+        # opening that failed (see CaseCommands._start_one). The case takes over that key.
+        kept = set(await session.scalars(select(CaseKey.case_id).where(CaseKey.case_id.in_(ids))))
         made = {}
-        for case_id in case_ids:
+        for case_id in (case_id for case_id in ids if case_id not in kept):
             row, key = self._new_key(case_id)
             session.add(row)
             made[case_id] = (row.key_id, key)
@@ -72,15 +76,15 @@ class CaseKeys:
         found = await self._stored(case_id)
         if found is not None:
             return found
-        row, _ = self._new_key(case_id)
+        row, key = self._new_key(case_id)
         try:
             async with self._database.transaction() as session:
                 session.add(row)
         except IntegrityError:  # another process made it first: theirs is the key
-            pass
-        found = await self._stored(case_id)
-        assert found is not None
-        return found
+            found = await self._stored(case_id)
+            assert found is not None
+            return found
+        return row.key_id, key
 
     async def opening_key(self, case_id: str, key_id: str) -> bytes:
         opening = self._opening.get(case_id)
@@ -99,16 +103,25 @@ class CaseKeys:
         return found[1]
 
     async def _stored(self, case_id: str) -> tuple[str, bytes] | None:
-        async with self._database.sessions() as session:
-            row = await session.get(CaseKey, case_id)
+        # Read on every codec call (see the module's docstring), so kept to one plain
+        # statement: no ORM session, whose bookkeeping cost more than the query.
+        async with self._database.engine.connect() as connection:
+            row = (
+                await connection.execute(
+                    select(CaseKey.key_id, CaseKey.wrapped_key, CaseKey.destroyed_at).where(
+                        CaseKey.case_id == case_id
+                    )
+                )
+            ).first()
         if row is None:
             return None
-        if row.wrapped_key is None:
+        key_id, wrapped_key, destroyed_at = row
+        if wrapped_key is None:
             raise KeyDestroyed(
                 f"the key of case {case_id} was destroyed on "
-                f"{row.destroyed_at:%d %B %Y}; its sealed data can no longer be read"
+                f"{destroyed_at:%d %B %Y}; its sealed data can no longer be read"
             )
-        return row.key_id, self._unwrap(case_id, row.wrapped_key)
+        return key_id, self._unwrap(case_id, wrapped_key)
 
     def _new_key(self, case_id: str) -> tuple[CaseKey, bytes]:
         key = secrets.token_bytes(32)

@@ -15,6 +15,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from temporalio.workflow import UpdateMethodMultiParam
 
 from activities.types import CaseSnapshot
+from codec import KeyStore
 from policies.calendar import LONDON, due_instant
 from policies.durations import as_timedelta, describe
 from policies.schema import PolicyDefinition, duration
@@ -201,65 +202,73 @@ class CaseCommands:
         row_labels: list[str] | None,
         earlier_problems: Sequence[dict[str, str]] = (),
     ) -> list[Case]:
-        """Check every case, write every row, start every workflow; or do nothing at all."""
+        """Check every case, start every workflow, write every row; or do nothing at all.
+
+        No database lock is held while the engine answers, so openings run side by side
+        instead of one after another: the references are drawn and committed in a short
+        transaction, the workflows started, and the rows written with their audit entries
+        last. A workflow is never left without its row: if the rows do not commit, every
+        workflow started is ended. Its reference stays used, so no later case draws it again.
+        The workflow's first recording waits for the row (activities/recording.py).
+        """
         self._require_worker()
         now = datetime.now(UTC)
         client = await self.client()
+        prepared = await self._check_and_number(
+            requests, row_labels, earlier_problems, now, case_keys_of(client)
+        )
         started: list[WorkflowHandle[Any, Any]] = []
         try:
-            return await self._write_and_start(
-                client, requests, row_labels, earlier_problems, now, started
-            )
+            await self._start_all(client, prepared, started)
+            async with self.database.transaction() as session:
+                session.add_all(case for case, _, _ in prepared)
+                for case, _, _ in prepared:
+                    session.add(self._audit_entry("case.open", case.id))
         except Exception:
-            # The rows did not commit (e.g. the database went away at the commit), so a
-            # workflow already started would have no case row, and the next opening would draw
-            # its reference again and clash with it: end it. Found by the chaos run.
+            # E.g. the database went away at the commit: end the workflows, so none runs a
+            # case the database does not know. Found by the chaos run.
             for handle in started:
                 with contextlib.suppress(RPCError):
                     await handle.terminate("opening cancelled: the case could not be saved")
             raise
+        return [case for case, _, _ in prepared]
 
-    async def _write_and_start(
+    async def _check_and_number(
         self,
-        client: Client,
         requests: list[OpenCase],
         row_labels: list[str] | None,
         earlier_problems: Sequence[dict[str, str]],
         now: datetime,
-        started: list[WorkflowHandle[Any, Any]],
-    ) -> list[Case]:
+        keys: KeyStore | None,
+    ) -> list[tuple[Case, str, CaseInput]]:
+        """Check every case and give each its reference and its own key; any refusal leaves
+        nothing drawn."""
         async with self.database.transaction() as session:
             prepared: list[tuple[Case, str, CaseInput]] = []
             problems = [*earlier_problems]
             for index, request in enumerate(requests):
                 try:
-                    prepared.append(await self._prepare(session, request, now))
+                    batch = [case for case, _, _ in prepared]
+                    prepared.append(await self._prepare(session, request, now, batch))
                 except Invalid as invalid:
                     if row_labels is None:
                         raise
                     problems.append({"row": row_labels[index], "message": invalid.detail})
             if problems:
                 raise RowsInvalid(sorted(problems, key=lambda problem: _row_order(problem["row"])))
-            # Audited after every reference is allocated: the audit chain's lock is always
-            # taken last, so two openers never wait for each other's locks (a deadlock).
-            for case, _, _ in prepared:
-                session.add(self._audit_entry("case.open", case.id))
-            # Commit only once every workflow has started: no case row without its process.
-            await session.flush()
-            keys = case_keys_of(client)
-            # Each case's own key (see codec.py) commits with its row and seals its start input.
-            async with (
-                keys.made_with(session, [c.id for c, _, _ in prepared])
-                if keys
-                else contextlib.nullcontext()
-            ):
-                await self._start_all(client, prepared, started)
-        return [case for case, _, _ in prepared]
+            if keys is not None:
+                # Each case's key (codec.py) commits with its reference, before its workflow
+                # starts, so the start input is sealed with it too. An opening that fails
+                # later leaves a key with no case row: it seals only that ended workflow.
+                async with keys.made_with(session, [case.id for case, _, _ in prepared]):
+                    pass
+        return prepared
 
     async def _prepare(
-        self, session: AsyncSession, request: OpenCase, now: datetime
+        self, session: AsyncSession, request: OpenCase, now: datetime, batch: list[Case]
     ) -> tuple[Case, str, CaseInput]:
-        """Check one case and add its row (not yet committed); refusals are Invalid."""
+        """Check one case (after `batch`, opened with it) and draw its reference; its row is
+        written once its workflow has started. Refusals are Invalid."""
         if request.risk not in RISKS:
             raise Invalid("risk must be 'urgent' or 'routine'.")
         if not request.summary.strip():
@@ -281,7 +290,7 @@ class CaseCommands:
         if opened_at > now:
             raise Invalid("opened_at cannot be in the future.")
         if policy.opening_limit:
-            await self._check_opening_limit(session, policy, staff.employee_id, opened_at)
+            await self._check_opening_limit(session, policy, staff.employee_id, opened_at, batch)
         stage_key = request.stage or policy.stages[0].key
         if not policy.has_stage(stage_key):
             raise Invalid(f"The {policy.name} policy has no stage '{stage_key}'.")
@@ -307,7 +316,6 @@ class CaseCommands:
                 parent_case_id=request.parent_case_id,
             )
         )
-        session.add(case)
         case_input = CaseInput(
             case_id=reference,
             organisation_id=organisation_id,
@@ -322,13 +330,20 @@ class CaseCommands:
         return case, workflow_type, case_input
 
     async def _check_opening_limit(
-        self, session: AsyncSession, policy: PolicyDefinition, employee_id: str, at: datetime
+        self,
+        session: AsyncSession,
+        policy: PolicyDefinition,
+        employee_id: str,
+        at: datetime,
+        batch: list[Case],
     ) -> None:
-        """E.g. at most two flexible working requests in 12 months: refused with a reason."""
+        """E.g. at most two flexible working requests in 12 months: refused with a reason.
+
+        Counts the cases stored and those opened in the same batch (an import)."""
         limit = policy.opening_limit
         assert limit is not None
         since = at - as_timedelta(duration(limit.within))
-        earlier = list(
+        stored = list(
             await session.scalars(
                 select(Case.id)
                 .where(
@@ -341,6 +356,14 @@ class CaseCommands:
                 .order_by(Case.opened_at)
             )
         )
+        alongside = [
+            case
+            for case in batch
+            if case.case_type == policy.case_type
+            and case.employee_id == employee_id
+            and since < case.opened_at <= at
+        ]
+        earlier = stored + [case.id for case in sorted(alongside, key=lambda case: case.opened_at)]
         if len(earlier) >= limit.count:
             raise Invalid(
                 f"{employee_id} already has {len(earlier)} {policy.name.lower()} case(s) in the "
@@ -355,12 +378,21 @@ class CaseCommands:
         started: list[WorkflowHandle[Any, Any]],
     ) -> None:
         """Start each case's workflow (into `started`); if one cannot start, end those started."""
+        starting = ""
         try:
             for case, workflow_type, case_input in prepared:
+                starting = workflow_id(case.id)
                 started.append(await self._start_one(client, workflow_type, case_input, case.id))
         except (WorkflowAlreadyStartedError, RPCError) as error:
+            if isinstance(error, RPCError):
+                # The start may have reached the engine with only its answer lost (the
+                # frontend restarting): end that workflow too, if it exists.
+                started.append(client.get_workflow_handle(starting))
             for handle in started:
-                await handle.terminate("opening cancelled: another case could not start")
+                with contextlib.suppress(RPCError):
+                    await handle.terminate(
+                        "opening cancelled: a case of the opening could not start"
+                    )
             started.clear()
             if isinstance(error, WorkflowAlreadyStartedError):
                 # The engine already runs a process under this reference (e.g. the database was
@@ -385,10 +417,9 @@ class CaseCommands:
             existing = client.get_workflow_handle(workflow_id(case_id))
             if not await _left_by_a_failed_opening(existing):
                 raise
-            # Our uncommitted row holds this reference, so no committed case has it: the
-            # process is one whose opening lost the engine's answer (the frontend restarted
-            # mid-request) and rolled its row back. It has recorded nothing; end it and start
-            # this case in its place. Found by the chaos run.
+            # The reference was just drawn, so no case has it: the process is one whose opening
+            # failed and could not even end it (the frontend restarting mid-request). It has
+            # recorded nothing; end it and start this case in its place. Found by the chaos run.
             await existing.terminate("its opening failed; the reference is reused")
             return await start()
 
@@ -465,7 +496,10 @@ class CaseCommands:
         await self._execute(case_id, update, request, audit_action)
         async with self.database.transaction() as session:
             # The handler recorded the change before it returned: this read already shows it.
-            return await self.get(session, case_id)
+            case = await self.get(session, case_id)
+            # Chained at the commit, so the audit chain's lock is held for the commit alone.
+            session.add(self._audit_entry(audit_action, case_id))
+            return case
 
     async def change_policy(self, case_id: str, version: int, request_id: str | None) -> Case:
         """Move a running case to a newer version of its policy: explicit and audited.
@@ -499,6 +533,7 @@ class CaseCommands:
         async with self.database.transaction() as session:
             moved = await session.get(Case, case_id)
             assert moved is not None
+            session.add(self._audit_entry("case.policy_change", case_id))
             return moved
 
     async def _execute(
@@ -508,7 +543,8 @@ class CaseCommands:
         request: Request,
         audit_action: str,
     ) -> None:
-        """Run the step in the engine and audit it; refusals become 409 or 422."""
+        """Run the step in the engine; refusals become 409 or 422. The caller audits it, in
+        the transaction that reads the result."""
         request_id = getattr(request, "request_id", None)
         handle: WorkflowHandle[Any, Any] = (await self.client()).get_workflow_handle(
             workflow_id(case_id)
@@ -527,8 +563,6 @@ class CaseCommands:
                     f"Case {case_id} has finished; nothing more can be done in it."
                 ) from error
             raise Unavailable(f"The case engine did not answer ({error.message}).") from error
-        async with self.database.transaction() as session:
-            session.add(self._audit_entry(audit_action, case_id))
 
     async def notes(self, case_id: str) -> Sequence[Note]:
         async with self.database.transaction() as session:

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from records.database import Database
 from records.models import AuditEntry, RevokedToken, SignInAttempt, User, utcnow
@@ -121,7 +122,11 @@ async def revoke(database: Database, jti: str, expires_at: datetime) -> None:
 
 async def is_revoked(database: Database, jti: str) -> bool:
     async with database.sessions() as session:
-        found = await session.scalar(
-            select(func.count()).select_from(RevokedToken).where(RevokedToken.jti == jti)
-        )
+        return await revoked(session, jti)
+
+
+async def revoked(session: AsyncSession, jti: str) -> bool:
+    found = await session.scalar(
+        select(func.count()).select_from(RevokedToken).where(RevokedToken.jti == jti)
+    )
     return bool(found)

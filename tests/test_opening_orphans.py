@@ -1,7 +1,8 @@
-"""An opening whose start request reached the engine but whose answer was lost (the Temporal
-frontend restarted mid-request) rolls its row back and leaves a process behind under the
-reference. The next opening draws that reference again: it must open, not be refused as
-"out of step" (and with it every opening after it). Found by the chaos run."""
+"""A process left under a reference by an opening that failed (its start reached the engine,
+its answer and the end sent after it were lost while the Temporal frontend restarted), met
+by an opening that draws that reference (a database restored from before it): the opening
+must take its place, not be refused as "out of step" (and with it every opening after it).
+Found by the chaos run."""
 
 import asyncio
 from datetime import UTC, datetime
@@ -12,7 +13,6 @@ from temporalio.testing import WorkflowEnvironment
 
 from policies.loader import shipped_policies
 from records.models import CaseEvent
-from temporal_client import case_keys_of
 from tests.conftest import ApiStack, eventually
 from workflows import workflow_id
 from workflows.disciplinary import DisciplinaryCase
@@ -32,23 +32,20 @@ async def test_a_process_left_by_a_failed_opening_gives_way(
 
     # What the lost answer leaves: a running process under the next reference, with no row.
     client = dev_server_env.client
-    keys = case_keys_of(client)
-    assert keys is not None
-    with keys.master_sealed([next_reference]):
-        orphan = await client.start_workflow(
-            DisciplinaryCase.run,
-            CaseInput(
-                next_reference,
-                api_stack.people.organisation.id,
-                shipped_policies()["disciplinary"],
-                1,
-                datetime.now(UTC),
-                "alice",
-                "routine",
-            ),
-            id=workflow_id(next_reference),
-            task_queue=api_stack.settings.task_queue,
-        )
+    orphan = await client.start_workflow(
+        DisciplinaryCase.run,
+        CaseInput(
+            next_reference,
+            api_stack.people.organisation.id,
+            shipped_policies()["disciplinary"],
+            1,
+            datetime.now(UTC),
+            "alice",
+            "routine",
+        ),
+        id=workflow_id(next_reference),
+        task_queue=api_stack.settings.task_queue,
+    )
     await asyncio.sleep(1)  # its recording activity has found no row by now
 
     second = await api_stack.http.post("/api/cases", json=CASE, headers=alice)
