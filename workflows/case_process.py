@@ -748,50 +748,37 @@ class CaseProcess:
 
     async def _recurring_due(self, item: _ClockItem) -> None:
         """A recurring item fell due: on the timeline, and the policy's roles are told."""
-        await self._record(
-            "recurring_due",
-            None,
-            {
-                "key": item.key,
-                "name": item.label,
-                "roles": list(item.roles),
-                "due_at": item.at.isoformat(),
-            },
-        )
-        notification = CaseNotification(
-            case_id=self._case.case_id,
-            event_key=item.key,
-            kind="reminder",
-            roles=list(item.roles),
-            subject_stage=item.label,
-            due_at=item.at,
-            advisor=self._advisor,
-            stage_key=None,
-        )
-        self._deliveries.append(asyncio.create_task(self._deliver(notification)))
+        await self._announce_recurring(item, "recurring_due", "reminder", item.at, level=0)
 
     async def _recurring_missed(self, item: _ClockItem) -> None:
         """A recurring item was not recorded this long after it fell due: escalate, as the
         stage deadlines do (level 1 and up: the breach itself was the item's own reminder)."""
         assert item.due_at is not None
+        await self._announce_recurring(
+            item, "recurring_escalated", "escalation", item.due_at, level=item.level + 1
+        )
+
+    async def _announce_recurring(
+        self, item: _ClockItem, event: str, kind: str, due_at: datetime, level: int
+    ) -> None:
         await self._record(
-            "recurring_escalated",
+            event,
             None,
             {
                 "key": item.key,
                 "name": item.label,
                 "roles": list(item.roles),
-                "due_at": item.due_at.isoformat(),
+                "due_at": due_at.isoformat(),
             },
         )
         notification = CaseNotification(
             case_id=self._case.case_id,
             event_key=item.key,
-            kind="escalation",
+            kind=kind,
             roles=list(item.roles),
             subject_stage=item.label,
-            due_at=item.due_at,
-            level=item.level + 1,
+            due_at=due_at,
+            level=level,
             advisor=self._advisor,
             stage_key=None,
         )
