@@ -15,7 +15,6 @@ import base64
 import hashlib
 import os
 from collections.abc import Iterable, Sequence
-from contextlib import AbstractAsyncContextManager
 from typing import TYPE_CHECKING, Protocol
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -35,9 +34,7 @@ CASE_WORKFLOW_PREFIX = workflow_id("")
 
 
 class KeyStore(Protocol):
-    def made_with(
-        self, session: "AsyncSession", case_ids: Iterable[str]
-    ) -> AbstractAsyncContextManager[None]:
+    async def make(self, session: "AsyncSession", case_ids: Iterable[str]) -> None:
         """Make opening cases' keys in the opening's transaction; they seal the start input."""
 
     async def sealing_key(self, case_id: str) -> tuple[str, bytes] | None:

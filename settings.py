@@ -72,6 +72,10 @@ class Settings(BaseSettings):
     # all at once, each past Temporal's 10 s task timeout, so each was retried, again and
     # again: the worker made no progress while busy (bench/chaos.py).
     worker_workflow_tasks: int = 10
+    # How long a process remembers a case's key once read (records/case_keys.py): a step seals
+    # and opens about eight payloads, each else a database read. A key the retention purge
+    # destroys in another process is refused here once this has passed; 0 reads every time.
+    case_key_cache_seconds: float = Field(default=5.0, ge=0, le=60)
     # How long a starting worker waits for the database and Temporal to answer before it gives
     # up (they may be restarting at the same moment, e.g. after a power cut).
     startup_patience_seconds: float = 300

@@ -27,7 +27,8 @@ def data_converter(payload_key: str, case_keys: KeyStore | None = None) -> DataC
 
 def case_converter(settings: Settings, database: Database) -> DataConverter:
     """The converter that seals each case's payloads with the case's own key."""
-    return data_converter(settings.payload_key, CaseKeys(database, settings.payload_key))
+    keys = CaseKeys(database, settings.payload_key, settings.case_key_cache_seconds)
+    return data_converter(settings.payload_key, keys)
 
 
 def case_keys_of(client: Client) -> KeyStore | None:

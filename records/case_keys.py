@@ -1,31 +1,34 @@
 """Per-case data keys: made with the case's row, wrapped by the master key, destroyed at the purge.
 
 A case key is 32 random bytes, stored only wrapped (AES-GCM under the master key, bound to
-the case id) in `case_keys`. Nothing caches an unwrapped key beyond one codec call (but the
-opening process, until the case's row commits), so a key destroyed by one process (the purge)
-is refused at once by every other (API, worker).
+the case id) in `case_keys`. A step seals and opens about eight payloads of its case within a
+fraction of a second (the API's request and reply, the workflow's activations, the
+activity's input and result), so each process remembers an unwrapped key for a few seconds
+(ERCASE_CASE_KEY_CACHE_SECONDS) rather than read it from the database eight times. A key
+destroyed by the retention purge is forgotten at once by every key store of the purging
+process; the other processes (API, workers) refuse it once their few seconds have passed.
 """
 
-import asyncio
 import base64
 import os
 import secrets
-from collections.abc import AsyncIterator, Iterable
-from contextlib import asynccontextmanager
+import time
+import weakref
+from collections.abc import Iterable
 from datetime import UTC, datetime
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from sqlalchemy import select
+from sqlalchemy import event, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from records.database import Database
 from records.models import CaseKey
 
 NONCE_BYTES = 12
-# How long a reader waits for the key of a case another process is still opening.
-OPENING_WAIT_SECONDS = 5.0
-OPENING_POLL_SECONDS = 0.05
+# Past this many remembered keys, the expired ones are dropped (a busy worker's many cases).
+REMEMBERED_BEFORE_SWEEP = 10_000
 
 
 class KeyDestroyed(ValueError):
@@ -33,47 +36,36 @@ class KeyDestroyed(ValueError):
 
 
 class CaseKeys:
-    def __init__(self, database: Database, master_key_base64: str):
+    def __init__(self, database: Database, master_key_base64: str, cache_seconds: float = 5.0):
         self._database = database
         self._master = AESGCM(base64.b64decode(master_key_base64))
-        # Keys of the cases this process is opening, until their rows commit: the engine seals
-        # their start input before another session could read the key.
-        self._opening: dict[str, tuple[str, bytes]] = {}
+        self._cache_seconds = cache_seconds
+        # case id -> (remembered until, on the monotonic clock; key id; key)
+        self._remembered: dict[str, tuple[float, str, bytes]] = {}
+        _STORES.add(self)
 
-    @asynccontextmanager
-    async def made_with(
-        self, session: AsyncSession, case_ids: Iterable[str]
-    ) -> AsyncIterator[None]:
-        """Make the opening cases' keys in the opening's own transaction, so their start input
-        is sealed with them too: a key commits with its case's row, or neither does (an opening
-        that fails leaves no key, and the start input it sealed can never be read)."""
+    async def make(self, session: AsyncSession, case_ids: Iterable[str]) -> None:
+        """Make the opening cases' keys in the opening's own transaction: a key commits with its
+        case's reference, before the workflow starts, so the start input is sealed with it."""
         ids = list(case_ids)
         # A reference just drawn may have a key already: made by a process left under it by an
         # opening that failed (see CaseCommands._start_one). The case takes over that key.
         kept = set(await session.scalars(select(CaseKey.case_id).where(CaseKey.case_id.in_(ids))))
-        made = {}
-        for case_id in (case_id for case_id in ids if case_id not in kept):
-            row, key = self._new_key(case_id)
-            session.add(row)
-            made[case_id] = (row.key_id, key)
-        # Written before any workflow starts: a worker sealing for the case meanwhile waits on
-        # this row's lock, then finds it, instead of making a second key.
-        await session.flush()
-        self._opening |= made
-        try:
-            yield
-        finally:
-            for case_id in made:
-                self._opening.pop(case_id, None)
+        made = [self._new_key(case_id) for case_id in ids if case_id not in kept]
+        session.add_all(row for row, _ in made)
+
+        def remember(_: Session) -> None:  # only once committed: until then it is no one's key
+            for row, key in made:
+                self._remember(row.case_id, row.key_id, key)
+
+        event.listen(session.sync_session, "after_commit", remember, once=True)
 
     async def sealing_key(self, case_id: str) -> tuple[str, bytes] | None:
         """The case's key id and key, made (and committed) here if the case has none yet: a case
         a workflow opens (a linked case, a sickness case of the attendance monitor), whose
         start the parent's worker seals with the child's key before the engine starts it; and a
         case opened by an older version, whose start input was sealed with the master key."""
-        if case_id in self._opening:
-            return self._opening[case_id]
-        found = await self._stored(case_id)
+        found = self._recalled(case_id) or await self._stored(case_id)
         if found is not None:
             return found
         row, key = self._new_key(case_id)
@@ -84,27 +76,39 @@ class CaseKeys:
             found = await self._stored(case_id)
             assert found is not None
             return found
-        return row.key_id, key
+        return self._remember(case_id, row.key_id, key)
 
     async def opening_key(self, case_id: str, key_id: str) -> bytes:
-        opening = self._opening.get(case_id)
-        if opening is not None and opening[0] == key_id:
-            return opening[1]
-        found = await self._stored(case_id)
-        waited = 0.0
-        while found is None and waited < OPENING_WAIT_SECONDS:
-            # Another process may be opening the case: the engine hands its start to a worker
-            # a moment before the opening commits the key with the case's row.
-            await asyncio.sleep(OPENING_POLL_SECONDS)
-            waited += OPENING_POLL_SECONDS
+        # Every key commits before anything is sealed with it (see `make` and `sealing_key`),
+        # so a key not found is one that never was: a failed opening's.
+        found = self._recalled(case_id)
+        if found is None or found[0] != key_id:
             found = await self._stored(case_id)
         if found is None or found[0] != key_id:
             raise ValueError(f"there is no key {key_id} for case {case_id}")
         return found[1]
 
+    def _recalled(self, case_id: str) -> tuple[str, bytes] | None:
+        remembered = self._remembered.get(case_id)
+        if remembered is None or remembered[0] < time.monotonic():
+            return None
+        return remembered[1], remembered[2]
+
+    def _remember(self, case_id: str, key_id: str, key: bytes) -> tuple[str, bytes]:
+        now = time.monotonic()
+        if len(self._remembered) > REMEMBERED_BEFORE_SWEEP:
+            self._remembered = {
+                case: entry for case, entry in self._remembered.items() if entry[0] >= now
+            }
+        if self._cache_seconds > 0:
+            self._remembered[case_id] = (now + self._cache_seconds, key_id, key)
+        return key_id, key
+
+    def forget(self, case_id: str) -> None:
+        self._remembered.pop(case_id, None)
+
     async def _stored(self, case_id: str) -> tuple[str, bytes] | None:
-        # Read on every codec call (see the module's docstring), so kept to one plain
-        # statement: no ORM session, whose bookkeeping cost more than the query.
+        # One plain statement: no ORM session, whose bookkeeping cost more than the query.
         async with self._database.engine.connect() as connection:
             row = (
                 await connection.execute(
@@ -121,7 +125,7 @@ class CaseKeys:
                 f"the key of case {case_id} was destroyed on "
                 f"{destroyed_at:%d %B %Y}; its sealed data can no longer be read"
             )
-        return key_id, self._unwrap(case_id, wrapped_key)
+        return self._remember(case_id, key_id, self._unwrap(case_id, wrapped_key))
 
     def _new_key(self, case_id: str) -> tuple[CaseKey, bytes]:
         key = secrets.token_bytes(32)
@@ -140,8 +144,24 @@ class CaseKeys:
         return self._master.decrypt(data[:NONCE_BYTES], data[NONCE_BYTES:], case_id.encode())
 
 
+# Every key store of this process, so that a purge here makes them all forget the key.
+_STORES: "weakref.WeakSet[CaseKeys]" = weakref.WeakSet()
+
+
+def _forget_when_committed(session: AsyncSession, case_id: str) -> None:
+    """Once the destruction commits (not before: a reader meanwhile would remember the key
+    again), no key store of this process holds the key any longer."""
+
+    def forget(_: Session) -> None:
+        for store in list(_STORES):
+            store.forget(case_id)
+
+    event.listen(session.sync_session, "after_commit", forget, once=True)
+
+
 async def destroy_case_key(session: AsyncSession, case_id: str, now: datetime) -> bool:
     """Destroy a case's key for good (crypto-shredding); False if it had none left."""
+    _forget_when_committed(session, case_id)
     row = await session.scalar(select(CaseKey).where(CaseKey.case_id == case_id))
     if row is None:
         # Mark the case as shredded anyway, so no process makes it a fresh key later.

@@ -260,8 +260,7 @@ class CaseCommands:
                 # Each case's key (codec.py) commits with its reference, before its workflow
                 # starts, so the start input is sealed with it too. An opening that fails
                 # later leaves a key with no case row: it seals only that ended workflow.
-                async with keys.made_with(session, [case.id for case, _, _ in prepared]):
-                    pass
+                await keys.make(session, [case.id for case, _, _ in prepared])
         return prepared
 
     async def _prepare(

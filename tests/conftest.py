@@ -7,7 +7,7 @@ import sys
 import tempfile
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
-from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -74,10 +74,9 @@ class CurrentTestKeys:
 
     store: CaseKeys | None = None
 
-    def made_with(
-        self, session: AsyncSession, case_ids: Iterable[str]
-    ) -> AbstractAsyncContextManager[None]:
-        return nullcontext() if self.store is None else self.store.made_with(session, case_ids)
+    async def make(self, session: AsyncSession, case_ids: Iterable[str]) -> None:
+        if self.store is not None:
+            await self.store.make(session, case_ids)
 
     async def sealing_key(self, case_id: str) -> tuple[str, bytes] | None:
         return None if self.store is None else await self.store.sealing_key(case_id)

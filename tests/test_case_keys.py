@@ -1,55 +1,98 @@
 """A case's key is made in the opening's transaction: it commits with the case, or not at all.
 
-Another process (the worker) may be handed the case's start before that commit; it waits for
-the key rather than failing. Two key stores stand for two processes, on both databases.
+Each process remembers a key it has read for a few seconds; the purge's destruction is
+refused at once by the purging process and within those seconds by any other. Key stores
+stand for processes, on both databases.
 """
 
 import asyncio
+from datetime import UTC, datetime
 
 import pytest
+from sqlalchemy import update
 
-from records import case_keys
-from records.case_keys import CaseKeys
+from records.case_keys import CaseKeys, KeyDestroyed, destroy_case_key
 from records.database import Database
 from records.models import CaseKey
 from tests.conftest import TEST_PAYLOAD_KEY
 
+NOW = datetime(2026, 11, 23, 12, tzinfo=UTC)
 
-async def test_a_key_commits_with_the_opening_and_a_reader_waits_for_it(
+
+async def opened(database: Database, case_id: str) -> tuple[str, bytes]:
+    """Open a case's key as an opening does; the key id and key every process then seals with."""
+    opener = CaseKeys(database, TEST_PAYLOAD_KEY)
+    async with database.transaction() as session:
+        await opener.make(session, [case_id])
+    sealing = await opener.sealing_key(case_id)
+    assert sealing is not None
+    return sealing
+
+
+async def destroyed_elsewhere(database: Database, case_id: str) -> None:
+    """The purge run by another process: this process's key stores are not told."""
+    async with database.transaction() as session:
+        await session.execute(
+            update(CaseKey)
+            .where(CaseKey.case_id == case_id)
+            .values(wrapped_key=None, destroyed_at=NOW)
+        )
+
+
+async def test_a_key_commits_with_the_opening_and_every_process_seals_with_it(
     database: Database,
 ) -> None:
-    opener, worker = CaseKeys(database, TEST_PAYLOAD_KEY), CaseKeys(database, TEST_PAYLOAD_KEY)
-    async with database.transaction() as session, opener.made_with(session, ["DIS-2026-0001"]):
-        sealing = await opener.sealing_key("DIS-2026-0001")
-        assert sealing is not None
-        key_id, key = sealing
-        reading = asyncio.create_task(worker.opening_key("DIS-2026-0001", key_id))
-        await asyncio.sleep(0.5)
-        # Not committed yet: the other process cannot have it, and keeps waiting.
-        assert not reading.done()
-    assert await asyncio.wait_for(reading, timeout=5) == key
-    # Every process seals the case with that same key from now on.
+    key_id, key = await opened(database, "DIS-2026-0001")
+    worker = CaseKeys(database, TEST_PAYLOAD_KEY)
     assert await worker.sealing_key("DIS-2026-0001") == (key_id, key)
+    assert await worker.opening_key("DIS-2026-0001", key_id) == key
+    with pytest.raises(ValueError, match="there is no key"):
+        await worker.opening_key("DIS-2026-0001", "another-key-id")
 
 
-async def test_an_opening_that_fails_leaves_no_key(
-    database: Database, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(case_keys, "OPENING_WAIT_SECONDS", 0.5)
-    opener, worker = CaseKeys(database, TEST_PAYLOAD_KEY), CaseKeys(database, TEST_PAYLOAD_KEY)
+async def test_an_opening_that_fails_leaves_no_key(database: Database) -> None:
+    opener = CaseKeys(database, TEST_PAYLOAD_KEY)
     with pytest.raises(RuntimeError):
-        async with (
-            database.transaction() as session,
-            opener.made_with(session, ["DIS-2026-0002"]),
-        ):
-            sealing = await opener.sealing_key("DIS-2026-0002")
-            assert sealing is not None
-            key_id = sealing[0]
-            raise RuntimeError("the engine refused the start")
+        async with database.transaction() as session:
+            await opener.make(session, ["DIS-2026-0002"])
+            raise RuntimeError("the checks refused the opening")
     async with database.sessions() as session:
         assert await session.get(CaseKey, "DIS-2026-0002") is None
-    # What the failed opening sealed can never be opened: its key was never kept.
     with pytest.raises(ValueError, match="there is no key"):
-        await worker.opening_key("DIS-2026-0002", key_id)
-    with pytest.raises(ValueError, match="there is no key"):
-        await opener.opening_key("DIS-2026-0002", key_id)
+        await opener.opening_key("DIS-2026-0002", "any-key-id")
+
+
+async def test_the_purging_process_refuses_a_destroyed_key_at_once(database: Database) -> None:
+    key_id, _ = await opened(database, "DIS-2026-0003")
+    api, worker = CaseKeys(database, TEST_PAYLOAD_KEY), CaseKeys(database, TEST_PAYLOAD_KEY)
+    await api.opening_key("DIS-2026-0003", key_id)  # remembered by both
+    await worker.sealing_key("DIS-2026-0003")
+    async with database.transaction() as session:
+        assert await destroy_case_key(session, "DIS-2026-0003", NOW)
+    for store in (api, worker):
+        with pytest.raises(KeyDestroyed):
+            await store.opening_key("DIS-2026-0003", key_id)
+        with pytest.raises(KeyDestroyed):
+            await store.sealing_key("DIS-2026-0003")
+
+
+async def test_another_process_refuses_a_destroyed_key_once_its_seconds_pass(
+    database: Database,
+) -> None:
+    key_id, key = await opened(database, "DIS-2026-0004")
+    remembering = CaseKeys(database, TEST_PAYLOAD_KEY, cache_seconds=0.5)
+    reading_every_time = CaseKeys(database, TEST_PAYLOAD_KEY, cache_seconds=0)
+    assert await remembering.opening_key("DIS-2026-0004", key_id) == key
+    assert await reading_every_time.opening_key("DIS-2026-0004", key_id) == key
+
+    await destroyed_elsewhere(database, "DIS-2026-0004")
+    with pytest.raises(KeyDestroyed):
+        await reading_every_time.opening_key("DIS-2026-0004", key_id)
+    # Within its few seconds the remembering process still opens what it was working on ...
+    assert await remembering.opening_key("DIS-2026-0004", key_id) == key
+    await asyncio.sleep(0.6)
+    # ... and after them refuses it, as every process does.
+    with pytest.raises(KeyDestroyed):
+        await remembering.opening_key("DIS-2026-0004", key_id)
+    with pytest.raises(KeyDestroyed):
+        await remembering.sealing_key("DIS-2026-0004")
