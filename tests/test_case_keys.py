@@ -80,19 +80,19 @@ async def test_another_process_refuses_a_destroyed_key_once_its_seconds_pass(
     database: Database,
 ) -> None:
     key_id, key = await opened(database, "DIS-2026-0004")
-    remembering = CaseKeys(database, TEST_PAYLOAD_KEY, cache_seconds=0.5)
-    reading_every_time = CaseKeys(database, TEST_PAYLOAD_KEY, cache_seconds=0)
-    assert await remembering.opening_key("DIS-2026-0004", key_id) == key
-    assert await reading_every_time.opening_key("DIS-2026-0004", key_id) == key
+    long_memory = CaseKeys(database, TEST_PAYLOAD_KEY, cache_seconds=60)
+    short_memory = CaseKeys(database, TEST_PAYLOAD_KEY, cache_seconds=0.2)
+    no_memory = CaseKeys(database, TEST_PAYLOAD_KEY, cache_seconds=0)
+    for store in (long_memory, short_memory, no_memory):
+        assert await store.opening_key("DIS-2026-0004", key_id) == key
 
     await destroyed_elsewhere(database, "DIS-2026-0004")
-    with pytest.raises(KeyDestroyed):
-        await reading_every_time.opening_key("DIS-2026-0004", key_id)
-    # Within its few seconds the remembering process still opens what it was working on ...
-    assert await remembering.opening_key("DIS-2026-0004", key_id) == key
-    await asyncio.sleep(0.6)
-    # ... and after them refuses it, as every process does.
-    with pytest.raises(KeyDestroyed):
-        await remembering.opening_key("DIS-2026-0004", key_id)
-    with pytest.raises(KeyDestroyed):
-        await remembering.sealing_key("DIS-2026-0004")
+    # Within its seconds a process still opens what it was working on ...
+    assert await long_memory.opening_key("DIS-2026-0004", key_id) == key
+    # ... and once they have passed refuses it, as one that remembers nothing does at once.
+    await asyncio.sleep(0.3)
+    for store in (short_memory, no_memory):
+        with pytest.raises(KeyDestroyed):
+            await store.opening_key("DIS-2026-0004", key_id)
+        with pytest.raises(KeyDestroyed):
+            await store.sealing_key("DIS-2026-0004")
