@@ -1,14 +1,14 @@
 """The FastAPI application: routers by resource, errors as sentences, never a 500 for bad input."""
 
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import FastAPI, Request, status
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse
 
 from api import web
 from api.deps import TemporalConnection
@@ -30,26 +30,13 @@ from api.routes import (
     staff,
     time_entries,
 )
+from api.security_headers import SecurityHeaders
 from records.database import Database
 from services.errors import ServiceError
 from services.retention import reapply_shreds
 from settings import Settings, get_settings
 
 log = logging.getLogger("ercase.api")
-
-# Scripts only from this site (htmx from /static), never inline; style attributes in a few
-# templates (and htmx's indicator style) still need 'unsafe-inline' for styles alone.
-CONTENT_SECURITY_POLICY = (
-    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
-    "img-src 'self' data:; object-src 'none'; base-uri 'none'; form-action 'self'; "
-    "frame-ancestors 'none'"
-)
-SECURITY_HEADERS = {
-    "X-Frame-Options": "DENY",
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
-    "Cross-Origin-Opener-Policy": "same-origin",
-}
 
 
 def _field(location: tuple[int | str, ...]) -> str:
@@ -127,18 +114,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app = FastAPI(title="ercase", version="0.1.0", lifespan=lifespan)
 
-    @app.middleware("http")
-    async def security_headers(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        response = await call_next(request)
-        for name, value in SECURITY_HEADERS.items():
-            response.headers.setdefault(name, value)
-        # The interactive API docs load Swagger UI's own inline script; every other page obeys
-        # a policy that allows no inline or foreign script at all.
-        if request.url.path not in ("/docs", "/redoc", "/docs/oauth2-redirect"):
-            response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
-        return response
+    app.add_middleware(SecurityHeaders)
 
     @app.exception_handler(ServiceError)
     async def service_error(_request: Request, error: ServiceError) -> JSONResponse:
