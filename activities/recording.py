@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.types import RECORD_CASE_EVENT, CaseEventRecord
+from activities.types import RECORD_CASE_EVENT, CaseEventRecord, CaseSnapshot
 from records.database import Database
 from records.models import Case, CaseClosure, CaseEvent, StageInterval
 
@@ -75,16 +75,21 @@ class RecordingActivities:
                 )
                 if record.seq > case.last_seq:
                     await _record_intervals(session, case, record)
-                    projection = asdict(record.snapshot)
-                    if projection["policy_version"] is None:  # recorded by older workflow code
-                        del projection["policy_version"]
-                    for field, value in projection.items():
-                        setattr(case, field, value)
+                    project(case, record.snapshot)
                     case.last_seq = record.seq
         except IntegrityError:
             # A concurrent attempt stored the same (case, seq) first: that is the idempotent case.
             return False
         return True
+
+
+def project(case: Case, snapshot: CaseSnapshot) -> None:
+    """Move the case's row to the process state the workflow reports."""
+    projection = asdict(snapshot)
+    if projection["policy_version"] is None:  # recorded by older workflow code
+        del projection["policy_version"]
+    for field, value in projection.items():
+        setattr(case, field, value)
 
 
 async def _record_intervals(session: AsyncSession, case: Case, record: CaseEventRecord) -> None:

@@ -14,6 +14,7 @@ from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.workflow import UpdateMethodMultiParam
 
+from activities.recording import project
 from activities.types import CaseSnapshot
 from codec import KeyStore
 from policies.calendar import LONDON, due_instant
@@ -492,13 +493,14 @@ class CaseCommands:
             # when it was the step that closed the case.
             if case.status == "closed" and not request_id:
                 raise Conflict(f"Case {case_id} is closed; nothing more can be done in it.")
-        await self._execute(case_id, update, request, audit_action)
+        snapshot = await self._execute(case_id, update, request, audit_action)
         async with self.database.transaction() as session:
-            # The handler recorded the change before it returned: this read already shows it.
-            case = await self.get(session, case_id)
             # Chained at the commit, so the audit chain's lock is held for the commit alone.
             session.add(self._audit_entry(audit_action, case_id))
-            return case
+        # The handler recorded this state in the row before it returned it: the answer needs no
+        # second read (`case` is detached: setting it writes nothing).
+        project(case, snapshot)
+        return case
 
     async def change_policy(self, case_id: str, version: int, request_id: str | None) -> Case:
         """Move a running case to a newer version of its policy: explicit and audited.
@@ -541,19 +543,20 @@ class CaseCommands:
         update: UpdateMethodMultiParam[[Any, Request], CaseSnapshot],
         request: Request,
         audit_action: str,
-    ) -> None:
-        """Run the step in the engine; refusals become 409 or 422. The caller audits it, in
-        the transaction that reads the result."""
+    ) -> CaseSnapshot:
+        """Run the step in the engine; its answer is the case's state after it. Refusals become
+        409 or 422. The caller audits it."""
         request_id = getattr(request, "request_id", None)
         handle: WorkflowHandle[Any, Any] = (await self.client()).get_workflow_handle(
             workflow_id(case_id)
         )
         try:
-            await handle.execute_update(
+            snapshot: CaseSnapshot = await handle.execute_update(
                 update,
                 request,
                 id=f"{audit_action}:{request_id}" if request_id else None,
             )
+            return snapshot
         except WorkflowUpdateFailedError as failed:
             raise _refusal(failed) from failed
         except RPCError as error:
