@@ -493,14 +493,7 @@ class CaseCommands:
             # when it was the step that closed the case.
             if case.status == "closed" and not request_id:
                 raise Conflict(f"Case {case_id} is closed; nothing more can be done in it.")
-        snapshot = await self._execute(case_id, update, request, audit_action)
-        async with self.database.transaction() as session:
-            # Chained at the commit, so the audit chain's lock is held for the commit alone.
-            session.add(self._audit_entry(audit_action, case_id))
-        # The handler recorded this state in the row before it returned it: the answer needs no
-        # second read (`case` is detached: setting it writes nothing).
-        project(case, snapshot)
-        return case
+        return await self._execute(case, update, request, audit_action)
 
     async def change_policy(self, case_id: str, version: int, request_id: str | None) -> Case:
         """Move a running case to a newer version of its policy: explicit and audited.
@@ -530,22 +523,18 @@ class CaseCommands:
                 raise Invalid(f"There is no version {version} of the {case.case_type} policy.")
             policy = PolicyDefinition.model_validate(row.definition)
         request = ChangePolicyRequest(policy, version, self.principal.username, request_id)
-        await self._execute(case_id, CaseProcess.change_policy, request, "case.policy_change")
-        async with self.database.transaction() as session:
-            moved = await session.get(Case, case_id)
-            assert moved is not None
-            session.add(self._audit_entry("case.policy_change", case_id))
-            return moved
+        return await self._execute(case, CaseProcess.change_policy, request, "case.policy_change")
 
     async def _execute(
         self,
-        case_id: str,
+        case: Case,
         update: UpdateMethodMultiParam[[Any, Request], CaseSnapshot],
         request: Request,
         audit_action: str,
-    ) -> CaseSnapshot:
-        """Run the step in the engine; its answer is the case's state after it. Refusals become
-        409 or 422. The caller audits it."""
+    ) -> Case:
+        """Run the step in the engine and audit it; refusals become 409 or 422. Answers with
+        `case` (read, access checked, before the step) moved to the state the engine returned."""
+        case_id = case.id
         request_id = getattr(request, "request_id", None)
         handle: WorkflowHandle[Any, Any] = (await self.client()).get_workflow_handle(
             workflow_id(case_id)
@@ -556,7 +545,6 @@ class CaseCommands:
                 request,
                 id=f"{audit_action}:{request_id}" if request_id else None,
             )
-            return snapshot
         except WorkflowUpdateFailedError as failed:
             raise _refusal(failed) from failed
         except RPCError as error:
@@ -565,6 +553,13 @@ class CaseCommands:
                     f"Case {case_id} has finished; nothing more can be done in it."
                 ) from error
             raise Unavailable(f"The case engine did not answer ({error.message}).") from error
+        async with self.database.transaction() as session:
+            # Chained at the commit, so the audit chain's lock is held for the commit alone.
+            session.add(self._audit_entry(audit_action, case_id))
+        # The handler recorded this state in the row before it returned it: the answer needs no
+        # second read (`case` is detached: setting it writes nothing).
+        project(case, snapshot)
+        return case
 
     async def notes(self, case_id: str) -> Sequence[Note]:
         async with self.database.transaction() as session:
