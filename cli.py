@@ -20,7 +20,7 @@ from pathlib import Path
 import uvicorn
 from temporalio.client import Client
 
-from activities.mail import format_london
+from mail.render import format_london
 from mail_sink import DEFAULT_MAIL_FOLDER, start_mail_sink
 from policies.loader import load_policy_file
 from policies.schema import PolicyInvalid, policy_json_schema

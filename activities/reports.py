@@ -9,20 +9,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio import activity
 
-from activities.mail import (
-    DIGESTED,
-    FOLDED,
-    Delivery,
-    Letter,
-    Outbox,
-    RenderedMail,
-    organisation_scope,
-    render_mail,
-)
 from activities.types import (
     LIST_DIGEST_RECIPIENTS,
     LIST_REPORT_ORGANISATIONS,
@@ -33,9 +23,11 @@ from activities.types import (
     DigestRequest,
     ReportRequest,
 )
+from mail.outbox import Delivery, Letter, Outbox, organisation_scope
+from mail.render import RenderedMail, render_mail
 from policies.calendar import LONDON
 from records.database import Database
-from records.models import Case, Organisation, OutboxMessage, User
+from records.models import Case, Organisation, User
 from settings import Settings
 
 DIGEST_HORIZON = timedelta(days=7)
@@ -98,7 +90,7 @@ class ReportActivities:
     def __init__(self, database: Database, settings: Settings):
         self.database = database
         self.public_url = settings.public_url.rstrip("/")
-        self.outbox = Outbox(database, settings)
+        self.outbox = Outbox(database, settings, log=activity.logger)
 
     # ---- the daily digest -------------------------------------------------------------
 
@@ -142,19 +134,7 @@ class ReportActivities:
                 ),
                 key=lambda deadline: deadline.due_at,  # the most overdue first
             )
-            held = list(
-                await session.scalars(
-                    select(OutboxMessage)
-                    .join(Case, Case.id == OutboxMessage.case_id)
-                    .where(
-                        Case.organisation_id == request.organisation_id,
-                        OutboxMessage.recipient == user.email,
-                        OutboxMessage.status == FOLDED,
-                        OutboxMessage.created_at <= request.as_of,
-                    )
-                    .order_by(OutboxMessage.created_at)
-                )
-            )
+        held = await self.outbox.held_for_digest(request.organisation_id, user.email, request.as_of)
         if not due and not held:
             return DigestOutcome(sent=0, cases=0)
         mail = render_mail(
@@ -166,7 +146,7 @@ class ReportActivities:
                     for deadline in due
                 ],
                 "breached": sum(deadline.due_at < request.as_of for deadline in due),
-                "held": [{"subject": row.subject} for row in held],
+                "held": [{"subject": message.subject} for message in held],
                 "cases_url": f"{self.public_url}/cases?advisor={request.username}",
             },
         )
@@ -175,15 +155,7 @@ class ReportActivities:
         )
         if held:
             # Only once the digest went: a digest that never arrives must not swallow them.
-            async with self.database.transaction() as session:
-                await session.execute(
-                    update(OutboxMessage)
-                    .where(
-                        OutboxMessage.id.in_([row.id for row in held]),
-                        OutboxMessage.status == FOLDED,
-                    )
-                    .values(status=DIGESTED)
-                )
+            await self.outbox.mark_digested(held)
         return DigestOutcome(
             sent=int(delivery == Delivery.SENT), cases=len({d.case_id for d in due})
         )
@@ -294,5 +266,4 @@ class ReportActivities:
             recipient=user.email.strip(),
             mail=mail,
         )
-        await self.outbox.prepare([letter])
-        return await self.outbox.send(letter)
+        return await self.outbox.send_one(letter)

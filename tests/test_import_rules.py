@@ -4,6 +4,7 @@ A package is imported with every module inside it, then the top-level names in s
 show what it pulled in, directly or not.
 """
 
+import ast
 import json
 import subprocess
 import sys
@@ -14,7 +15,7 @@ import pytest
 
 PROJECT = Path(__file__).resolve().parent.parent
 
-PACKAGES = ("policies", "workflows", "activities", "records", "services", "api")
+PACKAGES = ("policies", "workflows", "activities", "records", "services", "api", "mail")
 MODULES = ("worker", "cli", "settings", "codec", "temporal_client", "mail_sink")
 OURS = tuple(
     name
@@ -27,6 +28,8 @@ FORBIDDEN: dict[str, set[str]] = {
     "policies": (set(OURS) - {"policies"}) | {"sqlalchemy", "temporalio", "fastapi"},
     "workflows": {"records", "api", "services", "sqlalchemy", "jinja2", "aiosmtplib", "fastapi"},
     "records": {"workflows", "api", "services", "activities"},
+    # Mail is plumbing under the activities: it knows no workflow, service or Temporal.
+    "mail": {"workflows", "api", "services", "activities", "temporalio", "fastapi"},
 }
 
 # Imports `name` and, for a package, every module in it; prints the loaded top-level names.
@@ -75,3 +78,55 @@ def test_the_probe_sees_what_a_part_loads() -> None:
     assert {"records", "sqlalchemy", "policies"} <= loaded_by("records")
     # workflows/__init__.py imports nothing: temporalio shows that its modules were walked.
     assert "temporalio" in loaded_by("workflows")
+    assert {"jinja2", "aiosmtplib", "records"} <= loaded_by("mail")
+
+
+def imports_of(path: Path) -> list[tuple[str, str]]:
+    """(module, name) for every `from module import name` in the file; ("module", "") for
+    `import module`."""
+    found: list[tuple[str, str]] = []
+    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+        if isinstance(node, ast.ImportFrom) and node.module is not None and node.level == 0:
+            found.extend((node.module, alias.name) for alias in node.names)
+        elif isinstance(node, ast.Import):
+            found.extend((alias.name, "") for alias in node.names)
+    return found
+
+
+def our_sources() -> list[Path]:
+    """The project's own code outside mail/ (tests and benchmarks are no users of the API)."""
+    modules = [PROJECT / f"{name}.py" for name in MODULES if (PROJECT / f"{name}.py").exists()]
+    packages = [
+        path
+        for name in PACKAGES
+        if name != "mail"
+        for path in sorted((PROJECT / name).rglob("*.py"))
+        if "migrations" not in path.parts
+    ]
+    return modules + packages
+
+
+def test_mail_is_used_through_its_public_names_only() -> None:
+    private = [
+        f"{path.relative_to(PROJECT)}: {module}.{name}"
+        for path in our_sources()
+        for module, name in imports_of(path)
+        if (module == "mail" or module.startswith("mail."))
+        and (name.startswith("_") or any(part.startswith("_") for part in module.split(".")))
+    ]
+    assert private == []
+
+
+def test_reports_send_through_the_mail_package_not_the_mail_activity() -> None:
+    """The mail activity is Temporal's entry point; what reports need lives in `mail`."""
+    reports = imports_of(PROJECT / "activities" / "reports.py")
+    assert [module for module, _ in reports if module == "activities.mail"] == []
+    assert any(module.startswith("mail.") for module, _ in reports)
+    # Only the worker registers the mail activity.
+    users = {
+        str(path.relative_to(PROJECT))
+        for path in our_sources()
+        for module, _ in imports_of(path)
+        if module == "activities.mail"
+    }
+    assert users <= {"worker.py"}

@@ -23,14 +23,10 @@ from sqlalchemy import select
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
-from activities.mail import (
-    NotificationActivities,
-    build_message,
-    message_id,
-    render_mail,
-    send_message,
-)
+from activities.mail import NotificationActivities
 from activities.types import CaseNotification, NotificationOutcome, UndeliveredMail
+from mail.render import render_mail
+from mail.smtp import build_message, message_id, send_message
 from mail_sink import list_sink_messages, start_mail_sink
 from policies.calendar import LONDON
 from records.cases import CaseFilters, list_page, undelivered_counts
