@@ -93,7 +93,11 @@ def head_revision() -> str:
 
 def current_revision(database_url: str) -> str | None:
     """The schema the database is at; None before the first migration."""
-    engine = create_engine(sync_url(database_url), poolclass=pool.NullPool)
+    url = sync_url(database_url)
+    # An SQLite file not there yet is an empty database; asking must not create it.
+    if lock_file(url) is not None and not Path(str(url.database)).exists():
+        return None
+    engine = create_engine(url, poolclass=pool.NullPool)
     try:
         with engine.connect() as connection:
             return MigrationContext.configure(connection).get_current_revision()
