@@ -192,20 +192,16 @@ class UserAdmin:
             await _end_links(session, user.id, utcnow())
             session.add(_audit(user, "user.set_password", self.actor))
 
+    async def account_for_link(self, token: str) -> str:
+        """The username a set-password link is for, while it still works (else NotFound)."""
+        async with self.database.sessions() as session:
+            return (await _linked_user(session, token, utcnow())).username
+
     async def set_password_from_link(self, token: str, password: str) -> str:
         """The link's owner sets their password; the link then never works again."""
         now = utcnow()
         async with self.database.transaction() as session:
-            link = await session.scalar(
-                select(SetPasswordLink).where(SetPasswordLink.token_hash == _token_hash(token))
-            )
-            if link is None or link.used_at is not None or link.expires_at <= now:
-                raise NotFound(
-                    "This set-password link has expired or was already used; ask for a new one."
-                )
-            user = await session.get_one(User, link.user_id)
-            if not user.active:
-                raise NotFound("This account is deactivated; ask an administrator.")
+            user = await _linked_user(session, token, now)
             check_password(password, username=user.username, email=user.email)
             user.password_hash = hash_password(password)
             await _end_links(session, user.id, now)
@@ -225,6 +221,21 @@ class UserAdmin:
             await _end_links(session, user.id, utcnow())
             session.add(_audit(user, "user.deactivate", self.actor))
             return True
+
+
+async def _linked_user(session: AsyncSession, token: str, now: datetime) -> User:
+    link = await session.scalar(
+        select(SetPasswordLink).where(SetPasswordLink.token_hash == _token_hash(token))
+    )
+    if link is None or link.used_at is not None or link.expires_at <= now:
+        raise NotFound(
+            "This set-password link has expired or was already used; ask an administrator "
+            "for a new one."
+        )
+    user = await session.get_one(User, link.user_id)
+    if not user.active:
+        raise NotFound("This account is deactivated; ask an administrator.")
+    return user
 
 
 async def active_account(session: AsyncSession, username: str) -> User | None:

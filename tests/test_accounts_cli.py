@@ -25,7 +25,7 @@ from records.models import SetPasswordLink, User, utcnow
 from records.passwords import verify_password
 from services.errors import NotFound
 from services.organisations import add_organisation
-from services.user_admin import UserAdmin
+from services.user_admin import NewAccount, UserAdmin
 from settings import get_settings
 from tests.conftest import TEST_PAYLOAD_KEY, make_settings
 
@@ -321,3 +321,47 @@ async def test_the_first_admin_signs_in_and_deactivation_refuses_them_at_once(
         assert (await http.get("/api/me", headers=bearer)).status_code == 401
         refused = await http.get("/policies", headers=session)
         assert refused.status_code == 303 and refused.headers["location"].startswith("/sign-in")
+
+
+async def test_the_link_opens_a_page_where_the_person_sets_their_password(
+    database_url: str,
+) -> None:
+    await asyncio.to_thread(upgrade, database_url)
+    database = Database(database_url)
+    try:
+        await add_organisation(database, "RXX", "East Example NHS Trust")
+        added = await UserAdmin(database, PUBLIC_URL).add(
+            NewAccount("alex", "RXX", ("advisor",), "Alex Advisor", "alex@example.nhs.uk")
+        )
+    finally:
+        await database.dispose()
+    assert added.set_password_link is not None
+    path = added.set_password_link.removeprefix(PUBLIC_URL)
+    app = create_app(make_settings(database_url))
+    async with (
+        LifespanManager(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as http,
+    ):
+        page = await http.get(path)
+        assert page.status_code == 200 and "alex" in page.text
+        csrf = page.text.split('name="csrf_token" value="', 1)[1].split('"', 1)[0]
+        cookie = {"Cookie": f"ercase_session={page.cookies['ercase_session']}"}
+
+        async def post(password: str, confirm: str) -> httpx.Response:
+            form = {"password": password, "confirm": confirm, "csrf_token": csrf}
+            return await http.post(path, headers=cookie, data=form)
+
+        assert (await http.post(path, data={"password": "x", "confirm": "x"})).status_code == 403
+        mismatch = await post("a long passphrase here", "a long passphrase there")
+        assert mismatch.status_code == 422 and "not the same" in mismatch.text
+        weak = await post("letmein12345", "letmein12345")
+        assert weak.status_code == 422 and "most common" in weak.text
+        done = await post("a long passphrase here", "a long passphrase here")
+        assert done.status_code == 200 and "is set" in done.text
+        signed_in = await http.post(
+            "/api/auth/token", data={"username": "alex", "password": "a long passphrase here"}
+        )
+        assert signed_in.status_code == 200
+        # Used once, the link opens nothing.
+        assert (await http.get(path)).status_code == 404
+        assert (await post("another long phrase", "another long phrase")).status_code == 404
