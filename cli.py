@@ -1,4 +1,5 @@
-"""The `ercase` command: up | worker | api | seed | policy | schedules | retention | simulate."""
+"""The `ercase` command: up | worker | api | migrate | seed | organisations | users | policy |
+schedules | retention | simulate | audit."""
 
 import argparse
 import asyncio
@@ -18,6 +19,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import uvicorn
+from sqlalchemy import select
+from sqlalchemy.exc import InterfaceError, OperationalError
 from temporalio.client import Client
 
 from mail.render import format_london
@@ -26,10 +29,15 @@ from policies.loader import load_policy_file
 from policies.schema import PolicyInvalid, policy_json_schema
 from records import audit
 from records.database import Database
-from records.migrate import upgrade
+from records.migrate import current_revision, display_url, head_revision, upgrade
+from records.models import Organisation
 from schedules import RECURRING, describe_schedules, trigger_schedule
-from services.demo import DEMO_PASSWORD, DEMO_USERS, seed_demo
+from services.demo import DEMO_ORGANISATION, DEMO_PASSWORD, DEMO_USERS, seed_demo
+from services.errors import ServiceError
+from services.organisations import HOLIDAY_REGIONS, add_organisation, list_organisations
 from services.retention import purge_expired_cases, reapply_shreds
+from services.user_admin import NewAccount, UserAdmin
+from services.worker_presence import wait_for_worker
 from settings import VAR_DIR, Settings, get_settings
 from simulation import CasesFileInvalid, current_policy_for, simulate
 from temporal_client import connect
@@ -72,14 +80,41 @@ def _temporal_host_port(settings: Settings) -> tuple[str, int]:
     return host or "localhost", int(port)
 
 
-async def _seed(settings: Settings) -> bool:
-    database = Database(settings.database_url)
-    client = await connect(settings, database)
+class Unreachable(Exception):
+    """The database or Temporal did not answer: main() says which, at what address."""
 
-    async def client_factory() -> Client:
-        return client
 
+async def _reach_temporal(settings: Settings, database: Database | None = None) -> Client:
     try:
+        return await connect(settings, database)
+    except RuntimeError as error:  # how temporalio reports a failed connection
+        raise Unreachable(
+            f"cannot reach Temporal at {settings.temporal_address} "
+            f"(namespace {settings.temporal_namespace})"
+        ) from error
+
+
+async def _seed(settings: Settings, worker_patience: float = 0) -> bool:
+    """Seed the demo once, after migrating; refused (nothing written) with no worker running,
+    since opening the demo cases takes steps only a worker can run."""
+    upgrade(settings.database_url)
+    database = Database(settings.database_url)
+    try:
+        async with database.sessions() as session:
+            code = DEMO_ORGANISATION[0]
+            if await session.scalar(select(Organisation.id).where(Organisation.code == code)):
+                return False
+        client = await _reach_temporal(settings, database)
+        if not await wait_for_worker(client, settings.task_queue, worker_patience):
+            raise SystemExit(
+                f"ercase seed: no worker is polling task queue {settings.task_queue!r} at "
+                f"{settings.temporal_address}; start `ercase worker` first, since the demo "
+                "cases cannot advance without it (nothing was seeded)."
+            )
+
+        async def client_factory() -> Client:
+            return client
+
         return await seed_demo(database, client_factory, settings.task_queue)
     finally:
         await database.dispose()
@@ -87,6 +122,16 @@ async def _seed(settings: Settings) -> bool:
 
 def _interrupt(_signal: int, _frame: object) -> None:
     raise KeyboardInterrupt
+
+
+def _run_worker(settings: Settings) -> None:
+    try:
+        asyncio.run(run_worker(settings))
+    except RuntimeError as error:
+        # The worker waits its start-up patience for Temporal, then gives up with this.
+        if "client connect" not in str(error):
+            raise
+        raise Unreachable(f"cannot reach Temporal at {settings.temporal_address}") from error
 
 
 def up(settings: Settings, port: int) -> None:
@@ -124,7 +169,8 @@ def up(settings: Settings, port: int) -> None:
     spawn(sys.executable, "-m", "cli", "api", "--host", "127.0.0.1", "--port", str(port))
     try:
         _wait_until(lambda: _api_ready(port), "the API", 60)
-        if settings.dev and asyncio.run(_seed(settings)):
+        # The worker started with the API; the seed's steps need it polling.
+        if settings.dev and asyncio.run(_seed(settings, worker_patience=60)):
             print("ercase: demo data seeded (first start)")
         base = f"http://localhost:{port}"
         print(f"\nercase is up.\n  API:          {base}/api  (docs at {base}/docs)")
@@ -159,7 +205,7 @@ def _stop(children: list[subprocess.Popen[bytes]]) -> None:
 
 
 async def _schedules(settings: Settings, command: str, name: str | None) -> None:
-    client = await connect(settings)
+    client = await _reach_temporal(settings)
     if command == "trigger":
         assert name is not None
         print(f"triggered {await trigger_schedule(client, settings.task_queue, name)}")
@@ -179,7 +225,7 @@ async def _retention_purge(settings: Settings, dry_run: bool) -> None:
     database = Database(settings.database_url)
 
     async def client() -> Client:
-        return await connect(settings, database)
+        return await _reach_temporal(settings, database)
 
     try:
         purged = await purge_expired_cases(
@@ -207,7 +253,7 @@ async def _retention_reapply(settings: Settings) -> None:
     database = Database(settings.database_url)
 
     async def client() -> Client:
-        return await connect(settings, database)
+        return await _reach_temporal(settings, database)
 
     try:
         reapplied = await reapply_shreds(
@@ -258,6 +304,126 @@ def simulate_command(policy_file: Path, cases_file: Path, against: str) -> int:
     return 0
 
 
+def migrate(database_url: str) -> None:
+    """`ercase migrate`: bring the database to the current schema, under the migration lock."""
+    before = current_revision(database_url)
+    upgrade(database_url)
+    where = display_url(database_url)
+    if before == head_revision():
+        print(f"{where}: already at schema {before}; nothing to do")
+    else:
+        print(f"{where}: migrated from {before or 'an empty database'} to {head_revision()}")
+
+
+def _schema_current(database_url: str) -> None:
+    """Account commands need the current schema; saying so beats a "no such table" error."""
+    revision = current_revision(database_url)
+    if revision != head_revision():
+        raise SystemExit(
+            f"ercase: the database at {display_url(database_url)} is at schema "
+            f"{revision or 'none'}, not {head_revision()}; run `ercase migrate` first."
+        )
+
+
+def _password_from_stdin() -> str:
+    # One line; the newline that ends it (echo, a here-string) is not part of the password.
+    return sys.stdin.readline().removesuffix("\n").removesuffix("\r")
+
+
+async def accounts_command(settings: Settings, args: argparse.Namespace) -> None:
+    """`ercase organisations ...` and `ercase users ...`: each a thin call into the services."""
+    _schema_current(settings.database_url)
+    database = Database(settings.database_url)
+    admin = UserAdmin(database, settings.public_url)
+    try:
+        if args.command == "organisations" and args.organisations_command == "add":
+            added = await add_organisation(database, args.code, args.name, args.holidays)
+            print(f"added {added.code} ({added.name}, {added.holiday_region} bank holidays)")
+        elif args.command == "organisations":
+            for organisation in await list_organisations(database):
+                print(f"{organisation.code}\t{organisation.name}\t{organisation.holiday_region}")
+        elif args.users_command == "add":
+            password = _password_from_stdin() if args.password_stdin else None
+            account = NewAccount(
+                args.username, args.organisation, tuple(args.role), args.name, args.email, password
+            )
+            result = await admin.add(account)
+            roles = ", ".join(result.account.roles)
+            print(f"added {result.account.username} to {result.account.organisation} ({roles})")
+            if result.set_password_link is not None:
+                print(
+                    "Send them this one-time link to set their password (it works once, "
+                    f"within 3 days):\n{result.set_password_link}"
+                )
+        elif args.users_command == "list":
+            for user in await admin.list(args.organisation):
+                state = "active" if user.active else "deactivated"
+                roles = ",".join(user.roles)
+                print(f"{user.username}\t{user.full_name}\t{user.email}\t{roles}\t{state}")
+        elif args.users_command == "set-password":
+            await admin.set_password(args.username, _password_from_stdin())
+            print(f"password set for {args.username}")
+        elif await admin.deactivate(args.username):
+            print(f"deactivated {args.username}: refused from their next request on")
+        else:
+            print(f"{args.username} was already deactivated; nothing changed")
+    finally:
+        await database.dispose()
+
+
+def _add_account_commands(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+    organisations = commands.add_parser("organisations", help="the organisations (trusts)")
+    organisation_commands = organisations.add_subparsers(
+        dest="organisations_command", required=True
+    )
+    add_organisation_parser = organisation_commands.add_parser("add", help="add an organisation")
+    add_organisation_parser.add_argument("code", help="its code, e.g. the ODS code RXX")
+    add_organisation_parser.add_argument("name")
+    add_organisation_parser.add_argument(
+        "--holidays", default=HOLIDAY_REGIONS[0],
+        help=f"whose bank holidays its working days skip: {', '.join(HOLIDAY_REGIONS)}",
+    )  # fmt: skip
+    organisation_commands.add_parser("list", help="every organisation")
+    users = commands.add_parser("users", help="accounts")
+    user_commands = users.add_subparsers(dest="users_command", required=True)
+    add_user = user_commands.add_parser(
+        "add", help="add an account (prints a one-time set-password link unless --password-stdin)"
+    )
+    add_user.add_argument("username")
+    add_user.add_argument("--organisation", required=True, help="the organisation's code")
+    add_user.add_argument("--role", action="append", required=True, help="repeat for more")
+    add_user.add_argument("--name", required=True, help="the person's full name")
+    add_user.add_argument("--email", required=True)
+    add_user.add_argument("--password-stdin", action="store_true", help="read it from stdin")
+    list_users = user_commands.add_parser("list", help="an organisation's accounts")
+    list_users.add_argument("--organisation", required=True)
+    set_password = user_commands.add_parser("set-password", help="set a password (from stdin)")
+    set_password.add_argument("username")
+    set_password.add_argument("--password-stdin", action="store_true", required=True)
+    deactivate = user_commands.add_parser(
+        "deactivate", help="refuse the account from its next request on (nothing is deleted)"
+    )
+    deactivate.add_argument("username")
+
+
+def _run(args: argparse.Namespace) -> None:
+    """Dispatch; a refusal or an unreachable server ends in one sentence, not a traceback."""
+    settings = get_settings()
+    try:
+        _dispatch(settings, args)
+    except ServiceError as refusal:
+        raise SystemExit(f"ercase: {refusal.detail}") from None
+    except Unreachable as problem:
+        raise SystemExit(f"ercase: {problem}.") from None
+    except (OperationalError, InterfaceError) as error:
+        # SQLAlchemy gives no statement for an error raised while connecting.
+        if error.statement is None or error.connection_invalidated:
+            raise SystemExit(
+                f"ercase: cannot reach the database at {display_url(settings.database_url)}."
+            ) from None
+        raise
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="ercase", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -267,7 +433,11 @@ def main(argv: list[str] | None = None) -> None:
     api_parser = commands.add_parser("api", help="serve the HTTP API")
     api_parser.add_argument("--host", default="127.0.0.1")
     api_parser.add_argument("--port", type=int, default=API_PORT)
-    commands.add_parser("seed", help="add the demo trust, users, staff and cases (once)")
+    commands.add_parser("migrate", help="bring the database to the current schema")
+    commands.add_parser(
+        "seed", help="migrate, then add the demo trust, users, staff and cases (once)"
+    )
+    _add_account_commands(commands)
     policy_parser = commands.add_parser("policy", help="work with policy definitions")
     policy_commands = policy_parser.add_subparsers(dest="policy_command", required=True)
     validate_parser = policy_commands.add_parser("validate", help="check a definition file")
@@ -301,29 +471,33 @@ def main(argv: list[str] | None = None) -> None:
     audit_parser = commands.add_parser("audit", help="the hash-chained audit log")
     audit_commands = audit_parser.add_subparsers(dest="audit_command", required=True)
     audit_commands.add_parser("verify", help="check every row's hash and link; name the first bad")
-    args = parser.parse_args(argv)
+    _run(parser.parse_args(argv))
 
+
+def _dispatch(settings: Settings, args: argparse.Namespace) -> None:
     if args.command == "up":
-        settings = get_settings()
         if "dev" not in settings.model_fields_set:
             settings = settings.model_copy(update={"dev": True})
         up(settings, args.port)
     elif args.command == "worker":
         with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C is how a worker is stopped
-            asyncio.run(run_worker(get_settings()))
+            _run_worker(settings)
     elif args.command == "api":
-        settings = get_settings()
         upgrade(settings.database_url)
         uvicorn.run("api.main:create_app", factory=True, host=args.host, port=args.port)
     elif args.command == "schedules":
-        asyncio.run(_schedules(get_settings(), args.schedules_command, getattr(args, "name", None)))
+        asyncio.run(_schedules(settings, args.schedules_command, getattr(args, "name", None)))
     elif args.command == "retention":
         if args.retention_command == "reapply":
-            asyncio.run(_retention_reapply(get_settings()))
+            asyncio.run(_retention_reapply(settings))
         else:
-            asyncio.run(_retention_purge(get_settings(), args.dry_run))
+            asyncio.run(_retention_purge(settings, args.dry_run))
+    elif args.command == "migrate":
+        migrate(settings.database_url)
+    elif args.command in ("organisations", "users"):
+        asyncio.run(accounts_command(settings, args))
     elif args.command == "seed":
-        seeded = asyncio.run(_seed(get_settings()))
+        seeded = asyncio.run(_seed(settings))
         print("demo data seeded" if seeded else "demo data already present; nothing changed")
     elif args.command == "policy" and args.policy_command == "schema":
         print(json.dumps(policy_json_schema(), indent=2))
@@ -332,7 +506,7 @@ def main(argv: list[str] | None = None) -> None:
     elif args.command == "simulate":
         sys.exit(simulate_command(args.policy, args.cases, args.against))
     elif args.command == "audit":
-        sys.exit(asyncio.run(verify_audit(get_settings().database_url)))
+        sys.exit(asyncio.run(verify_audit(settings.database_url)))
 
 
 if __name__ == "__main__":

@@ -4,16 +4,15 @@ from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import OAuth2PasswordBearer
-from sqlalchemy import select
 from temporalio.client import Client
 
 from api.security import token_claims
 from records.database import Database
-from records.models import User
 from services.access import Principal, principal_of
 from services.cases import CaseCommands
 from services.errors import Unavailable
 from services.signin import revoked
+from services.user_admin import active_account
 from settings import Settings
 from temporal_client import connect
 
@@ -63,8 +62,8 @@ async def get_current_user(
     async with get_database(request).sessions() as session:
         if await revoked(session, claims.jti):
             raise unauthorised
-        user = await session.scalar(select(User).where(User.username == claims.username))
-    if user is None or not user.active:
+        user = await active_account(session, claims.username)
+    if user is None:
         raise unauthorised
     # Signing out revokes this token: the route reads it from here.
     request.state.token_claims = claims

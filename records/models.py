@@ -63,6 +63,9 @@ class Organisation(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     code: Mapped[str] = mapped_column(String(40), unique=True)
     name: Mapped[str] = mapped_column(String(200))
+    # Whose bank holidays its working days skip: england-and-wales, scotland or
+    # northern-ireland (services/organisations.py names them).
+    holiday_region: Mapped[str] = mapped_column(String(30), default="england-and-wales")
 
 
 class User(Base):
@@ -541,3 +544,17 @@ class RevokedToken(Base):
 
     jti: Mapped[str] = mapped_column(String(64), primary_key=True)
     expires_at: Mapped[datetime]
+
+
+class SetPasswordLink(Base):
+    """A single-use, expiring link to set an account's password; only its sha256 is kept, so
+    a copy of the database opens no account."""
+
+    __tablename__ = "set_password_links"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]

@@ -5,7 +5,17 @@ from pathlib import Path
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from api.web import attendance, auth, cases, oidc, overview, policies, reports, team
+from api.web import (
+    attendance,
+    auth,
+    cases,
+    oidc,
+    overview,
+    policies,
+    reports,
+    set_password,
+    team,
+)
 
 STATIC = Path(__file__).parent.parent / "static"
 
@@ -13,5 +23,5 @@ STATIC = Path(__file__).parent.parent / "static"
 def install(app: FastAPI) -> None:
     """Add the pages and the static files (htmx, the style sheet) to the app."""
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    for module in (auth, oidc, cases, attendance, team, overview, policies, reports):
+    for module in (auth, oidc, cases, attendance, team, overview, policies, reports, set_password):
         app.include_router(module.router)

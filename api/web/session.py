@@ -15,14 +15,13 @@ from typing import Annotated
 
 import jwt
 from fastapi import Depends, Request, Response
-from sqlalchemy import select
 from starlette.datastructures import FormData
 
 from api.deps import get_database, get_settings
 from api.security import ALGORITHM
-from records.models import User
 from services.access import Principal, principal_of
 from services.signin import is_revoked
+from services.user_admin import active_account
 from settings import Settings
 
 COOKIE = "ercase_session"
@@ -102,8 +101,8 @@ async def web_user(request: Request) -> Principal:
     if await is_revoked(get_database(request), session.jti):
         raise SignInRequired
     async with get_database(request).sessions() as db:
-        user = await db.scalar(select(User).where(User.username == session.username))
-    if user is None or not user.active:
+        user = await active_account(db, session.username)
+    if user is None:
         raise SignInRequired
     principal = principal_of(user)
     # The layout shows who is signed in and puts the CSRF token into every form.

@@ -1,37 +1,33 @@
-"""Alembic environment: runs the migrations on one connection, serialised on PostgreSQL."""
+"""Alembic environment: runs the migrations on the connection records/migrate.py locked."""
 
 from alembic import context
-from sqlalchemy import create_engine, pool, text
+from sqlalchemy import Connection, create_engine, pool
 
 from records.models import Base
 
-# An arbitrary constant: API and worker starting together must not migrate at once.
-MIGRATION_LOCK_ID = 72_061_544
+
+def run_on(connection: Connection) -> None:
+    context.configure(
+        connection=connection,
+        target_metadata=Base.metadata,
+        render_as_batch=connection.dialect.name == "sqlite",
+    )
+    with context.begin_transaction():
+        context.run_migrations()
 
 
 def run_migrations() -> None:
+    # records/migrate.py hands over its connection, which holds the migration lock.
+    connection = context.config.attributes.get("connection")
+    if connection is not None:
+        run_on(connection)
+        return
+    # Alembic's own command line (e.g. `alembic downgrade` by hand): the caller serialises.
     url = context.config.get_main_option("sqlalchemy.url")
     assert url
     engine = create_engine(url, poolclass=pool.NullPool)
-    with engine.connect() as connection:
-        is_postgres = connection.dialect.name == "postgresql"
-        if is_postgres:
-            connection.execute(text("SELECT pg_advisory_lock(:id)"), {"id": MIGRATION_LOCK_ID})
-            connection.commit()
-        try:
-            context.configure(
-                connection=connection,
-                target_metadata=Base.metadata,
-                render_as_batch=connection.dialect.name == "sqlite",
-            )
-            with context.begin_transaction():
-                context.run_migrations()
-        finally:
-            if is_postgres:
-                connection.execute(
-                    text("SELECT pg_advisory_unlock(:id)"), {"id": MIGRATION_LOCK_ID}
-                )
-                connection.commit()
+    with engine.connect() as own:
+        run_on(own)
     engine.dispose()
 
 

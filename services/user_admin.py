@@ -1,0 +1,245 @@
+"""Accounts, administered: add one (the first admin of a new install, later anyone an
+organisation's admin invites), list them, set a password, deactivate.
+
+Shared by `ercase users` and, later, the admin API and pages. No administrator ever needs
+to know a user's password: an account added without one gets a single-use, expiring
+set-password link (only its sha256 is stored). Every change is audited with who made it.
+"""
+
+import hashlib
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from records.database import Database
+from records.models import AuditEntry, Organisation, SetPasswordLink, User, utcnow
+from records.passwords import hash_password
+from records.people import ROLES
+from services.errors import Conflict, Invalid, NotFound
+from services.organisations import organisation_by_code
+from services.password_policy import check_password
+
+# Long enough to reach someone on leave over a weekend, short enough that a forwarded mail
+# is soon worthless.
+LINK_LIFETIME = timedelta(days=3)
+# Not an argon2 hash, so no password ever verifies against it (records/passwords.py).
+NO_PASSWORD = "!no-password-set"
+USERNAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,79}")
+EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+
+
+@dataclass(frozen=True)
+class NewAccount:
+    username: str
+    organisation: str  # its code
+    roles: tuple[str, ...]
+    full_name: str
+    email: str
+    # None: the person sets their own through a set-password link.
+    password: str | None = None
+
+
+@dataclass(frozen=True)
+class AccountView:
+    username: str
+    organisation: str
+    full_name: str
+    email: str
+    roles: tuple[str, ...]
+    active: bool
+
+
+@dataclass(frozen=True)
+class AddedAccount:
+    account: AccountView
+    # The one-time link when no password was given; shown once, never stored readable.
+    set_password_link: str | None
+
+
+def _view(user: User, organisation: Organisation) -> AccountView:
+    return AccountView(
+        user.username,
+        organisation.code,
+        user.full_name,
+        user.email,
+        tuple(user.roles),
+        user.active,
+    )
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _checked(account: NewAccount) -> tuple[str, ...]:
+    """The account's roles, each known and once; Invalid names the first problem."""
+    if not USERNAME.fullmatch(account.username):
+        raise Invalid(
+            f"The username {account.username!r} is not allowed: use up to 80 letters, digits, "
+            "dots, hyphens, underscores or @, starting with a letter or digit."
+        )
+    if not account.full_name.strip() or len(account.full_name) > 200:
+        raise Invalid("The person's full name must be 1 to 200 characters.")
+    if len(account.email) > 320 or not EMAIL.fullmatch(account.email):
+        raise Invalid(f"{account.email!r} is not an email address.")
+    if not account.roles:
+        raise Invalid(f"Give the account at least one role: {', '.join(ROLES)}.")
+    for role in account.roles:
+        if role not in ROLES:
+            raise Invalid(f"Unknown role {role!r}: the roles are {', '.join(ROLES)}.")
+    if account.password is not None:
+        check_password(account.password, username=account.username, email=account.email)
+    return tuple(dict.fromkeys(account.roles))
+
+
+async def _user(session: AsyncSession, username: str) -> User:
+    user = await session.scalar(select(User).where(User.username == username))
+    if user is None:
+        raise NotFound(f"There is no account with the username {username!r}.")
+    return user
+
+
+async def issue_set_password_link(
+    session: AsyncSession, user: User, public_url: str, now: datetime | None = None
+) -> str:
+    """A new single-use link for `user`, valid for LINK_LIFETIME; earlier ones stop working."""
+    now = now or utcnow()
+    await _end_links(session, user.id, now)
+    token = secrets.token_urlsafe(32)
+    session.add(
+        SetPasswordLink(
+            user_id=user.id,
+            token_hash=_token_hash(token),
+            created_at=now,
+            expires_at=now + LINK_LIFETIME,
+        )
+    )
+    await session.flush()
+    return f"{public_url.rstrip('/')}/set-password/{token}"
+
+
+async def _end_links(session: AsyncSession, user_id: int, now: datetime) -> None:
+    await session.execute(
+        update(SetPasswordLink)
+        .where(SetPasswordLink.user_id == user_id, SetPasswordLink.used_at.is_(None))
+        .values(used_at=now)
+    )
+
+
+def _audit(user: User, action: str, actor: str | None, **detail: object) -> AuditEntry:
+    return AuditEntry(
+        organisation_id=user.organisation_id,
+        username=actor,
+        action=action,
+        detail={"account": user.username, **detail},
+    )
+
+
+@dataclass
+class UserAdmin:
+    """Account administration; `actor` is who is doing it (None: the command line)."""
+
+    database: Database
+    public_url: str
+    actor: str | None = None
+
+    async def add(self, account: NewAccount) -> AddedAccount:
+        roles = _checked(account)
+        try:
+            async with self.database.transaction() as session:
+                organisation = await organisation_by_code(session, account.organisation)
+                if await session.scalar(select(User.id).where(User.username == account.username)):
+                    raise Conflict(f"The username {account.username!r} is already taken.")
+                user = User(
+                    organisation_id=organisation.id,
+                    username=account.username,
+                    password_hash=(
+                        NO_PASSWORD if account.password is None else hash_password(account.password)
+                    ),
+                    roles=list(roles),
+                    full_name=account.full_name.strip(),
+                    email=account.email,
+                )
+                session.add(user)
+                await session.flush()
+                link = None
+                if account.password is None:
+                    link = await issue_set_password_link(session, user, self.public_url)
+                session.add(_audit(user, "user.create", self.actor, roles=list(roles)))
+                return AddedAccount(_view(user, organisation), link)
+        except IntegrityError as error:
+            # Another process took the username between our check and the insert.
+            raise Conflict(f"The username {account.username!r} is already taken.") from error
+
+    async def list(self, organisation_code: str) -> list[AccountView]:
+        async with self.database.sessions() as session:
+            organisation = await organisation_by_code(session, organisation_code)
+            users = await session.scalars(
+                select(User).where(User.organisation_id == organisation.id).order_by(User.username)
+            )
+            return [_view(user, organisation) for user in users]
+
+    async def set_password(self, username: str, password: str) -> None:
+        async with self.database.transaction() as session:
+            user = await _user(session, username)
+            check_password(password, username=user.username, email=user.email)
+            user.password_hash = hash_password(password)
+            await _end_links(session, user.id, utcnow())
+            session.add(_audit(user, "user.set_password", self.actor))
+
+    async def account_for_link(self, token: str) -> str:
+        """The username a set-password link is for, while it still works (else NotFound)."""
+        async with self.database.sessions() as session:
+            return (await _linked_user(session, token, utcnow())).username
+
+    async def set_password_from_link(self, token: str, password: str) -> str:
+        """The link's owner sets their password; the link then never works again."""
+        now = utcnow()
+        async with self.database.transaction() as session:
+            user = await _linked_user(session, token, now)
+            check_password(password, username=user.username, email=user.email)
+            user.password_hash = hash_password(password)
+            await _end_links(session, user.id, now)
+            session.add(_audit(user, "user.set_password", user.username, via="link"))
+            return user.username
+
+    async def deactivate(self, username: str) -> bool:
+        """Refuse the account from its next request on; False if it was already inactive.
+
+        Nothing of theirs is deleted; their open set-password links stop working.
+        """
+        async with self.database.transaction() as session:
+            user = await _user(session, username)
+            if not user.active:
+                return False
+            user.active = False
+            await _end_links(session, user.id, utcnow())
+            session.add(_audit(user, "user.deactivate", self.actor))
+            return True
+
+
+async def _linked_user(session: AsyncSession, token: str, now: datetime) -> User:
+    link = await session.scalar(
+        select(SetPasswordLink).where(SetPasswordLink.token_hash == _token_hash(token))
+    )
+    if link is None or link.used_at is not None or link.expires_at <= now:
+        raise NotFound(
+            "This set-password link has expired or was already used; ask an administrator "
+            "for a new one."
+        )
+    user = await session.get_one(User, link.user_id)
+    if not user.active:
+        raise NotFound("This account is deactivated; ask an administrator.")
+    return user
+
+
+async def active_account(session: AsyncSession, username: str) -> User | None:
+    """The account a token or web session names, if it may still act: None once deactivated
+    (or removed), whatever token or session it holds, so deactivation takes effect at once."""
+    user = await session.scalar(select(User).where(User.username == username))
+    return user if user is not None and user.active else None
