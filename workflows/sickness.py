@@ -30,13 +30,13 @@ class SicknessCase(CaseProcess):
     @workflow.signal
     async def attendance(self, event: AttendanceEvent) -> None:
         async with self._lock:
-            if self._status == "closed":
+            if self._state.status == "closed":
                 return
             target = self._stage().moves_on.get(event.kind)  # type: ignore[call-overload]
             detail = {"event": event.kind, **event.detail}
             if target is None:
                 await self._record("attendance_noted", None, detail)
                 return
-            detail.update({"from": self._stage_key, "to": target})
+            detail.update({"from": self._state.stage_key, "to": target})
             self._enter_stage(target)
             await self._record("attendance_moved", None, detail)
