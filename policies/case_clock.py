@@ -151,6 +151,21 @@ def announcement(
     return _ANNOUNCERS[item.kind](item, state, policy, now)
 
 
+def assigned_notice(
+    state: CaseState, policy: PolicyDefinition, now: datetime, event_key: str
+) -> Notice:
+    """The mail telling a newly assigned advisor of the case and its nearest deadline."""
+    stage_deadline = stage_due(state, policy, now)
+    return Notice(
+        event_key=event_key,
+        kind="assigned",
+        roles=["advisor"],
+        subject_stage=policy.stage(state.stage_key).name if stage_deadline else "whole case",
+        due_at=stage_deadline or case_due(state, policy, now),
+        stage_key=state.stage_key,
+    )
+
+
 def _deadline(
     item: ClockItem, state: CaseState, policy: PolicyDefinition, now: datetime
 ) -> Announcement | None:

@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from policies.case_clock import (
     ClockItem,
     announcement,
+    assigned_notice,
     breached,
     case_due,
     clock_items,
@@ -120,6 +121,22 @@ def test_firing_announces_what_each_kind_owes() -> None:
     assert target is not None and target.notice is not None
     assert (target.notice.subject_stage, target.notice.stage_key) == ("whole case", None)
     assert target.notice.due_at == datetime(2026, 4, 3, 23, 59, 59, tzinfo=BST)
+
+
+def test_a_new_advisor_is_told_the_stage_deadline_or_else_the_whole_case_target() -> None:
+    told = assigned_notice(disciplinary(), DISCIPLINARY, OPENED, "assigned:2")
+    # The assessment deadline (5 working days from Mon 2 March 2026: Mon 9 March, end of day).
+    assert (told.kind, told.roles, told.subject_stage, told.stage_key) == (
+        "assigned",
+        ["advisor"],
+        "Pre-formal assessment",
+        "assessment",
+    )
+    assert told.due_at == datetime(2026, 3, 9, 23, 59, 59, tzinfo=GMT)
+    # Sickness long_term_review has no deadline of its own, and the policy no target.
+    review = CaseState(OPENED, "long_term_review", OPENED, advisor="alice")
+    untimed = assigned_notice(review, SICKNESS, OPENED, "assigned:3")
+    assert (untimed.subject_stage, untimed.due_at) == ("whole case", None)
 
 
 def test_a_suspension_review_falls_due_every_four_weeks_even_while_paused() -> None:

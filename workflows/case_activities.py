@@ -1,10 +1,11 @@
-"""The activities and child workflows a case process calls, with their timeouts and retries.
+"""The activities and child workflows a case process calls, with their timeouts and retries,
+and the snapshot of the case they record and its steps answer with.
 
 Called from workflow code only (workflows/case_process.py): each helper is one command in
 the case's history, so changing what one sends is a change running cases replay.
 """
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from temporalio import workflow
@@ -26,7 +27,9 @@ with workflow.unsafe.imports_passed_through():
         NotificationOutcome,
         UndeliveredMail,
     )
-    from policies.schema import PolicyDefinition
+    from policies import case_clock
+    from policies.case_state import CaseState
+    from policies.schema import CLOSED, PolicyDefinition
     from workflows import WORKFLOW_FOR_CASE_TYPE, workflow_id
     from workflows.types import CaseInput
 
@@ -41,6 +44,31 @@ MAIL_RETRY = RetryPolicy(maximum_interval=timedelta(minutes=10))
 MAIL_GIVE_UP = timedelta(hours=24)
 
 LinkedCaseHandle = ChildWorkflowHandle[Any, CaseSnapshot]
+
+
+def case_snapshot(
+    state: CaseState, policy: PolicyDefinition, policy_version: int, now: datetime
+) -> CaseSnapshot:
+    """The case as the read model records it and a step or query answers."""
+    stage_open = state.status != "closed"
+    stage = policy.stage(state.stage_key)
+    return CaseSnapshot(
+        status=state.status,
+        stage_key=state.stage_key if stage_open else CLOSED,
+        stage_name=stage.name if stage_open else "Closed",
+        stage_started_at=state.stage_started_at if stage_open else state.closed_at or now,
+        stage_due_at=case_clock.stage_due(state, policy, now) if stage_open else None,
+        due_at=case_clock.case_due(state, policy, now),
+        breached=case_clock.breached(state, policy, now),
+        advisor=state.advisor,
+        policy_version=policy_version,
+        suspended_since=state.suspended_since,
+        suspension_review_due=case_clock.suspension_review_due(state, policy),
+        actions=[a.key for a in stage.actions] if state.status == "open" else [],
+        outcome=state.outcome,
+        closed_at=state.closed_at,
+        paused_reason=state.pause_reason,
+    )
 
 
 async def record_event(

@@ -13,15 +13,17 @@ deterministic. This module keeps the handlers, the loop, recording and delivery.
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable, Iterator
+import functools
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
-from typing import Any
+from typing import Any, Protocol, TypeVar, cast
 
 from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError
 
 from workflows.case_activities import (
     LinkedCaseHandle,
+    case_snapshot,
     linked_case_outcome,
     mark_undelivered,
     open_linked_case,
@@ -53,13 +55,28 @@ PATCH_MAIL_UNDELIVERED = "mail-undelivered"
 PATCH_CLOCK_BEFORE_STEP = "clock-before-step"
 
 
-@contextlib.contextmanager
-def _refusals() -> Iterator[None]:
-    """A rule's refusal as the ApplicationError a validator or handler rejects a step with."""
-    try:
-        yield
-    except Refusal as refusal:
-        raise ApplicationError(refusal.message, type=refusal.kind, non_retryable=True) from None
+class _Request(Protocol):
+    request_id: str | None
+
+
+Request = TypeVar("Request", bound=_Request)
+Check = TypeVar("Check", bound=Callable[..., None])
+
+
+def _rule(check: Check) -> Check:
+    """A step's rule as its update validator: a repeated request passes (the handler gives
+    it the first answer), and a refusal becomes the ApplicationError the API maps."""
+
+    @functools.wraps(check)
+    def validate(process: "CaseProcess", request: _Request) -> None:
+        if request.request_id not in process._replies:
+            try:
+                check(process, request)
+            except Refusal as refusal:
+                error = ApplicationError(refusal.message, type=refusal.kind, non_retryable=True)
+                raise error from None
+
+    return cast(Check, validate)
 
 
 class CaseProcess:
@@ -129,16 +146,18 @@ class CaseProcess:
     @workflow.update
     async def act(self, request: ActionRequest) -> CaseSnapshot:
         async def take() -> None:
-            action = self._check_action(request)
+            action = self._stage().action(request.action)
+            assert action is not None, "checked by the rule"
             detail: dict[str, Any] = {"action": request.action, "data": request.data}
             self._state.data.update(request.data)
             if action.records is not None:
-                with _refusals():
-                    detail.update(
-                        case_rules.record_recurring(
-                            self._state, self._policy, action.records, request.data, workflow.now()
-                        )
+                # The rule has checked the item exists and the day it was done.
+                now, data = workflow.now(), request.data
+                detail.update(
+                    case_rules.record_recurring(
+                        self._state, self._policy, action.records, data, now
                     )
+                )
                 await self._record("recurring_recorded", request.actor, detail)
                 return
             if action.opens:
@@ -155,62 +174,65 @@ class CaseProcess:
                 detail["to"] = action.to
                 await self._record("advanced", request.actor, detail)
 
-        return await self._step(request.request_id, take, catch_up=True)
+        return await self._step(request, self._may_act, take, catch_up=True)
 
     @act.validator
-    def _validate_act(self, request: ActionRequest) -> None:
-        self._validate(request.request_id, lambda: self._check_action(request))
+    @_rule
+    def _may_act(self, request: ActionRequest) -> None:
+        now, runnable = workflow.now(), WORKFLOW_FOR_CASE_TYPE
+        case_rules.check_action(
+            self._state, self._policy, request.action, request.data, now, runnable
+        )
 
     @workflow.update
     async def pause(self, request: PauseRequest) -> CaseSnapshot:
         async def take() -> None:
-            self._checked(lambda: case_rules.check_pause(self._state, request.reason))
             self._state.pause(request.reason, workflow.now())
             await self._record("paused", request.actor, {"reason": self._state.pause_reason})
 
-        return await self._step(request.request_id, take, catch_up=True)
+        return await self._step(request, self._may_pause, take, catch_up=True)
 
     @pause.validator
-    def _validate_pause(self, request: PauseRequest) -> None:
-        self._validate(
-            request.request_id, lambda: case_rules.check_pause(self._state, request.reason)
-        )
+    @_rule
+    def _may_pause(self, request: PauseRequest) -> None:
+        case_rules.check_pause(self._state, request.reason)
 
     @workflow.update
     async def resume(self, request: ResumeRequest) -> CaseSnapshot:
         async def take() -> None:
-            self._checked(lambda: case_rules.check_resume(self._state))
             paused_seconds = self._state.resume(workflow.now())
             await self._record("resumed", request.actor, {"paused_seconds": paused_seconds})
 
-        return await self._step(request.request_id, take)
+        return await self._step(request, self._may_resume, take)
 
     @resume.validator
-    def _validate_resume(self, request: ResumeRequest) -> None:
-        self._validate(request.request_id, lambda: case_rules.check_resume(self._state))
+    @_rule
+    def _may_resume(self, request: ResumeRequest) -> None:
+        case_rules.check_resume(self._state)
 
     @workflow.update
     async def assign(self, request: AssignRequest) -> CaseSnapshot:
         async def take() -> None:
-            self._checked(lambda: case_rules.check_open(self._state))
             previous, self._state.advisor = self._state.advisor, request.advisor
             await self._record("assigned", request.actor, {"from": previous, "to": request.advisor})
             told = request.advisor not in (previous, request.actor)  # nobody is told what they did
             if told and workflow.patched(PATCH_MAIL_ON_ASSIGN):
-                self._send(self._assigned_notice())
+                # The seq of the "assigned" event makes the mail's key unique.
+                now, key = workflow.now(), f"assigned:{self._seq}"
+                self._send(case_clock.assigned_notice(self._state, self._policy, now, key))
 
-        return await self._step(request.request_id, take)
+        return await self._step(request, self._may_assign, take)
 
     @assign.validator
-    def _validate_assign(self, request: AssignRequest) -> None:
-        self._validate(request.request_id, lambda: case_rules.check_open(self._state))
+    @_rule
+    def _may_assign(self, request: AssignRequest) -> None:
+        case_rules.check_open(self._state)
 
     @workflow.update
     async def suspension(self, request: SuspensionRequest) -> CaseSnapshot:
         """Suspend the employee from work, record a review of the suspension, or lift it."""
 
         async def take() -> None:
-            self._checked(lambda: self._check_suspension(request))
             now, note, actor = workflow.now(), request.note.strip(), request.actor
             if request.step == "suspend":
                 self._state.suspend(now)
@@ -222,76 +244,49 @@ class CaseProcess:
                 days = self._state.lift_suspension(now)
                 await self._record("suspension_lifted", actor, {"note": note, "days": days})
 
-        return await self._step(request.request_id, take)
+        return await self._step(request, self._may_suspend, take)
 
     @suspension.validator
-    def _validate_suspension(self, request: SuspensionRequest) -> None:
-        self._validate(request.request_id, lambda: self._check_suspension(request))
+    @_rule
+    def _may_suspend(self, request: SuspensionRequest) -> None:
+        case_rules.check_suspension(self._state, self._policy, request.step, request.note)
 
     @workflow.update
     async def change_policy(self, request: ChangePolicyRequest) -> CaseSnapshot:
         """Move the case to a newer version of its policy: explicit, recorded, never silent."""
 
         async def take() -> None:
-            self._checked(lambda: self._check_policy_change(request))
             previous = self._policy_version
             self._policy, self._policy_version = request.policy, request.policy_version
             detail = {"from_version": previous, "to_version": request.policy_version}
             await self._record("policy_changed", request.actor, detail)
 
-        return await self._step(request.request_id, take)
+        return await self._step(request, self._may_change_policy, take)
 
     @change_policy.validator
-    def _validate_change_policy(self, request: ChangePolicyRequest) -> None:
-        self._validate(request.request_id, lambda: self._check_policy_change(request))
-
-    # ---- what every step shares ------------------------------------------------------
+    @_rule
+    def _may_change_policy(self, request: ChangePolicyRequest) -> None:
+        version, new = self._policy_version, request.policy_version
+        case_rules.check_policy_change(self._state, self._policy, version, request.policy, new)
 
     async def _step(
-        self, request_id: str | None, take: Callable[[], Awaitable[None]], *, catch_up: bool = False
+        self,
+        request: Request,
+        rule: Callable[[Request], None],
+        take: Callable[[], Awaitable[None]],
+        *,
+        catch_up: bool = False,
     ) -> CaseSnapshot:
-        """One step, one at a time: a repeated request gets its first answer; `take` checks
-        the rules again (the state may have moved while the step waited) and records."""
+        """One step at a time, under the lock: a repeated request gets its first answer; the
+        rule is checked again (the state may have moved while the step waited), then taken."""
         async with self._lock:
-            if request_id in self._replies:
-                return self._replies[request_id]
+            if request.request_id in self._replies:
+                return self._replies[request.request_id]
             if catch_up:
                 await self._catch_up_clock()
+            rule(request)
             await take()
-            return self._reply(request_id)
-
-    def _validate(self, request_id: str | None, check: Callable[[], object]) -> None:
-        """A validator: a repeated request passes (the handler answers it from _replies)."""
-        if request_id not in self._replies:
-            self._checked(check)
-
-    @staticmethod
-    def _checked(check: Callable[[], object]) -> None:
-        with _refusals():
-            check()
-
-    def _check_action(self, request: ActionRequest) -> Any:
-        with _refusals():
-            return case_rules.check_action(
-                self._state,
-                self._policy,
-                request.action,
-                request.data,
-                workflow.now(),
-                WORKFLOW_FOR_CASE_TYPE,
-            )
-
-    def _check_suspension(self, request: SuspensionRequest) -> None:
-        case_rules.check_suspension(self._state, self._policy, request.step, request.note)
-
-    def _check_policy_change(self, request: ChangePolicyRequest) -> None:
-        case_rules.check_policy_change(
-            self._state,
-            self._policy,
-            self._policy_version,
-            request.policy,
-            request.policy_version,
-        )
+            return self._reply(request.request_id)
 
     # ---- stages, linked cases and the clock ------------------------------------------
 
@@ -343,17 +338,6 @@ class CaseProcess:
 
     # ---- mail ----------------------------------------------------------------------
 
-    def _assigned_notice(self) -> Notice:
-        stage_due = case_clock.stage_due(self._state, self._policy, workflow.now())
-        return Notice(
-            event_key=f"assigned:{self._seq}",  # the seq of the "assigned" event: unique
-            kind="assigned",
-            roles=["advisor"],
-            subject_stage=self._stage().name if stage_due is not None else "whole case",
-            due_at=stage_due or case_clock.case_due(self._state, self._policy, workflow.now()),
-            stage_key=self._state.stage_key,
-        )
-
     def _send(self, notice: Notice) -> None:
         """Mail the notice in its own task: mail does not hold the lock, so an SMTP outage
         never blocks an advisor's step. The advisor is the one at the time of the event."""
@@ -394,39 +378,14 @@ class CaseProcess:
     # ---- recording -----------------------------------------------------------------
 
     def _snapshot(self) -> CaseSnapshot:
-        state, now = self._state, workflow.now()
-        stage_open = state.status != "closed"
-        return CaseSnapshot(
-            status=state.status,
-            stage_key=state.stage_key if stage_open else CLOSED,
-            stage_name=self._stage().name if stage_open else "Closed",
-            stage_started_at=state.stage_started_at if stage_open else state.closed_at or now,
-            stage_due_at=case_clock.stage_due(state, self._policy, now) if stage_open else None,
-            due_at=case_clock.case_due(state, self._policy, now),
-            breached=case_clock.breached(state, self._policy, now),
-            advisor=state.advisor,
-            policy_version=self._policy_version,
-            suspended_since=state.suspended_since,
-            suspension_review_due=case_clock.suspension_review_due(state, self._policy),
-            actions=[a.key for a in self._stage().actions] if state.status == "open" else [],
-            outcome=state.outcome,
-            closed_at=state.closed_at,
-            paused_reason=state.pause_reason,
-        )
+        return case_snapshot(self._state, self._policy, self._policy_version, workflow.now())
 
     async def _record(self, kind: str, actor: str | None, detail: dict[str, Any]) -> None:
         """Write the change to the read model before anyone is told it happened."""
         self._seq += 1
         self._changed = True
-        await record_event(
-            self._case.case_id,
-            self._seq,
-            kind,
-            actor,
-            self._state.stage_key,
-            self._snapshot(),
-            detail,
-        )
+        at_stage, snapshot = self._state.stage_key, self._snapshot()
+        await record_event(self._case.case_id, self._seq, kind, actor, at_stage, snapshot, detail)
 
     def _reply(self, request_id: str | None) -> CaseSnapshot:
         snapshot = self._snapshot()
