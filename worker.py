@@ -25,34 +25,10 @@ from schedules import ensure_schedules
 from services.retention import reapply_shreds
 from settings import Settings, get_settings
 from temporal_client import case_keys_of, connect, with_case_keys
-from workflows.appeal import AppealCase
 from workflows.attendance import AttendanceMonitor
-from workflows.bullying_harassment import BullyingHarassmentCase
-from workflows.capability import CapabilityCase
+from workflows.cases import WORKFLOWS
 from workflows.digests import DailyDigest, WeeklyReport
-from workflows.disciplinary import DisciplinaryCase
-from workflows.employment_tribunal import EmploymentTribunalCase
-from workflows.enquiry import EnquiryCase
-from workflows.flexible_working import FlexibleWorkingCase
-from workflows.freedom_to_speak_up import FreedomToSpeakUpCase
-from workflows.grievance import GrievanceCase
-from workflows.investigation import InvestigationCase
 from workflows.retention import RetentionPurge
-from workflows.sickness import SicknessCase
-
-WORKFLOWS = [
-    DisciplinaryCase,
-    InvestigationCase,
-    GrievanceCase,
-    BullyingHarassmentCase,
-    CapabilityCase,
-    FlexibleWorkingCase,
-    AppealCase,
-    FreedomToSpeakUpCase,
-    EmploymentTribunalCase,
-    EnquiryCase,
-    SicknessCase,
-]
 
 
 def build_worker(

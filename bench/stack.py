@@ -26,7 +26,7 @@ from records.models import Case
 from records.people import create_user, get_or_create_organisation
 from temporal_client import data_converter
 from workflows import workflow_id
-from workflows.disciplinary import DisciplinaryCase
+from workflows.cases import DisciplinaryCase
 from workflows.types import CaseInput
 
 PROJECT = Path(__file__).resolve().parent.parent

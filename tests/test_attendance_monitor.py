@@ -22,7 +22,7 @@ from tests.conftest import eventually, insert_case_row
 from tests.harness import Harness, at_instants
 from workflows import attendance_workflow_id, workflow_id
 from workflows.attendance import AttendanceMonitor
-from workflows.sickness import SicknessCase
+from workflows.cases import SicknessCase
 from workflows.types import (
     AbsenceFeed,
     ActionRequest,

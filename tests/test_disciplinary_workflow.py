@@ -13,7 +13,7 @@ from policies.calendar import LONDON, add_working_days, due_instant
 from policies.schema import duration
 from records.models import OutboxMessage
 from tests.harness import JUST_CULTURE, Harness, at_instants
-from workflows.disciplinary import DisciplinaryCase
+from workflows.cases import DisciplinaryCase
 from workflows.types import ActionRequest, PauseRequest, ResumeRequest
 
 

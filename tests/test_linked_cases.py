@@ -17,7 +17,7 @@ from tests.catalogue_paths import MAIN_PATHS, walk
 from tests.conftest import eventually
 from tests.harness import JUST_CULTURE, Harness
 from workflows import workflow_id
-from workflows.disciplinary import DisciplinaryCase
+from workflows.cases import DisciplinaryCase
 from workflows.types import ActionRequest
 
 TERMS = {

@@ -44,7 +44,7 @@ from tests.conftest import (
 )
 from tests.smtp_fixture import HOST, SmtpServer, free_port
 from worker import build_worker
-from workflows.disciplinary import DisciplinaryCase
+from workflows.cases import CaseWorkflow, DisciplinaryCase
 from workflows.types import AssignRequest, CaseInput
 
 PROJECT = Path(__file__).resolve().parent.parent
@@ -307,7 +307,7 @@ class Harness:
         self.task_queue = f"notify-{uuid.uuid4()}"
         self.case_id = f"SDIS-{uuid.uuid4().hex[:6]}"
 
-    async def open_case(self) -> WorkflowHandle[DisciplinaryCase, CaseSnapshot]:
+    async def open_case(self) -> WorkflowHandle[CaseWorkflow, CaseSnapshot]:
         opened_at = await self.env.get_current_time()
         await insert_case_row(self.db, self.case_id, self.org_id, opened_at, SHORT_POLICY)
         handle = await self.env.client.start_workflow(

@@ -15,7 +15,7 @@ from policies.loader import shipped_policies
 from records.models import CaseEvent
 from tests.conftest import ApiStack, eventually
 from workflows import workflow_id
-from workflows.disciplinary import DisciplinaryCase
+from workflows.cases import DisciplinaryCase
 from workflows.types import CaseInput
 
 CASE = {"case_type": "disciplinary", "employee_id": "E1001", "summary": "Timesheets"}

@@ -47,7 +47,7 @@ from worker import WORKFLOWS, build_worker
 from workflows import WORKFLOW_FOR_CASE_TYPE, attendance_workflow_id
 from workflows.attendance import AttendanceMonitor
 from workflows.case_process import CaseProcess
-from workflows.sickness import SicknessCase
+from workflows.cases import SicknessCase
 from workflows.types import (
     AbsenceFeed,
     ActionRequest,

@@ -18,7 +18,7 @@ from policies.loader import shipped_policies
 from policies.schema import PolicyInvalid, validate_policy
 from tests.conftest import eventually
 from tests.harness import Harness, at_instants
-from workflows.sickness import SicknessCase
+from workflows.cases import SicknessCase
 from workflows.types import ActionRequest, AttendanceEvent
 
 SICKNESS_YAML = Path(__file__).parent.parent / "policies" / "definitions" / "sickness.yaml"

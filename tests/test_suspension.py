@@ -13,7 +13,7 @@ from policies.calendar import LONDON
 from records.models import Case, OutboxMessage
 from tests.conftest import ApiStack
 from tests.harness import Harness
-from workflows.disciplinary import DisciplinaryCase
+from workflows.cases import DisciplinaryCase
 from workflows.types import ActionRequest, SuspensionRequest
 
 

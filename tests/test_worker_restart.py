@@ -28,7 +28,7 @@ from tests.conftest import (
 )
 from tests.smtp_fixture import SmtpServer, free_port
 from worker import build_worker, run_worker
-from workflows.disciplinary import DisciplinaryCase
+from workflows.cases import DisciplinaryCase
 from workflows.types import CaseInput
 
 # A short policy, so real time can pass over its clocks in a test.

@@ -4,11 +4,10 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
+# ApplicationError types a validator or handler refuses with (policies.case_rules decides).
+from policies.case_rules import INVALID_DATA as INVALID_DATA
+from policies.case_rules import NOT_ALLOWED as NOT_ALLOWED
 from policies.schema import PolicyDefinition, Triggers
-
-# ApplicationError types a validator or handler refuses with; the API maps them to statuses.
-NOT_ALLOWED = "NotAllowed"  # 409: not possible in the case's current state
-INVALID_DATA = "InvalidData"  # 422: required data missing or wrong
 
 
 @dataclass
