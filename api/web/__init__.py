@@ -5,7 +5,7 @@ from pathlib import Path
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from api.web import attendance, auth, cases, oidc, overview, policies, reports, team
+from api.web import attendance, auth, cases, oidc, overview, policies, reports, staff_admin, team
 
 STATIC = Path(__file__).parent.parent / "static"
 
@@ -15,3 +15,4 @@ def install(app: FastAPI) -> None:
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     for module in (auth, oidc, cases, attendance, team, overview, policies, reports):
         app.include_router(module.router)
+    app.include_router(staff_admin.router)
