@@ -3,6 +3,7 @@
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, File, Form, Request, UploadFile
+from starlette import datastructures
 
 from api.deps import CurrentUser, get_database
 from services.errors import Invalid
@@ -19,7 +20,7 @@ def get_staff_import(request: Request, principal: CurrentUser) -> StaffImport:
 Importer = Annotated[StaffImport, Depends(get_staff_import)]
 
 
-async def extract_text(upload: UploadFile) -> str:
+async def extract_text(upload: datastructures.UploadFile) -> str:
     """The uploaded file as text: UTF-8 (with or without Excel's BOM), within the size limit."""
     raw = await upload.read(MAX_BYTES + 1)
     if len(raw) > MAX_BYTES:

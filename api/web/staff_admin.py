@@ -4,8 +4,9 @@ mapping — through the same service (roles, organisation scope, audit) as POST
 
 from typing import Any
 
-from fastapi import APIRouter, Request, Response, UploadFile
+from fastapi import APIRouter, Request, Response
 from fastapi.responses import RedirectResponse
+from starlette.datastructures import UploadFile
 
 from api.routes.staff_import import extract_text
 from api.web.errors import WebRoute
