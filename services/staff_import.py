@@ -206,6 +206,10 @@ class StaffImport:
         if not self.principal.has_any(roles):
             raise Forbidden(f"Your role does not allow you to {doing}.")
 
+    def may_import(self) -> None:
+        """Refuse (403) someone who may not import, before their file is even read."""
+        self._require(STAFF_EDITORS, "change the staff directory")
+
     async def mapping(self) -> MappingView:
         self._require(STAFF_EDITORS, "see the staff import mapping")
         async with self.database.sessions() as session:
@@ -243,7 +247,7 @@ class StaffImport:
 
     async def run(self, text: str, *, dry_run: bool, full: bool) -> ImportOutcome:
         """Import (or, with dry_run, preview) an extract; RowsInvalid names every bad line."""
-        self._require(STAFF_EDITORS, "change the staff directory")
+        self.may_import()
         organisation_id = self.principal.organisation_id
         today = datetime.now(LONDON).date()
         if dry_run:

@@ -199,10 +199,12 @@ class Stack:
 
 
 async def add_admin(db: Database, people: People) -> None:
+    """An admin and an auditor beside add_people's users."""
     async with db.transaction() as session:
-        await create_user(
-            session, people.organisation, "adam", "demo", ["admin"], "Adam Admin", "adam@north.ex"
-        )
+        for username, role in (("adam", "admin"), ("audrey", "auditor")):
+            await create_user(
+                session, people.organisation, username, "demo", [role], username, "a@north.ex"
+            )
 
 
 @pytest_asyncio.fixture
@@ -364,9 +366,16 @@ async def test_a_bad_line_is_named_by_its_number_and_nothing_is_written(stack: S
 async def test_who_may_import_and_edit_the_mapping(stack: Stack) -> None:
     north, south = stack.people.organisation.id, stack.people.other_organisation.id
     text = extract(PRIYA)
-    for username in ("polly",):  # STAFF_EDITORS: advisor, manager, hr_director, admin
+    for username in ("polly", "audrey"):  # STAFF_EDITORS: advisor, manager, hr_director, admin
         reply = await stack.upload(username, text, dry_run=True)
         assert reply.status_code == 403 and "staff directory" in reply.json()["detail"]
+        # Refused for who they are, whatever they send.
+        garbage = await stack.http.post(
+            "/api/staff/import",
+            files={"file": ("x.csv", b"\xff\xfe")},
+            headers=await stack.token(username),
+        )
+        assert garbage.status_code == 403
         mapping = await stack.http.get(
             "/api/staff/import/mapping", headers=await stack.token(username)
         )

@@ -45,6 +45,7 @@ async def import_extract(
     A dry run answers what would happen and writes nothing. A real run is all or nothing: a
     bad line is answered 422 with every bad line's number and reason in `errors`.
     """
+    importer.may_import()
     return await importer.run(await extract_text(file), dry_run=dry_run, full=full)
 
 

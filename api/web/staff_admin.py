@@ -55,13 +55,13 @@ async def staff_admin(request: Request, principal: WebUser) -> Response:
 async def import_extract(request: Request, principal: WebUser, form: CheckedForm) -> Response:
     upload = form.get("file")
     dry_run = form.get("action") != "import"
+    importer = StaffImport(request.app.state.database, principal)
+    importer.may_import()
     try:
         if not isinstance(upload, UploadFile) or not upload.filename:
             raise Invalid("Choose the ESR extract (a CSV file) to import.")
         text = await extract_text(upload)
-        outcome = await StaffImport(request.app.state.database, principal).run(
-            text, dry_run=dry_run, full=form.get("full") == "yes"
-        )
+        outcome = await importer.run(text, dry_run=dry_run, full=form.get("full") == "yes")
     except RowsInvalid as invalid:
         return await _page(
             request, principal, error=invalid.detail, problems=invalid.errors, status=422
