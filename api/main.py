@@ -28,6 +28,7 @@ from api.routes import (
     policies,
     reports,
     staff,
+    staff_import,
     time_entries,
 )
 from api.security_headers import SecurityHeaders
@@ -155,6 +156,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(governance.router)
     app.include_router(codec.router)
     app.include_router(absences.router)
+    app.include_router(staff_import.router)
     if settings.dev:
         app.include_router(dev.router)
     return app

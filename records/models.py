@@ -108,6 +108,13 @@ class Staff(Base):
     band: Mapped[str | None] = mapped_column(String(20))
     ethnic_group: Mapped[str | None] = mapped_column(String(80))
     disability: Mapped[str | None] = mapped_column(String(40))
+    # From the ESR staff-in-post extract (services/staff_import.py). A leaver keeps their row
+    # (their cases and the equality figures still need them); left_on says since when.
+    assignment_number: Mapped[str | None] = mapped_column(String(30))
+    position: Mapped[str | None] = mapped_column(String(200))
+    cost_centre: Mapped[str | None] = mapped_column(String(60))
+    start_date: Mapped[date | None] = mapped_column(Date)
+    left_on: Mapped[date | None] = mapped_column(Date)
 
 
 class PolicyVersion(Base):
@@ -558,3 +565,15 @@ class SetPasswordLink(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[datetime]
     used_at: Mapped[datetime | None]
+
+
+class StaffImportMapping(Base):
+    """An organisation's own names for the ESR extract's columns (records/esr.py has the
+    shipped default); one row per organisation that has changed it."""
+
+    __tablename__ = "staff_import_mappings"
+
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), primary_key=True)
+    columns: Mapped[dict[str, Any]]
+    updated_by: Mapped[str] = mapped_column(String(80))
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)

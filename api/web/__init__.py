@@ -14,6 +14,7 @@ from api.web import (
     policies,
     reports,
     set_password,
+    staff_admin,
     team,
 )
 
@@ -23,5 +24,16 @@ STATIC = Path(__file__).parent.parent / "static"
 def install(app: FastAPI) -> None:
     """Add the pages and the static files (htmx, the style sheet) to the app."""
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    for module in (auth, oidc, cases, attendance, team, overview, policies, reports, set_password):
+    for module in (
+        auth,
+        oidc,
+        cases,
+        attendance,
+        team,
+        overview,
+        policies,
+        reports,
+        set_password,
+        staff_admin,
+    ):
         app.include_router(module.router)

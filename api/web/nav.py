@@ -7,6 +7,7 @@ from services.access import (
     CASE_WORKERS,
     POLICY_PUBLISHERS,
     REPORT_VIEWERS,
+    STAFF_EDITORS,
     Principal,
 )
 
@@ -48,6 +49,8 @@ def nav_links(principal: Principal, dev: bool) -> list[NavLink]:
     if principal.has_any(REPORT_VIEWERS):
         links.append(NavLink("/reports", "Reports"))
     links.append(NavLink("/policies", "Policies"))
+    if principal.has_any(STAFF_EDITORS):
+        links.append(NavLink("/admin/staff", "Staff directory"))
     if dev:
         links.append(NavLink("/dev/outbox", "Dev outbox"))
     return links
