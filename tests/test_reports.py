@@ -10,10 +10,11 @@ from datetime import UTC, date, datetime
 import httpx
 import pytest
 from asgi_lifespan import LifespanManager
+from sqlalchemy import update
 
 from api.main import create_app
 from records.database import Database
-from records.models import Case, CaseClosure, RootCauseCode, StageInterval, TimeEntry
+from records.models import Case, CaseClosure, RootCauseCode, Staff, StageInterval, TimeEntry
 from records.people import StaffEntry, upsert_staff
 from records.reporting.table import CrossTab, Report
 from services.access import Principal
@@ -539,6 +540,44 @@ async def test_wres_indicator_3_and_wdes_metric_3(database: Database) -> None:
         "entrants": 1.0,
         "likelihood": 0.2,
     }
+
+
+@pytest.mark.asyncio
+async def test_wres_headcount_is_the_staff_in_post_on_the_last_day(database: Database) -> None:
+    # NHS England, WRES technical guidance, indicator 3: the denominator is the headcount of
+    # each group in the workforce at the snapshot date (31 March for the annual return),
+    # here the window's last day, 31 December 2026. ESR's leaving date is the last day of
+    # employment, so someone leaving on that day is still in post; the entrants are whoever
+    # entered the formal process in the window, leavers included.
+    people = await data_set_2(database)
+    async with database.transaction() as session:
+        for employee, left in (
+            ("E1001", date(2026, 8, 1)),  # BME entrant (c1): left, still an entrant
+            ("E3004", date(2026, 6, 30)),  # white: left before the snapshot
+            ("E3005", date(2026, 12, 31)),  # white: leaves on the snapshot day, in post
+        ):
+            await session.execute(
+                update(Staff).where(Staff.employee_id == employee).values(left_on=left)
+            )
+        session.add(
+            # white, starts after the window: not yet in the workforce on 31 December
+            Staff(
+                organisation_id=people.organisation.id,
+                employee_id="E3009",
+                ethnic_group="White British",
+                start_date=date(2027, 2, 1),
+            )
+        )
+    report = await run(database, people, "wres", YEAR_2026)
+    # BME headcount 4 - E1001 = 3, entrants still E1001 and E3001 = 2 -> 2/3
+    # white headcount 5 - E3004 (E3005 stays, E3009 not counted) = 4, entrant E2001 -> 1/4
+    # relative likelihood (2/3) / (1/4) = 8/3 = 2.67 (two places)
+    assert [(r["group"], r["headcount"], r["entrants"]) for r in report.rows] == [
+        ("bme", 3, 2.0),
+        ("white", 4, 1.0),
+        ("unknown", 2, 2.0),
+    ]
+    assert report.headline["relative_likelihood"] == 2.67
 
 
 async def check_wdes_metric_3(database: Database, people: People) -> None:

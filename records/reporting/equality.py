@@ -4,21 +4,24 @@ WRES 3: the relative likelihood of BME staff entering a formal disciplinary inve
 compared with white staff = (BME entrants ÷ BME headcount) ÷ (white entrants ÷ white
 headcount). WDES 3: the same for disabled vs non-disabled staff entering the formal
 capability process. An entrant is a member of staff whose case entered one of the stages
-below in the window (counted once however many cases). Headcount is today's staff
-directory: it keeps no history. Staff whose ethnicity or disability is not known are counted
-and shown as "unknown", never dropped, and are left out of the ratio (it compares two known
-groups, as the standards do). With a two-year window the entrants of each year are shown
-and their yearly average is used.
+below in the window (counted once however many cases). Headcount is the staff in post on
+the window's last day, the standards' snapshot ("as at 31 March"): a leaver (left_on before
+that day) or a starter after it is not counted, though a leaver who entered the process in
+the window still counts as an entrant; the directory keeps no other history. Staff whose
+ethnicity or disability is not known are counted and shown as "unknown", never dropped,
+and are left out of the ratio (it compares two known groups, as the standards do). With a
+two-year window the entrants of each year are shown and their yearly average is used.
 """
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
+from policies.calendar import LONDON
 from records.models import Case, Staff, StageInterval
 from records.reporting.kpis import ReportError, case_of_stay
 from records.reporting.sql import at
@@ -74,6 +77,11 @@ WDES3 = Measure(
 )
 
 
+def snapshot_day(end: datetime) -> date:
+    """The window's last day in London (the window ends at the start of the next)."""
+    return (end - timedelta(microseconds=1)).astimezone(LONDON).date()
+
+
 def years(end: datetime, window: str) -> list[tuple[datetime, datetime]]:
     if window not in ("1y", "2y"):
         raise ReportError("window: use 1y (one year) or 2y (two-year rolling average).")
@@ -81,6 +89,16 @@ def years(end: datetime, window: str) -> list[tuple[datetime, datetime]]:
     if window == "2y":
         spans.insert(0, (end - timedelta(days=730), end - timedelta(days=365)))
     return spans
+
+
+def in_post_on(day: date) -> ColumnElement[bool]:
+    """Directory rows of people employed on `day`; ESR's leaving date is the last day of
+    employment, so someone leaving on `day` is still in post. An unknown start counts as in
+    post."""
+    return and_(
+        or_(Staff.start_date.is_(None), Staff.start_date <= day),
+        or_(Staff.left_on.is_(None), Staff.left_on >= day),
+    )
 
 
 def _entered(stages: tuple[tuple[str, str], ...]) -> ColumnElement[bool]:
@@ -102,14 +120,21 @@ async def relative_likelihood(
     # Grouped over subqueries' columns: PostgreSQL would not match a GROUP BY expression
     # carrying bound parameters to the same expression in the select list.
     directory = (
-        select(Staff.organisation_id, Staff.employee_id, measure.classify.label("grp"))
+        select(
+            Staff.organisation_id,
+            Staff.employee_id,
+            measure.classify.label("grp"),
+            in_post_on(snapshot_day(end)).label("in_post"),
+        )
         .where(organisation_ids)
         .subquery("directory")
     )
     headcount: dict[str, int] = {
         group: count
         for group, count in await session.execute(
-            select(directory.c.grp, func.count()).group_by(directory.c.grp)
+            select(directory.c.grp, func.count())
+            .where(directory.c.in_post)
+            .group_by(directory.c.grp)
         )
     }
     entrants_by_year: list[dict[str, int]] = []
