@@ -14,7 +14,6 @@ from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.workflow import UpdateMethodMultiParam
 
-from activities.recording import project
 from activities.types import CaseSnapshot
 from codec import KeyStore
 from policies.calendar import LONDON, due_instant
@@ -33,6 +32,7 @@ from records.cases import (
 )
 from records.database import Database
 from records.models import AuditEntry, Case, CaseAccess, CaseParty, Note, User
+from records.projection import project
 from services.access import (
     CASE_READERS,
     CASE_WORKERS,
