@@ -13,7 +13,7 @@ from activities.types import RECORD_CASE_EVENT, CaseEventRecord
 from records.database import Database
 from records.projection import NoRowYet, record_event
 
-# The API starts a case's workflow before it commits the case's row (services/cases.py),
+# The API starts a case's workflow before it commits the case's row (services/case_opening.py),
 # so the first event can arrive a moment before the row: wait for it here, briefly, rather
 # than fail the attempt and wait for Temporal's first retry (a second later).
 ROW_WAIT_SECONDS = 5.0

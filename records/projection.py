@@ -1,7 +1,7 @@
 """The read model a case's events move: its row, its event list, its stage stays and closure.
 
 The recording activity (activities/recording.py) writes through this module and the case
-service (services/cases.py) moves its answer with `project`, so both depend on records
+service (services/case_steps.py) moves its answer with `project`, so both depend on records
 and neither on the other. The event and snapshot are described here by what is read of them
 (activities/types.py has the dataclasses the workflow sends), as records imports no activity.
 """

@@ -15,14 +15,12 @@ from typing import Annotated
 
 import jwt
 from fastapi import Depends, Request, Response
-from sqlalchemy import select
 from starlette.datastructures import FormData
 
 from api.deps import get_database, get_settings
 from api.security import ALGORITHM
-from records.models import User
-from services.access import Principal, principal_of
-from services.signin import is_revoked
+from services.access import Principal
+from services.signin import signed_in_principal
 from settings import Settings
 
 COOKIE = "ercase_session"
@@ -99,13 +97,9 @@ async def web_user(request: Request) -> Principal:
     session = read_session(request)
     if session is None or session.username is None:
         raise SignInRequired
-    if await is_revoked(get_database(request), session.jti):
+    principal = await signed_in_principal(get_database(request), session.jti, session.username)
+    if principal is None:
         raise SignInRequired
-    async with get_database(request).sessions() as db:
-        user = await db.scalar(select(User).where(User.username == session.username))
-    if user is None or not user.active:
-        raise SignInRequired
-    principal = principal_of(user)
     # The layout shows who is signed in and puts the CSRF token into every form.
     request.state.principal = principal
     request.state.csrf = session.csrf
