@@ -1,4 +1,5 @@
-"""Dependencies: settings, the database, the Temporal client, and the current user."""
+"""Dependencies: settings, the database, the Temporal client, the current user, and the case
+services for them."""
 
 from typing import Annotated
 
