@@ -22,6 +22,7 @@ from activities.types import (
 )
 from policies.durations import as_timedelta, describe
 from policies.schema import PolicyDefinition, duration
+from records.audit import append_audit
 from records.cases import (
     NewCase,
     allocate_reference,
@@ -30,7 +31,7 @@ from records.cases import (
     new_case_row,
 )
 from records.database import Database
-from records.models import AttendanceTrigger, AuditEntry, Case, PolicyVersion, User
+from records.models import AttendanceTrigger, Case, PolicyVersion, User
 
 SICKNESS = "sickness"
 MONITOR = "attendance-monitor"  # who opened the case, on the case and in the audit log
@@ -243,14 +244,13 @@ class AttendanceActivities:
             )
         )
         session.add(case)
-        session.add(
-            AuditEntry(
-                organisation_id=request.organisation_id,
-                username=MONITOR,
-                action="case.open",
-                case_id=reference,
-                detail={"triggers": [f["trigger"] for f in request.firings]},
-            )
+        append_audit(
+            session,
+            organisation_id=request.organisation_id,
+            username=MONITOR,
+            action="case.open",
+            case_id=reference,
+            detail={"triggers": [f["trigger"] for f in request.firings]},
         )
         await session.flush()
         return case, None

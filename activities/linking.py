@@ -6,9 +6,10 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.types import OPEN_LINKED_CASE, LinkedCase, LinkedCaseRequest
+from records.audit import append_audit
 from records.cases import NewCase, allocate_reference, current_policy, find_staff, new_case_row
 from records.database import Database
-from records.models import AuditEntry, Case, PolicyVersion
+from records.models import Case, PolicyVersion
 
 
 class LinkingActivities:
@@ -72,14 +73,13 @@ class LinkingActivities:
             )
         )
         session.add(case)
-        session.add(
-            AuditEntry(
-                organisation_id=parent.organisation_id,
-                username=request.actor,
-                action="case.open",
-                case_id=reference,
-                detail={"linked_to": parent.id},
-            )
+        append_audit(
+            session,
+            organisation_id=parent.organisation_id,
+            username=request.actor,
+            action="case.open",
+            case_id=reference,
+            detail={"linked_to": parent.id},
         )
         await session.flush()
         return case

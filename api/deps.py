@@ -1,4 +1,5 @@
-"""Dependencies: settings, the database, the Temporal client, and the current user."""
+"""Dependencies: settings, the database, the Temporal client, the current user, and the case
+services for them."""
 
 from typing import Annotated
 
@@ -8,11 +9,15 @@ from temporalio.client import Client
 
 from api.security import token_claims
 from records.database import Database
-from services.access import Principal, principal_of
-from services.cases import CaseCommands
+from services.access import Principal
+from services.case_context import CaseContext
+from services.case_opening import CaseOpening
+from services.case_people import CasePeople
+from services.case_queries import CaseQueries
+from services.case_records import CaseRecords
+from services.case_steps import CaseSteps
 from services.errors import Unavailable
-from services.signin import revoked
-from services.user_admin import active_account
+from services.signin import signed_in_principal
 from settings import Settings
 from temporal_client import connect
 
@@ -59,15 +64,12 @@ async def get_current_user(
     )
     if claims is None:
         raise unauthorised
-    async with get_database(request).sessions() as session:
-        if await revoked(session, claims.jti):
-            raise unauthorised
-        user = await active_account(session, claims.username)
-    if user is None:
+    principal = await signed_in_principal(get_database(request), claims.jti, claims.username)
+    if principal is None:
         raise unauthorised
     # Signing out revokes this token: the route reads it from here.
     request.state.token_claims = claims
-    return principal_of(user)
+    return principal
 
 
 CurrentUser = Annotated[Principal, Depends(get_current_user)]
@@ -78,8 +80,9 @@ def require_role(principal: Principal, roles: frozenset[str], doing: str) -> Non
         raise HTTPException(status.HTTP_403_FORBIDDEN, f"Your role does not allow you to {doing}.")
 
 
-def get_case_commands(request: Request, principal: CurrentUser) -> CaseCommands:
-    return CaseCommands(
+def case_context(request: Request, principal: Principal) -> CaseContext:
+    """The case services' view of this request; the web pages build theirs here too."""
+    return CaseContext(
         database=get_database(request),
         client=request.app.state.temporal,
         task_queue=get_settings(request).task_queue,
@@ -88,4 +91,28 @@ def get_case_commands(request: Request, principal: CurrentUser) -> CaseCommands:
     )
 
 
-Cases = Annotated[CaseCommands, Depends(get_case_commands)]
+def get_case_queries(request: Request, principal: CurrentUser) -> CaseQueries:
+    return CaseQueries(case_context(request, principal))
+
+
+def get_case_opening(request: Request, principal: CurrentUser) -> CaseOpening:
+    return CaseOpening(case_context(request, principal))
+
+
+def get_case_steps(request: Request, principal: CurrentUser) -> CaseSteps:
+    return CaseSteps(case_context(request, principal))
+
+
+def get_case_records(request: Request, principal: CurrentUser) -> CaseRecords:
+    return CaseRecords(case_context(request, principal))
+
+
+def get_case_people(request: Request, principal: CurrentUser) -> CasePeople:
+    return CasePeople(case_context(request, principal))
+
+
+Queries = Annotated[CaseQueries, Depends(get_case_queries)]
+Opening = Annotated[CaseOpening, Depends(get_case_opening)]
+Steps = Annotated[CaseSteps, Depends(get_case_steps)]
+Records = Annotated[CaseRecords, Depends(get_case_records)]
+People = Annotated[CasePeople, Depends(get_case_people)]

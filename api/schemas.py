@@ -58,7 +58,8 @@ class ActionIn(_Input):
 
 
 class PauseIn(_Input):
-    reason: str = Field(min_length=1, max_length=2000)
+    # A blank reason is refused by the case service (services/case_steps.py), for every caller.
+    reason: str = Field(max_length=2000)
     request_id: str | None = Field(default=None, min_length=1, max_length=100)
 
 

@@ -11,7 +11,8 @@ Everything runs on loopback and belongs to this harness, so it may break it at w
 - the worker as its own OS process (`python -m cli worker`, configured by ERCASE_*) —
   SIGKILLed on a timetable and started again at once.
 
-Meanwhile cases are opened and stepped through the service layer the API uses (CaseCommands),
+Meanwhile cases are opened and stepped through the service layer the API uses
+(services/case_opening.py, services/case_steps.py),
 each step with a request id and retried until it is answered, as a browser retry would be.
 Each case follows one of four scripts (close at once; advance after the reminder; advance
 after the breach; never touched). Afterwards the harness works out, independently of the
@@ -64,7 +65,9 @@ from records.migrate import upgrade
 from records.models import Case, CaseEvent, OutboxMessage, PolicyVersion
 from records.people import StaffEntry, create_user, get_or_create_organisation, upsert_staff
 from services.access import Principal
-from services.cases import CaseCommands, OpenCase
+from services.case_context import CaseContext
+from services.case_opening import CaseOpening, OpenCase
+from services.case_steps import CaseSteps
 from temporal_client import data_converter
 from workflows import workflow_id
 from workflows.case_process import CaseProcess
@@ -442,11 +445,12 @@ async def _retry(what: Callable[[], Awaitable[Any]], limit: float) -> Any:
 
 
 async def _drive_case(
-    commands: CaseCommands, index: int, script: Script, start: float, unit: int
+    context: CaseContext, index: int, script: Script, start: float, unit: int
 ) -> Opened:
     await asyncio.sleep(max(0.0, start - time.monotonic()))
     case = await _retry(
-        lambda: commands.open(OpenCase("disciplinary", "C1", f"chaos case {index}")), 120
+        lambda: CaseOpening(context).open(OpenCase("disciplinary", "C1", f"chaos case {index}")),
+        120,
     )
     opened_at = time.monotonic()
     for number, (units, action) in enumerate(script.steps, start=1):
@@ -457,7 +461,7 @@ async def _drive_case(
         async def step(
             action: str = action, data: dict[str, Any] = data, rid: str = request_id
         ) -> Any:
-            return await commands.act(case.id, action, data, rid)
+            return await CaseSteps(context).act(case.id, action, data, rid)
 
         await _retry(step, 240)
     return Opened(case.id, script)
@@ -737,7 +741,7 @@ async def run_chaos(plan: ChaosPlan, say: Callable[[str], None] = print) -> Chao
         async def client_factory() -> Client:
             return client
 
-        commands = CaseCommands(
+        context = CaseContext(
             database,
             client_factory,
             TASK_QUEUE,
@@ -775,7 +779,7 @@ async def run_chaos(plan: ChaosPlan, say: Callable[[str], None] = print) -> Chao
 
         spacing = plan.open_over / max(1, plan.cases - 1)
         drivers = [
-            _drive_case(commands, n, SCRIPTS[n % len(SCRIPTS)], began + n * spacing, plan.unit)
+            _drive_case(context, n, SCRIPTS[n % len(SCRIPTS)], began + n * spacing, plan.unit)
             for n in range(plan.cases)
         ]
         results, _ = await asyncio.gather(

@@ -21,15 +21,17 @@ from typing import Any
 from activities.recording import RecordingActivities
 from activities.types import CaseEventRecord
 from bench import step_latency
-from services.cases import CaseCommands
+from services.case_context import CaseContext
+from services.case_opening import CaseOpening
+from services.case_steps import CaseSteps
 
 PARTS: list[tuple[type, str, str]] = [
-    (CaseCommands, "_step", "step: the service, access check to audit"),
-    (CaseCommands, "get", "step: one access check (twice a step)"),
-    (CaseCommands, "_execute", "step: the engine round trip (update, activity, reply)"),
-    (CaseCommands, "_open_together", "opening: the service, checks to audit"),
-    (CaseCommands, "_check_and_number", "opening: checks, reference and key transaction"),
-    (CaseCommands, "_start_all", "opening: start_workflow"),
+    (CaseSteps, "_step", "step: the service, access check to audit"),
+    (CaseContext, "visible", "step: one access check (twice a step)"),
+    (CaseSteps, "_execute", "step: the engine round trip (update, activity, reply)"),
+    (CaseOpening, "_open_together", "opening: the service, checks to audit"),
+    (CaseOpening, "_check_and_number", "opening: checks, reference and key transaction"),
+    (CaseOpening, "_start_all", "opening: start_workflow"),
 ]
 
 

@@ -8,6 +8,9 @@ row stores its position (`seq`), the previous row's hash and
 sha256(previous hash + the row's canonical content). The database refuses UPDATE and DELETE
 on the table (triggers made by migration 0007); `verify` finds what someone with enough
 rights to get past them changed.
+
+`append_audit` is the one way a row is written: no other module builds an AuditEntry
+(tests/test_import_rules.py keeps it so), so what a row holds is decided here.
 """
 
 import hashlib
@@ -26,6 +29,32 @@ from records.models import AuditChain, AuditEntry, utcnow
 GENESIS = "0" * 64
 CHAIN_ROW = 1
 CONTENT = ("seq", "at", "organisation_id", "username", "action", "case_id", "client_address")
+
+
+def append_audit(
+    session: AsyncSession | Session,
+    *,
+    action: str,
+    organisation_id: int | None,
+    username: str | None,
+    case_id: str | None = None,
+    client_address: str | None = None,
+    detail: Mapping[str, Any] | None = None,
+) -> None:
+    """Add one row to the log; it is chained when the session flushes (below).
+
+    `username` is None for what the system does by itself (a purge, a reshred).
+    """
+    session.add(
+        AuditEntry(
+            organisation_id=organisation_id,
+            username=username,
+            action=action,
+            case_id=case_id,
+            client_address=client_address,
+            detail=dict(detail or {}),
+        )
+    )
 
 
 def canonical(row: Mapping[str, Any]) -> bytes:

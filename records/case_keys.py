@@ -49,7 +49,8 @@ class CaseKeys:
         case's reference, before the workflow starts, so the start input is sealed with it."""
         ids = list(case_ids)
         # A reference just drawn may have a key already: made by a process left under it by an
-        # opening that failed (see CaseCommands._start_one). The case takes over that key.
+        # opening that failed (see services/case_opening.py, _start_one). The case takes over
+        # that key.
         kept = set(await session.scalars(select(CaseKey.case_id).where(CaseKey.case_id.in_(ids))))
         made = [self._new_key(case_id) for case_id in ids if case_id not in kept]
         session.add_all(row for row, _ in made)

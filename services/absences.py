@@ -23,9 +23,10 @@ from temporalio.service import RPCError
 
 from policies.attendance import Episode, figures, period_days, spells
 from policies.calendar import LONDON, count_working_days
+from records.audit import append_audit
 from records.cases import current_policy
 from records.database import Database
-from records.models import Absence, AttendanceTrigger, AuditEntry, Case, Staff
+from records.models import Absence, AttendanceTrigger, Case, Staff
 from services.access import CASE_READERS, STAFF_EDITORS, Principal, visible_cases
 from services.errors import Forbidden, Invalid, NotFound, RowsInvalid, Unavailable
 from services.rows import ParsedRows, read_rows
@@ -185,17 +186,16 @@ class AbsenceCommands:
             if problems:
                 raise RowsInvalid(sorted(problems, key=lambda problem: _row_order(problem["row"])))
             result = await self._upsert(session, [row for _, row in seen.values()], source)
-            session.add(
-                AuditEntry(
-                    organisation_id=organisation_id,
-                    username=self.principal.username,
-                    action=f"absences.{source}",
-                    detail={
-                        "created": result.created,
-                        "updated": result.updated,
-                        "unchanged": result.unchanged,
-                    },
-                )
+            append_audit(
+                session,
+                organisation_id=organisation_id,
+                username=self.principal.username,
+                action=f"absences.{source}",
+                detail={
+                    "created": result.created,
+                    "updated": result.updated,
+                    "unchanged": result.unchanged,
+                },
             )
         await self._tell_monitors(result.employees)
         return result
@@ -346,13 +346,12 @@ class AbsenceCommands:
                 )
             }
             found = await current_policy(session, organisation_id, "sickness")
-            session.add(
-                AuditEntry(
-                    organisation_id=organisation_id,
-                    username=self.principal.username,
-                    action="attendance.read",
-                    detail={"employee_id": employee_id},
-                )
+            append_audit(
+                session,
+                organisation_id=organisation_id,
+                username=self.principal.username,
+                action="attendance.read",
+                detail={"employee_id": employee_id},
             )
         episodes = [Episode(absence.first_day, absence.last_day) for absence in absences]
         # A case this reader may not see (restricted, another team's, one they are a party to)

@@ -18,9 +18,10 @@ they may not see is there.
 from dataclasses import dataclass, field
 
 from sqlalchemy import ColumnElement, Select, and_, exists, false, or_, select, true
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from records.models import Case, CaseAccess, CaseParty, Staff, User
-from services.errors import Forbidden
+from services.errors import Forbidden, NotFound
 
 CASE_READERS = frozenset({"advisor", "manager", "hr_director", "auditor", "admin"})
 CASE_WORKERS = frozenset({"advisor", "manager", "admin"})
@@ -115,6 +116,14 @@ REPORT_VIEWERS = frozenset({"hr_director", "auditor", "manager", "admin"})
 # No role spans organisations yet; until one does, an admin may see figures across them all.
 NATIONAL_REPORT_VIEWERS = frozenset({"admin"})
 ROOT_CAUSE_EDITORS = POLICY_PUBLISHERS
+
+
+async def visible_case(session: AsyncSession, principal: Principal, case_id: str) -> Case:
+    """The case, if this person may know it exists; otherwise the same 404 as for no case."""
+    case = await session.scalar(visible_cases(principal).where(Case.id == case_id))
+    if case is None:
+        raise NotFound(f"There is no case {case_id} that you can see.")
+    return case
 
 
 def report_scope(principal: Principal, national: bool = False) -> ColumnElement[bool]:

@@ -16,8 +16,10 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from policies.calendar import END_OF_DAY, LONDON
-from records.models import AuditEntry, Case, User
-from services.access import principal_of, visible_cases
+from records.audit import append_audit
+from records.database import Database
+from records.models import Case, User
+from services.access import Principal, principal_of, visible_cases
 
 TOKEN_BYTES = 32  # 43 URL-safe characters; the column holds 64
 REFRESH = "PT1H"
@@ -32,15 +34,38 @@ def feed_url(public_url: str, token: str) -> str:
     return f"{public_url.rstrip('/')}/calendar/{token}.ics"
 
 
-async def set_token(session: AsyncSession, user: User, *, revoke_only: bool = False) -> str | None:
+async def feed_token(database: Database, principal: Principal, *, fresh: bool) -> str:
+    """The person's feed token: a new one if `fresh` or they have none yet (the old URL stops
+    working at once)."""
+    async with database.transaction() as session:
+        user = await _own(session, principal)
+        token = None if fresh else user.calendar_token
+        if token is None:
+            token = await _set_token(session, user)
+    assert token is not None
+    return token
+
+
+async def revoke_token(database: Database, principal: Principal) -> None:
+    """No feed URL at all until the person asks for one again."""
+    async with database.transaction() as session:
+        await _set_token(session, await _own(session, principal), revoke_only=True)
+
+
+async def _own(session: AsyncSession, principal: Principal) -> User:
+    user = await session.scalar(select(User).where(User.username == principal.username))
+    assert user is not None  # the principal was loaded from this row a moment ago
+    return user
+
+
+async def _set_token(session: AsyncSession, user: User, *, revoke_only: bool = False) -> str | None:
     """Give the user a fresh token (or none): the old URL stops working either way."""
     user.calendar_token = None if revoke_only else new_token()
-    session.add(
-        AuditEntry(
-            organisation_id=user.organisation_id,
-            username=user.username,
-            action="calendar.revoked" if revoke_only else "calendar.token_issued",
-        )
+    append_audit(
+        session,
+        organisation_id=user.organisation_id,
+        username=user.username,
+        action="calendar.revoked" if revoke_only else "calendar.token_issued",
     )
     return user.calendar_token
 
@@ -55,9 +80,16 @@ class FeedEvent:
 
 
 async def feed_for_token(
-    session: AsyncSession, token: str, public_url: str, client_address: str | None
+    database: Database, token: str, public_url: str, client_address: str | None
 ) -> str | None:
     """The feed for this token, or None if no active user holds it. Each read is audited."""
+    async with database.transaction() as session:
+        return await _feed(session, token, public_url, client_address)
+
+
+async def _feed(
+    session: AsyncSession, token: str, public_url: str, client_address: str | None
+) -> str | None:
     user = await session.scalar(
         select(User).where(User.calendar_token == token, User.active.is_(True))
     )
@@ -71,14 +103,13 @@ async def feed_for_token(
             .order_by(Case.id)
         )
     )
-    session.add(
-        AuditEntry(
-            organisation_id=user.organisation_id,
-            username=user.username,
-            action="calendar.feed",
-            client_address=client_address,
-            detail={"cases": [case.id for case in cases]},
-        )
+    append_audit(
+        session,
+        organisation_id=user.organisation_id,
+        username=user.username,
+        action="calendar.feed",
+        client_address=client_address,
+        detail={"cases": [case.id for case in cases]},
     )
     base = public_url.rstrip("/")
     return render_feed(

@@ -11,7 +11,7 @@ from datetime import date, datetime, time
 from typing import Any
 
 from policies.calendar import LONDON
-from services.cases import OpenCase
+from services.case_opening import OpenCase
 from services.errors import Invalid
 from services.rows import ParsedRows, read_rows
 

@@ -13,7 +13,9 @@ from records.models import Organisation
 from records.people import StaffEntry, create_user, get_or_create_organisation, upsert_staff
 from services.absences import AbsenceCommands, parse_json
 from services.access import Principal
-from services.cases import CaseCommands, OpenCase
+from services.case_context import CaseContext
+from services.case_opening import CaseOpening, OpenCase
+from services.case_steps import CaseSteps
 
 # The demo users' published password; they exist only with ERCASE_DEV=true (bandit B105).
 DEMO_PASSWORD = "demo"  # nosec B105
@@ -139,7 +141,7 @@ async def seed_demo(
         await upsert_staff(session, organisation.id, demo_staff())
         organisation_id = organisation.id
 
-    def as_user(username: str) -> CaseCommands:
+    def as_user(username: str) -> CaseContext:
         roles = next(roles for name, _, roles in DEMO_USERS if name == username)
         principal = Principal(
             username,
@@ -148,12 +150,14 @@ async def seed_demo(
             team="ER advisory" if "advisor" in roles else None,
             divisions=frozenset(DIVISIONS) if "manager" in roles else frozenset(),
         )
-        return CaseCommands(database, client, task_queue, principal)
+        return CaseContext(database, client, task_queue, principal)
 
     alice, bob = as_user("alice"), as_user("bob")
-    await alice.open(OpenCase("disciplinary", "E10002", "Repeated lateness for night shifts"))
+    await CaseOpening(alice).open(
+        OpenCase("disciplinary", "E10002", "Repeated lateness for night shifts")
+    )
 
-    investigation = await alice.open(
+    investigation = await CaseOpening(alice).open(
         OpenCase("disciplinary", "E10015", "Alleged falsification of timesheets", "urgent")
     )
     terms = {
@@ -166,16 +170,18 @@ async def seed_demo(
         "jc_substitution": "No",
         "jc_mitigation": "New rota system introduced that month",
     }
-    await alice.act(investigation.id, "refer_to_investigation", terms, None)
+    await CaseSteps(alice).act(investigation.id, "refer_to_investigation", terms, None)
 
-    hearing = await bob.open(OpenCase("disciplinary", "E10023", "Inappropriate conduct on ward"))
-    await bob.act(hearing.id, "refer_to_investigation", terms, None)
+    hearing = await CaseOpening(bob).open(
+        OpenCase("disciplinary", "E10023", "Inappropriate conduct on ward")
+    )
+    await CaseSteps(bob).act(hearing.id, "refer_to_investigation", terms, None)
     report = {"report_summary": "Case to answer", "recommendation": "Formal hearing"}
-    await bob.act(hearing.id, "submit_report", report, None)
+    await CaseSteps(bob).act(hearing.id, "submit_report", report, None)
 
     # Brought in from a spreadsheet: its real dates put the investigation well past due.
     now = datetime.now(UTC)
-    await bob.open(
+    await CaseOpening(bob).open(
         OpenCase(
             "disciplinary",
             "E10031",
@@ -187,11 +193,17 @@ async def seed_demo(
         )
     )
 
-    paused = await alice.open(OpenCase("disciplinary", "E10044", "Unauthorised absence"))
-    await alice.pause(paused.id, "Employee signed off sick; hearing cannot proceed", None)
+    paused = await CaseOpening(alice).open(
+        OpenCase("disciplinary", "E10044", "Unauthorised absence")
+    )
+    await CaseSteps(alice).pause(
+        paused.id, "Employee signed off sick; hearing cannot proceed", None
+    )
 
-    closed = await alice.open(OpenCase("disciplinary", "E10007", "Uniform policy"))
-    await alice.act(closed.id, "informal_resolution", {"outcome": "Informal advice given"}, None)
+    closed = await CaseOpening(alice).open(OpenCase("disciplinary", "E10007", "Uniform policy"))
+    await CaseSteps(alice).act(
+        closed.id, "informal_resolution", {"outcome": "Informal advice given"}, None
+    )
 
     # The absence feed: attendance monitoring opens the sickness cases these reach.
     feed = AbsenceCommands(database, client, task_queue, alice.principal)

@@ -14,11 +14,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from records.audit import append_audit
 from records.database import Database
-from records.models import AuditEntry, Document
-from services.access import CASE_WORKERS, Principal
-from services.cases import visible_case
+from records.models import Document
+from services.access import CASE_WORKERS, Principal, visible_case
 from services.errors import Forbidden, Invalid, NotFound
 
 MAX_DOCUMENT_BYTES = 20 * 1024 * 1024
@@ -130,7 +131,7 @@ class CaseDocuments:
             )
             session.add(document)
             await session.flush()
-            session.add(self._audit("case.document.add", case_id, document))
+            self._audit(session, "case.document.add", case_id, document)
             # The file is written inside the transaction: if it cannot be, no row points at it.
             path.write_bytes(content)
         return document
@@ -145,11 +146,12 @@ class CaseDocuments:
             path = self.folder / document.stored_name if document else None
             if document is None or path is None or not path.is_file():
                 raise NotFound(f"Case {case_id} has no document {document_id}.")
-            session.add(self._audit("case.document.download", case_id, document))
+            self._audit(session, "case.document.download", case_id, document)
         return document, path
 
-    def _audit(self, action: str, case_id: str, document: Document) -> AuditEntry:
-        return AuditEntry(
+    def _audit(self, session: AsyncSession, action: str, case_id: str, document: Document) -> None:
+        append_audit(
+            session,
             organisation_id=self.principal.organisation_id,
             username=self.principal.username,
             action=action,

@@ -10,8 +10,9 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from records.audit import append_audit
 from records.database import Database
-from records.models import AuditEntry, Organisation
+from records.models import Organisation
 from services.errors import Conflict, Invalid, NotFound
 
 # The UK's three bank-holiday calendars: NHS Scotland boards and Northern Ireland's HSC
@@ -69,13 +70,12 @@ async def add_organisation(
         organisation = Organisation(code=code, name=name, holiday_region=holiday_region)
         session.add(organisation)
         await session.flush()
-        session.add(
-            AuditEntry(
-                organisation_id=organisation.id,
-                username=actor,
-                action="organisation.create",
-                detail={"code": code, "holiday_region": holiday_region},
-            )
+        append_audit(
+            session,
+            organisation_id=organisation.id,
+            username=actor,
+            action="organisation.create",
+            detail={"code": code, "holiday_region": holiday_region},
         )
         return view_of(organisation)
 

@@ -1,14 +1,48 @@
-"""Publishing a new version of a case-type definition: one rule for the API and the web pages."""
+"""Case-type definitions: reading the stored versions, and publishing a new one: one rule for
+the API and the web pages."""
+
+from collections.abc import Iterable
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from policies.schema import PolicyDefinition
-from records.cases import current_policy
+from records.audit import append_audit
+from records.cases import current_policy, policy_history, policy_version
 from records.database import Database
-from records.models import AuditEntry, PolicyVersion
+from records.models import PolicyVersion
 from services.access import POLICY_PUBLISHERS, Principal
 from services.errors import Conflict, Forbidden
+
+
+async def current_policies(
+    database: Database, organisation_id: int, case_types: Iterable[str]
+) -> list[tuple[str, PolicyDefinition, int]]:
+    """Each case type with its newest policy and version (the shipped one is stored as 1)."""
+    found = []
+    async with database.transaction() as session:
+        for case_type in case_types:
+            current = await current_policy(session, organisation_id, case_type)
+            if current is not None:
+                found.append((case_type, *current))
+    return found
+
+
+async def stored_version(
+    database: Database, organisation_id: int, case_type: str, version: int | None = None
+) -> PolicyVersion | None:
+    """One stored version, or the newest when `version` is None."""
+    async with database.transaction() as session:
+        return await policy_version(session, organisation_id, case_type, version)
+
+
+async def stored_versions(
+    database: Database, organisation_id: int, case_type: str
+) -> list[PolicyVersion]:
+    """Every stored version, oldest first."""
+    async with database.transaction() as session:
+        return await policy_history(session, organisation_id, case_type)
+
 
 # Two owners publishing at once both compute the same next number; the loser tries again.
 ATTEMPTS = 3
@@ -53,12 +87,11 @@ async def _store_next_version(
                 change_note=change_note,
             )
         )
-        session.add(
-            AuditEntry(
-                organisation_id=principal.organisation_id,
-                username=principal.username,
-                action="policy.publish",
-                detail={"case_type": policy.case_type, "version": version},
-            )
+        append_audit(
+            session,
+            organisation_id=principal.organisation_id,
+            username=principal.username,
+            action="policy.publish",
+            detail={"case_type": policy.case_type, "version": version},
         )
     return version

@@ -10,8 +10,9 @@ from datetime import UTC, date, datetime, time, timedelta
 from sqlalchemy import select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from records.audit import append_audit
 from records.database import Database
-from records.models import AuditEntry, RootCauseCode, Staff, StageInterval
+from records.models import RootCauseCode, Staff, StageInterval
 from records.reporting import benchmark, causes, effort, equality, kpis, sql
 from records.reporting.kpis import ReportError, Window
 from records.reporting.table import CrossTab, Report
@@ -161,13 +162,12 @@ class RootCauses:
                 row = RootCauseCode(organisation_id=self.principal.organisation_id, code=code)
                 session.add(row)
             row.label, row.active = label.strip(), active
-            session.add(
-                AuditEntry(
-                    organisation_id=self.principal.organisation_id,
-                    username=self.principal.username,
-                    action="root_cause.save",
-                    detail={"code": code, "label": row.label, "active": active},
-                )
+            append_audit(
+                session,
+                organisation_id=self.principal.organisation_id,
+                username=self.principal.username,
+                action="root_cause.save",
+                detail={"code": code, "label": row.label, "active": active},
             )
         return row
 

@@ -23,11 +23,11 @@ from temporalio.service import RPCError
 
 from policies.retention import retention_ends
 from policies.schema import PolicyDefinition
+from records.audit import append_audit
 from records.case_keys import destroy_case_key
 from records.cases import policy_version
 from records.database import Database
 from records.models import (
-    AuditEntry,
     Case,
     CaseEvent,
     CaseKey,
@@ -38,8 +38,7 @@ from records.models import (
     TimeEntry,
 )
 from records.shred_ledger import Shred, read_shreds, record_shred
-from services.access import Principal
-from services.cases import visible_case
+from services.access import Principal, visible_case
 from services.errors import Conflict, Forbidden, Invalid
 from workflows import workflow_id
 
@@ -69,7 +68,7 @@ async def set_legal_hold(
             session.add(hold)
         else:
             hold.reason, hold.set_by = reason.strip(), principal.username
-        session.add(_audit(principal, "case.legal_hold.set", case_id, address, reason.strip()))
+        _audit(session, principal, "case.legal_hold.set", case_id, address, reason.strip())
         await session.flush()
         return hold
 
@@ -86,7 +85,7 @@ async def clear_legal_hold(
         if hold is None:
             raise Conflict(f"Case {case_id} is not on legal hold.")
         await session.delete(hold)
-        session.add(_audit(principal, "case.legal_hold.cleared", case_id, address, reason.strip()))
+        _audit(session, principal, "case.legal_hold.cleared", case_id, address, reason.strip())
 
 
 async def legal_hold(database: Database, principal: Principal, case_id: str) -> LegalHold | None:
@@ -101,9 +100,15 @@ def _require_holder(principal: Principal) -> None:
 
 
 def _audit(
-    principal: Principal, action: str, case_id: str, address: str | None, reason: str
-) -> AuditEntry:
-    return AuditEntry(
+    session: AsyncSession,
+    principal: Principal,
+    action: str,
+    case_id: str,
+    address: str | None,
+    reason: str,
+) -> None:
+    append_audit(
+        session,
         organisation_id=principal.organisation_id,
         username=principal.username,
         action=action,
@@ -236,14 +241,13 @@ async def _reapply(session: AsyncSession, shred: Shred, now: datetime) -> list[s
         return files
     # A database restored from before the case was opened, or a purge whose key survived.
     await destroy_case_key(session, shred.case_id, now)
-    session.add(
-        AuditEntry(
-            organisation_id=shred.organisation_id,
-            username=None,
-            action="case.key.reshredded",
-            case_id=shred.case_id,
-            detail={"purged_at": shred.purged_at.isoformat()},
-        )
+    append_audit(
+        session,
+        organisation_id=shred.organisation_id,
+        username=None,
+        action="case.key.reshredded",
+        case_id=shred.case_id,
+        detail={"purged_at": shred.purged_at.isoformat()},
     )
     return []
 
@@ -295,14 +299,13 @@ async def _purge_case(
     case.paused_reason = None
     await destroy_case_key(session, case.id, now)
     session.add(CasePurge(case_id=case.id, purged_at=now, retention=retention, counts=counts))
-    session.add(
-        AuditEntry(
-            organisation_id=case.organisation_id,
-            username=None,
-            action=action,
-            case_id=case.id,
-            detail={"retention": retention, **counts},
-        )
+    append_audit(
+        session,
+        organisation_id=case.organisation_id,
+        username=None,
+        action=action,
+        case_id=case.id,
+        detail={"retention": retention, **counts},
     )
     return [document.stored_name for document in documents], counts
 

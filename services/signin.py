@@ -2,16 +2,21 @@
 and revocable tokens (each carries an id, `jti`; signing out records it as revoked)."""
 
 import math
+import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from records.audit import append_audit
 from records.database import Database
-from records.models import AuditEntry, RevokedToken, SignInAttempt, User, utcnow
+from records.models import RevokedToken, SignInAttempt, User, utcnow
 from records.passwords import verify_password
+from records.people import create_user, get_or_create_organisation
+from services.access import Principal, principal_of
 from services.errors import ServiceError
+from services.user_admin import active_account
 from settings import Settings
 
 
@@ -82,13 +87,12 @@ class SignIn:
                 )
             )
             if not ok:
-                session.add(
-                    AuditEntry(
-                        organisation_id=user.organisation_id if user else None,
-                        username=username,
-                        action="auth.sign_in_failed",
-                        client_address=address,
-                    )
+                append_audit(
+                    session,
+                    organisation_id=user.organisation_id if user else None,
+                    username=username,
+                    action="auth.sign_in_failed",
+                    client_address=address,
                 )
         if not ok or user is None:
             raise SignInRefused(WRONG)
@@ -120,9 +124,63 @@ async def revoke(database: Database, jti: str, expires_at: datetime) -> None:
             session.add(RevokedToken(jti=jti, expires_at=expires_at))
 
 
-async def is_revoked(database: Database, jti: str) -> bool:
+async def record_sign_out(
+    database: Database,
+    principal: Principal,
+    jti: str,
+    expires_at: datetime,
+    client_address: str | None,
+) -> None:
+    """Revoke this bearer token (refused from now on) and audit the sign-out."""
+    await revoke(database, jti, expires_at)
+    async with database.transaction() as session:
+        append_audit(
+            session,
+            organisation_id=principal.organisation_id,
+            username=principal.username,
+            action="auth.sign_out",
+            client_address=client_address,
+        )
+
+
+async def accounts_matching(
+    database: Database,
+    email: str | None,
+    username: str | None,
+    create_in: str | None,
+    full_name: str,
+) -> list[User]:
+    """The accounts an identity provider's person matches, by email or username (the caller
+    refuses anything but one). With `create_in` (an organisation's code) and an email, a
+    person matching none gets an account there, with no roles."""
+    matches = [User.email == email] if email else []
+    if username:
+        matches.append(User.username == username)
+    async with database.transaction() as session:
+        users = list(await session.scalars(select(User).where(or_(*matches))))
+        if not users and create_in and email:
+            organisation = await get_or_create_organisation(session, create_in, create_in)
+            user = await create_user(
+                session,
+                organisation,
+                username or email,
+                secrets.token_urlsafe(32),
+                [],
+                full_name,
+                email,
+            )
+            users = [user]
+    return users
+
+
+async def signed_in_principal(database: Database, jti: str, username: str) -> Principal | None:
+    """Who a token or web session (by its id) stands for; None once it is revoked, or the
+    account is gone or inactive. The API and the web pages both ask here."""
     async with database.sessions() as session:
-        return await revoked(session, jti)
+        if await revoked(session, jti):
+            return None
+        user = await active_account(session, username)
+    return None if user is None else principal_of(user)
 
 
 async def revoked(session: AsyncSession, jti: str) -> bool:

@@ -24,6 +24,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from policies.calendar import LONDON
+from records.audit import append_audit
 from records.database import Database
 from records.esr import (
     FIELDS,
@@ -35,7 +36,7 @@ from records.esr import (
     default_mapping,
     read_extract,
 )
-from records.models import AuditEntry, Staff, StaffImportMapping, utcnow
+from records.models import Staff, StaffImportMapping, utcnow
 from services.access import STAFF_EDITORS, Principal
 from services.errors import Conflict, Forbidden, Invalid, RowsInvalid
 
@@ -235,13 +236,12 @@ class StaffImport:
             own.columns = columns
             own.updated_by = self.principal.username
             own.updated_at = utcnow()
-            session.add(
-                AuditEntry(
-                    organisation_id=organisation_id,
-                    username=self.principal.username,
-                    action="staff.import_mapping",
-                    detail={"columns": columns},
-                )
+            append_audit(
+                session,
+                organisation_id=organisation_id,
+                username=self.principal.username,
+                action="staff.import_mapping",
+                detail={"columns": columns},
             )
         return await self.mapping()
 
@@ -271,20 +271,19 @@ class StaffImport:
                 if plan.updates:
                     await session.execute(update(Staff), plan.updates)
                 outcome = plan.outcome
-                session.add(
-                    AuditEntry(
-                        organisation_id=organisation_id,
-                        username=self.principal.username,
-                        action="staff.esr_import",
-                        detail={
-                            "rows": len(rows),
-                            "full": full,
-                            "added": outcome.added,
-                            "changed": outcome.changed,
-                            "left": outcome.left,
-                            "unchanged": outcome.unchanged,
-                        },
-                    )
+                append_audit(
+                    session,
+                    organisation_id=organisation_id,
+                    username=self.principal.username,
+                    action="staff.esr_import",
+                    detail={
+                        "rows": len(rows),
+                        "full": full,
+                        "added": outcome.added,
+                        "changed": outcome.changed,
+                        "left": outcome.left,
+                        "unchanged": outcome.unchanged,
+                    },
                 )
         except IntegrityError:
             # Only another import adding the same people at the same moment gets here.

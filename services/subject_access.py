@@ -15,8 +15,9 @@ from typing import Any
 
 from sqlalchemy import select
 
+from records.audit import append_audit
 from records.database import Database
-from records.models import AuditEntry, Case, CaseEvent, Document, Note, Staff
+from records.models import Case, CaseEvent, Document, Note, Staff
 from services.access import Principal
 from services.errors import Forbidden, NotFound
 
@@ -72,14 +73,13 @@ async def subject_access_archive(
                 select(Document).where(Document.case_id.in_(ids)).order_by(Document.id)
             )
         )
-        session.add(
-            AuditEntry(
-                organisation_id=principal.organisation_id,
-                username=principal.username,
-                action="staff.subject_access",
-                client_address=client_address,
-                detail={"employee_id": employee_id, "cases": ids},
-            )
+        append_audit(
+            session,
+            organisation_id=principal.organisation_id,
+            username=principal.username,
+            action="staff.subject_access",
+            client_address=client_address,
+            detail={"employee_id": employee_id, "cases": ids},
         )
     staff_record = {
         column: getattr(staff, column)

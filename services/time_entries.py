@@ -6,10 +6,10 @@ from datetime import UTC, date, datetime
 from sqlalchemy import select
 
 from policies.calendar import LONDON
+from records.audit import append_audit
 from records.database import Database
-from records.models import AuditEntry, TimeEntry
-from services.access import CASE_WORKERS, Principal
-from services.cases import visible_case
+from records.models import TimeEntry
+from services.access import CASE_WORKERS, Principal, visible_case
 from services.errors import Forbidden, Invalid
 
 # The codes a trust reports time against; labels as an advisor would say them.
@@ -83,14 +83,13 @@ class CaseTime:
             )
             session.add(row)
             await session.flush()
-            session.add(
-                AuditEntry(
-                    organisation_id=self.principal.organisation_id,
-                    username=self.principal.username,
-                    action="case.time.add",
-                    case_id=case_id,
-                    client_address=self.client_address,
-                    detail={"time_entry": row.id, "minutes": row.minutes},
-                )
+            append_audit(
+                session,
+                organisation_id=self.principal.organisation_id,
+                username=self.principal.username,
+                action="case.time.add",
+                case_id=case_id,
+                client_address=self.client_address,
+                detail={"time_entry": row.id, "minutes": row.minutes},
             )
         return row

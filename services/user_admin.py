@@ -16,8 +16,9 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from records.audit import append_audit
 from records.database import Database
-from records.models import AuditEntry, Organisation, SetPasswordLink, User, utcnow
+from records.models import Organisation, SetPasswordLink, User, utcnow
 from records.passwords import hash_password
 from records.people import ROLES
 from services.errors import Conflict, Invalid, NotFound
@@ -131,8 +132,11 @@ async def _end_links(session: AsyncSession, user_id: int, now: datetime) -> None
     )
 
 
-def _audit(user: User, action: str, actor: str | None, **detail: object) -> AuditEntry:
-    return AuditEntry(
+def _audit(
+    session: AsyncSession, user: User, action: str, actor: str | None, **detail: object
+) -> None:
+    append_audit(
+        session,
         organisation_id=user.organisation_id,
         username=actor,
         action=action,
@@ -170,7 +174,7 @@ class UserAdmin:
                 link = None
                 if account.password is None:
                     link = await issue_set_password_link(session, user, self.public_url)
-                session.add(_audit(user, "user.create", self.actor, roles=list(roles)))
+                _audit(session, user, "user.create", self.actor, roles=list(roles))
                 return AddedAccount(_view(user, organisation), link)
         except IntegrityError as error:
             # Another process took the username between our check and the insert.
@@ -190,7 +194,7 @@ class UserAdmin:
             check_password(password, username=user.username, email=user.email)
             user.password_hash = hash_password(password)
             await _end_links(session, user.id, utcnow())
-            session.add(_audit(user, "user.set_password", self.actor))
+            _audit(session, user, "user.set_password", self.actor)
 
     async def account_for_link(self, token: str) -> str:
         """The username a set-password link is for, while it still works (else NotFound)."""
@@ -205,7 +209,7 @@ class UserAdmin:
             check_password(password, username=user.username, email=user.email)
             user.password_hash = hash_password(password)
             await _end_links(session, user.id, now)
-            session.add(_audit(user, "user.set_password", user.username, via="link"))
+            _audit(session, user, "user.set_password", user.username, via="link")
             return user.username
 
     async def deactivate(self, username: str) -> bool:
@@ -219,7 +223,7 @@ class UserAdmin:
                 return False
             user.active = False
             await _end_links(session, user.id, utcnow())
-            session.add(_audit(user, "user.deactivate", self.actor))
+            _audit(session, user, "user.deactivate", self.actor)
             return True
 
 

@@ -130,3 +130,129 @@ def test_reports_send_through_the_mail_package_not_the_mail_activity() -> None:
         if module == "activities.mail"
     }
     assert users <= {"worker.py"}
+
+
+# ---- rules read from the source (docs/architecture.md, "Which way imports run") -------------
+
+SOURCE_PARTS = (
+    "activities",
+    "api",
+    "mail",
+    "records",
+    "services",
+    "workflows",
+    "policies",
+    "bench",
+)
+# What a route module would need to run queries itself: the case services do that for it.
+SESSION_OPERATIONS = {"transaction", "sessions", "scalar", "scalars", "execute", "commit", "flush"}
+
+
+def sources(*parts: str) -> list[Path]:
+    """The project's Python files in these folders (migrations aside: they are history)."""
+    return [
+        path
+        for part in parts
+        for path in sorted((PROJECT / part).rglob("*.py"))
+        if "migrations" not in path.parts
+    ]
+
+
+def imported_modules(path: Path) -> set[str]:
+    """Every module a file imports, by its full dotted name (`from a.b import c` gives a.b)."""
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            names |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            names.add(node.module)
+    return names
+
+
+def calls_of(path: Path) -> set[str]:
+    """The names called in a file: `f(...)` gives f, `x.m(...)` gives m."""
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Call):
+            if isinstance(node.func, ast.Name):
+                names.add(node.func.id)
+            elif isinstance(node.func, ast.Attribute):
+                names.add(node.func.attr)
+    return names
+
+
+def relative(path: Path) -> str:
+    return path.relative_to(PROJECT).as_posix()
+
+
+def test_services_take_from_activities_only_the_types_workflows_hand_over() -> None:
+    """The read-model writes live in records/projection.py, so the case services and the
+    recording activity share records and neither imports the other."""
+    reaching = {
+        relative(path): sorted(
+            name
+            for name in imported_modules(path)
+            if name.split(".")[0] == "activities" and name != "activities.types"
+        )
+        for path in sources("services")
+    }
+    assert {path: names for path, names in reaching.items() if names} == {}
+
+
+def test_only_activities_retention_reaches_into_services() -> None:
+    """The purge activity runs the purge `cli.py purge` runs; no other activity uses a service."""
+    reaching = {
+        relative(path)
+        for path in sources("activities")
+        if any(name.split(".")[0] == "services" for name in imported_modules(path))
+    }
+    assert reaching <= {"activities/retention.py"}
+
+
+def test_loading_services_loads_no_activity_but_the_types() -> None:
+    probe = (
+        "import importlib, json, pkgutil, sys\n"
+        "module = importlib.import_module('services')\n"
+        "for found in pkgutil.walk_packages(module.__path__, prefix='services.'):\n"
+        "    importlib.import_module(found.name)\n"
+        "print(json.dumps(sorted(n for n in sys.modules if n.split('.')[0] == 'activities')))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], cwd=PROJECT, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    assert set(json.loads(result.stdout)) <= {"activities", "activities.types"}
+
+
+def test_only_records_audit_builds_audit_rows() -> None:
+    """Every writer calls records.audit.append_audit; nobody else constructs an AuditEntry."""
+    builders = {
+        relative(path)
+        for path in [*sources(*SOURCE_PARTS), *sorted(PROJECT.glob("*.py"))]
+        if "AuditEntry" in calls_of(path)
+    }
+    assert builders == {"records/audit.py"}
+
+
+def test_routes_leave_the_database_to_the_services() -> None:
+    """No module under api/ imports SQLAlchemy, writes audit rows or projections itself, or
+    opens a session and queries in it."""
+    offending = {}
+    for path in sources("api"):
+        imports = {
+            name
+            for name in imported_modules(path)
+            if name.split(".")[0] == "sqlalchemy" or name in ("records.audit", "records.projection")
+        }
+        operations = calls_of(path) & SESSION_OPERATIONS
+        if imports or operations:
+            offending[relative(path)] = sorted(imports | operations)
+    assert offending == {}
+
+
+def test_the_source_rules_see_what_they_look_for() -> None:
+    """Guards the rules above against passing because the scan read nothing."""
+    assert "AuditEntry" in calls_of(PROJECT / "records" / "audit.py")
+    assert "activities.types" in imported_modules(PROJECT / "services" / "case_steps.py")
+    assert "transaction" in calls_of(PROJECT / "services" / "case_queries.py")
+    assert len(sources("api")) > 10

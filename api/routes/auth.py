@@ -9,8 +9,7 @@ from api.deps import CurrentUser, get_database, get_settings
 from api.schemas import Token
 from api.security import TokenClaims, create_access_token
 from records.database import Database
-from records.models import AuditEntry
-from services.signin import SignIn, revoke
+from services.signin import SignIn, record_sign_out
 from settings import Settings
 
 router = APIRouter(prefix="/api/auth", tags=["auth"])
@@ -42,14 +41,11 @@ async def sign_out(
 ) -> Response:
     """Revoke the bearer token this request carries; it is refused from now on."""
     claims: TokenClaims = request.state.token_claims
-    await revoke(database, claims.jti, claims.expires_at)
-    async with database.transaction() as session:
-        session.add(
-            AuditEntry(
-                organisation_id=principal.organisation_id,
-                username=principal.username,
-                action="auth.sign_out",
-                client_address=request.client.host if request.client else None,
-            )
-        )
+    await record_sign_out(
+        database,
+        principal,
+        claims.jti,
+        claims.expires_at,
+        request.client.host if request.client else None,
+    )
     return Response(status_code=status.HTTP_204_NO_CONTENT)

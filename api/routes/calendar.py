@@ -8,14 +8,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request, Response, status
 from pydantic import BaseModel
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.deps import CurrentUser, get_database, get_settings
 from records.database import Database
-from records.models import User
-from services.access import Principal
-from services.calendar_feed import feed_for_token, feed_url, set_token
+from services.calendar_feed import feed_for_token, feed_token, feed_url, revoke_token
 from services.errors import NotFound
 from settings import Settings
 
@@ -35,22 +31,12 @@ def _feed_out(settings: Settings, token: str) -> CalendarFeedOut:
     return CalendarFeedOut(url=url, webcal_url="webcal://" + url.split("://", 1)[1])
 
 
-async def _me(session: AsyncSession, principal: Principal) -> User:
-    user = await session.scalar(select(User).where(User.username == principal.username))
-    assert user is not None  # the principal was loaded from this row a moment ago
-    return user
-
-
 @router.get("/api/me/calendar")
 async def my_calendar_feed(
     principal: CurrentUser, database: Db, settings: Config
 ) -> CalendarFeedOut:
     """Your feed's URL; the first call creates it."""
-    async with database.transaction() as session:
-        user = await _me(session, principal)
-        token = user.calendar_token or await set_token(session, user)
-        assert token is not None
-    return _feed_out(settings, token)
+    return _feed_out(settings, await feed_token(database, principal, fresh=False))
 
 
 @router.post("/api/me/calendar/token")
@@ -58,25 +44,20 @@ async def replace_calendar_token(
     principal: CurrentUser, database: Db, settings: Config
 ) -> CalendarFeedOut:
     """A new URL for your feed; the old one stops working at once."""
-    async with database.transaction() as session:
-        token = await set_token(session, await _me(session, principal))
-        assert token is not None
-    return _feed_out(settings, token)
+    return _feed_out(settings, await feed_token(database, principal, fresh=True))
 
 
 @router.delete("/api/me/calendar/token", status_code=status.HTTP_204_NO_CONTENT)
 async def revoke_calendar_token(principal: CurrentUser, database: Db) -> None:
     """No feed URL at all until you ask for one again."""
-    async with database.transaction() as session:
-        await set_token(session, await _me(session, principal), revoke_only=True)
+    await revoke_token(database, principal)
 
 
 @router.get("/calendar/{token}.ics", include_in_schema=False)
 async def calendar_feed(token: str, request: Request, database: Db, settings: Config) -> Response:
-    async with database.transaction() as session:
-        feed = await feed_for_token(
-            session, token, settings.public_url, request.client.host if request.client else None
-        )
+    feed = await feed_for_token(
+        database, token, settings.public_url, request.client.host if request.client else None
+    )
     if feed is None:
         raise NotFound("There is no calendar feed at this address; it may have been replaced.")
     return Response(

@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query, Request, status
 from pydantic import BaseModel, Field
 
-from api.deps import Cases
+from api.deps import Opening, Queries, Records, Steps
 from api.schemas import (
     ActionIn,
     AssignIn,
@@ -18,9 +18,9 @@ from api.schemas import (
     PolicyRef,
     ResumeIn,
 )
-from records.cases import PAGE_SIZE, CaseFilters, linked_cases, timeline, undelivered_counts
+from records.cases import PAGE_SIZE, CaseFilters
 from services.case_import import parse_csv, parse_json
-from services.cases import OpenCase
+from services.case_opening import OpenCase
 from services.errors import Invalid
 
 router = APIRouter(prefix="/api/cases", tags=["cases"])
@@ -28,7 +28,7 @@ MAX_IMPORT_BYTES = 5_000_000
 
 
 @router.post("", status_code=status.HTTP_201_CREATED)
-async def open_case(body: OpenCaseIn, cases: Cases) -> CaseOut:
+async def open_case(body: OpenCaseIn, cases: Opening) -> CaseOut:
     case = await cases.open(OpenCase(**body.model_dump()))
     return CaseOut.of(case)
 
@@ -39,7 +39,7 @@ class Imported(BaseModel):
 
 
 @router.post("/import", status_code=status.HTTP_201_CREATED)
-async def import_cases(request: Request, cases: Cases) -> Imported:
+async def import_cases(request: Request, cases: Opening) -> Imported:
     """Cases already under way, from CSV (text/csv) or JSON; all rows or none."""
     content_type = request.headers.get("content-type", "")
     raw = await request.body()
@@ -61,7 +61,7 @@ async def import_cases(request: Request, cases: Cases) -> Imported:
 
 @router.get("")
 async def list_cases(
-    cases: Cases,
+    cases: Queries,
     status: Literal["open", "paused", "closed"] | None = None,
     case_type: str | None = None,
     advisor: str | None = None,
@@ -78,8 +78,7 @@ async def list_cases(
         status, case_type, advisor, division, breached, due_before, q, page, undelivered
     )
     items, total = await cases.page(filters)
-    async with cases.database.sessions() as session:
-        counts = await undelivered_counts(session, [case.id for case in items])
+    counts = await cases.undelivered([case.id for case in items])
     return CasePage(
         items=[CaseOut.of(case, undelivered=counts.get(case.id, 0)) for case in items],
         total=total,
@@ -89,27 +88,26 @@ async def list_cases(
 
 
 @router.get("/{case_id}")
-async def get_case(case_id: str, cases: Cases) -> CaseOut:
+async def get_case(case_id: str, cases: Queries) -> CaseOut:
     case = await cases.read(case_id)
-    async with cases.database.sessions() as session:
-        events, notes = await timeline(session, case_id)
-        counts = await undelivered_counts(session, [case_id])
-        children = await linked_cases(session, case_id)
-    return CaseOut.of(case, events, notes, undelivered=counts.get(case_id, 0), children=children)
+    past = await cases.history(case_id)
+    return CaseOut.of(
+        case, past.events, past.notes, undelivered=past.undelivered, children=past.linked_cases
+    )
 
 
 @router.post("/{case_id}/actions/{action}")
-async def take_action(case_id: str, action: str, body: ActionIn, cases: Cases) -> CaseOut:
+async def take_action(case_id: str, action: str, body: ActionIn, cases: Steps) -> CaseOut:
     return CaseOut.of(await cases.act(case_id, action, body.data, body.request_id))
 
 
 @router.post("/{case_id}/pause")
-async def pause_case(case_id: str, body: PauseIn, cases: Cases) -> CaseOut:
+async def pause_case(case_id: str, body: PauseIn, cases: Steps) -> CaseOut:
     return CaseOut.of(await cases.pause(case_id, body.reason, body.request_id))
 
 
 @router.post("/{case_id}/resume")
-async def resume_case(case_id: str, cases: Cases, body: ResumeIn | None = None) -> CaseOut:
+async def resume_case(case_id: str, cases: Steps, body: ResumeIn | None = None) -> CaseOut:
     return CaseOut.of(await cases.resume(case_id, body.request_id if body else None))
 
 
@@ -121,7 +119,7 @@ class SuspensionIn(BaseModel):
 
 @router.post("/{case_id}/suspension/{step}")
 async def suspension_step(
-    case_id: str, step: Literal["suspend", "review", "lift"], body: SuspensionIn, cases: Cases
+    case_id: str, step: Literal["suspend", "review", "lift"], body: SuspensionIn, cases: Steps
 ) -> CaseOut:
     """suspend (note: the reason), review (note: what the review found), lift."""
     return CaseOut.of(await cases.suspension(case_id, step, body.note, body.request_id))
@@ -133,18 +131,18 @@ class AppealIn(BaseModel):
 
 
 @router.post("/{case_id}/appeal", status_code=status.HTTP_201_CREATED)
-async def appeal_case(case_id: str, body: AppealIn, cases: Cases) -> CaseOut:
+async def appeal_case(case_id: str, body: AppealIn, cases: Opening) -> CaseOut:
     """Open an appeal against a closed case: a linked case of its own, with its own clocks."""
     return CaseOut.of(await cases.appeal(case_id, body.grounds))
 
 
 @router.post("/{case_id}/assign")
-async def assign_case(case_id: str, body: AssignIn, cases: Cases) -> CaseOut:
+async def assign_case(case_id: str, body: AssignIn, cases: Steps) -> CaseOut:
     return CaseOut.of(await cases.assign(case_id, body.advisor, body.request_id))
 
 
 @router.post("/{case_id}/policy")
-async def change_policy(case_id: str, body: ChangePolicyIn, cases: Cases) -> PolicyRef:
+async def change_policy(case_id: str, body: ChangePolicyIn, cases: Steps) -> PolicyRef:
     """Only the reference and version come back: policy owners may move a case unseen."""
     case = await cases.change_policy(case_id, body.version, body.request_id)
     return PolicyRef(case_type=case.case_type, version=case.policy_version)
@@ -165,7 +163,7 @@ class NoteOut(BaseModel):
 
 
 @router.post("/{case_id}/notes", status_code=status.HTTP_201_CREATED)
-async def add_note(case_id: str, body: NoteIn, cases: Cases) -> NoteOut:
+async def add_note(case_id: str, body: NoteIn, cases: Records) -> NoteOut:
     note = await cases.add_note(case_id, body.kind, body.text)
     return NoteOut(
         id=note.id, kind=note.kind, text=note.body, author=note.author, created_at=note.created_at

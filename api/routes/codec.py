@@ -15,15 +15,14 @@ from fastapi import APIRouter, Depends, Header, HTTPException, Request, Response
 from fastapi.security.utils import get_authorization_scheme_param
 from google.protobuf.json_format import MessageToDict, ParseDict, ParseError
 from pydantic import BaseModel
-from sqlalchemy import select
 from temporalio.api.common.v1 import Payloads
 
 from api.deps import get_current_user, get_database, get_settings
 from api.web.session import SignInRequired, web_user
 from codec import EncryptionCodec, sealed_case
 from records.case_keys import KeyDestroyed
-from records.models import AuditEntry, Case
 from services.access import Principal
+from services.codec_access import decodable_cases
 
 router = APIRouter(prefix="/api/codec", tags=["codec"])
 CODEC_READERS = frozenset({"admin", "auditor"})
@@ -103,24 +102,13 @@ async def decode(
     payloads = _payloads(body)
     codec = await _codec(request, x_namespace)
     cases = sorted({case for p in payloads.payloads if (case := sealed_case(p)) is not None})
-    async with get_database(request).transaction() as session:
-        theirs = set(
-            await session.scalars(
-                select(Case.id).where(
-                    Case.id.in_(cases), Case.organisation_id == principal.organisation_id
-                )
-            )
-        )
-        session.add(
-            AuditEntry(
-                organisation_id=principal.organisation_id,
-                username=principal.username,
-                action="codec.decode",
-                case_id=cases[0] if len(cases) == 1 else None,
-                client_address=request.client.host if request.client else None,
-                detail={"payloads": len(payloads.payloads), "cases": cases},
-            )
-        )
+    theirs = await decodable_cases(
+        get_database(request),
+        principal,
+        cases,
+        len(payloads.payloads),
+        request.client.host if request.client else None,
+    )
     if unknown := [case for case in cases if case not in theirs]:
         raise HTTPException(
             status.HTTP_404_NOT_FOUND, f"There is no case {unknown[0]} that you can see."

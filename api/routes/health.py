@@ -2,7 +2,6 @@
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
-from sqlalchemy import text
 from temporalio.service import RPCError
 
 from api.deps import get_database
@@ -20,8 +19,7 @@ async def healthz() -> dict[str, str]:
 async def readyz(request: Request) -> JSONResponse:
     checks: dict[str, str] = {}
     try:
-        async with get_database(request).sessions() as session:
-            await session.execute(text("SELECT 1"))
+        await get_database(request).ping()
         checks["database"] = "ok"
     except Exception as error:  # any failure here means "not ready", and says why
         checks["database"] = f"unreachable: {type(error).__name__}"

@@ -2,14 +2,14 @@
 
 from fastapi import APIRouter
 
-from api.deps import Cases
+from api.deps import Records
 from api.routes.cases import NoteOut
 
 router = APIRouter(prefix="/api/cases", tags=["cases"])
 
 
 @router.get("/{case_id}/notes")
-async def list_notes(case_id: str, cases: Cases) -> list[NoteOut]:
+async def list_notes(case_id: str, cases: Records) -> list[NoteOut]:
     return [
         NoteOut(id=n.id, kind=n.kind, text=n.body, author=n.author, created_at=n.created_at)
         for n in await cases.notes(case_id)

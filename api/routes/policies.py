@@ -11,12 +11,11 @@ from api.deps import CurrentUser, get_database, require_role
 from policies.diff import describe_changes
 from policies.loader import parse_policy_text, shipped_policies
 from policies.schema import PolicyDefinition, PolicyInvalid, validate_policy
-from records.cases import current_policy, policy_history, policy_version
 from records.database import Database
 from records.models import PolicyVersion
 from services.access import POLICY_PUBLISHERS
 from services.errors import Invalid, NotFound
-from services.policies import publish_policy
+from services.policies import current_policies, publish_policy, stored_version, stored_versions
 
 router = APIRouter(prefix="/api/policies", tags=["policies"])
 Db = Annotated[Database, Depends(get_database)]
@@ -55,16 +54,11 @@ class Published(BaseModel):
 
 @router.get("")
 async def list_policies(principal: CurrentUser, database: Db) -> list[PolicySummary]:
-    summaries = []
-    async with database.transaction() as session:
-        for case_type in shipped_policies():
-            found = await current_policy(session, principal.organisation_id, case_type)
-            if found:
-                policy, version = found
-                summaries.append(
-                    PolicySummary(case_type=case_type, name=policy.name, version=version)
-                )
-    return summaries
+    found = await current_policies(database, principal.organisation_id, shipped_policies())
+    return [
+        PolicySummary(case_type=case_type, name=policy.name, version=version)
+        for case_type, policy, version in found
+    ]
 
 
 @router.get("/{case_type}")
@@ -74,8 +68,7 @@ async def get_policy(
     database: Db,
     version: Annotated[int | None, Query(ge=1)] = None,
 ) -> PolicyOut:
-    async with database.transaction() as session:
-        row = await policy_version(session, principal.organisation_id, case_type, version)
+    row = await stored_version(database, principal.organisation_id, case_type, version)
     if row is None:
         raise NotFound(
             f"There is no policy '{case_type}'" + (f" version {version}." if version else ".")
@@ -85,8 +78,7 @@ async def get_policy(
 
 @router.get("/{case_type}/versions")
 async def list_versions(case_type: str, principal: CurrentUser, database: Db) -> list[PolicyOut]:
-    async with database.transaction() as session:
-        rows = await policy_history(session, principal.organisation_id, case_type)
+    rows = await stored_versions(database, principal.organisation_id, case_type)
     if not rows:
         raise NotFound(f"There is no policy '{case_type}'.")
     return [PolicyOut.of(row) for row in rows]
@@ -107,9 +99,8 @@ async def diff_versions(
     from_version: Annotated[int, Query(alias="from", ge=1)],
     to_version: Annotated[int, Query(alias="to", ge=1)],
 ) -> PolicyDiff:
-    async with database.transaction() as session:
-        old = await policy_version(session, principal.organisation_id, case_type, from_version)
-        new = await policy_version(session, principal.organisation_id, case_type, to_version)
+    old = await stored_version(database, principal.organisation_id, case_type, from_version)
+    new = await stored_version(database, principal.organisation_id, case_type, to_version)
     for wanted, row in ((from_version, old), (to_version, new)):
         if row is None:
             raise NotFound(f"There is no policy '{case_type}' version {wanted}.")

@@ -1,17 +1,14 @@
 """The staff directory: a JSON list of staff, added or updated by employee id."""
 
-from collections import Counter
 from typing import Annotated
 
 from fastapi import APIRouter, Body, Depends
 
-from api.deps import CurrentUser, get_database, require_role
+from api.deps import CurrentUser, get_database
 from api.schemas import StaffImported, StaffIn
 from records.database import Database
-from records.models import AuditEntry
-from records.people import StaffEntry, upsert_staff
-from services.access import STAFF_EDITORS
-from services.errors import Invalid
+from records.people import StaffEntry
+from services import staff_directory
 
 router = APIRouter(prefix="/api/staff", tags=["staff"])
 MAX_ROWS = 20_000
@@ -23,12 +20,6 @@ async def import_staff(
     principal: CurrentUser,
     database: Annotated[Database, Depends(get_database)],
 ) -> StaffImported:
-    require_role(principal, STAFF_EDITORS, "change the staff directory")
-    duplicates = sorted(
-        staff_id for staff_id, n in Counter(row.id for row in rows).items() if n > 1
-    )
-    if duplicates:
-        raise Invalid(f"Staff ids appear more than once: {', '.join(duplicates[:10])}.")
     entries = [
         StaffEntry(
             employee_id=row.id,
@@ -43,14 +34,5 @@ async def import_staff(
         )
         for row in rows
     ]
-    async with database.transaction() as session:
-        created, updated = await upsert_staff(session, principal.organisation_id, entries)
-        session.add(
-            AuditEntry(
-                organisation_id=principal.organisation_id,
-                username=principal.username,
-                action="staff.import",
-                detail={"created": created, "updated": updated},
-            )
-        )
+    created, updated = await staff_directory.import_staff(database, principal, entries)
     return StaffImported(created=created, updated=updated)

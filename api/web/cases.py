@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, File, Form, Request, Response, UploadFile
 from fastapi.responses import FileResponse, RedirectResponse
 
-from api.deps import get_database, get_settings
+from api.deps import case_context, get_settings
 from api.routes.documents import attachment, case_documents, read_upload
 from api.routes.time_entries import case_time
 from api.web.casefile import action_forms, field_errors, history, stage_visits
@@ -17,13 +17,15 @@ from api.web.session import CheckedForm, WebUser
 from api.web.urgency import by_urgency
 from policies.calendar import LONDON
 from policies.loader import shipped_policies
-from policies.schema import PolicyDefinition
-from records.cases import CaseFilters, find_staff, linked_cases, policy_version, timeline
+from records.cases import CaseFilters
 from records.models import Case
 from services.access import CASE_READERS, CASE_WORKERS, Principal
-from services.cases import CaseCommands, OpenCase
+from services.case_opening import CaseOpening, OpenCase
+from services.case_queries import CaseQueries
+from services.case_records import CaseRecords
+from services.case_steps import CaseSteps
 from services.documents import ALLOWED_KINDS
-from services.errors import Invalid, NotFound, ServiceError
+from services.errors import Invalid, ServiceError
 from services.time_entries import ACTIVITY_CODES, NewTimeEntry
 
 router = APIRouter(route_class=WebRoute, include_in_schema=False)
@@ -39,16 +41,6 @@ DONE = {
     "time": "Time recorded.",
 }
 NOTE_KINDS = {"note": "Note", "call": "Phone call", "email": "Email", "meeting": "Meeting"}
-
-
-def case_commands(request: Request, principal: Principal) -> CaseCommands:
-    return CaseCommands(
-        database=get_database(request),
-        client=request.app.state.temporal,
-        task_queue=get_settings(request).task_queue,
-        principal=principal,
-        client_address=request.client.host if request.client else None,
-    )
 
 
 def done(case_id: str, what: str, anchor: str = "") -> RedirectResponse:
@@ -81,7 +73,7 @@ async def work_list(
         conditions.append(Case.stage_key == stage)
     if risk in ("urgent", "routine"):
         conditions.append(Case.risk == risk)
-    cases = await case_commands(request, principal).matching(filters, *conditions)
+    cases = await CaseQueries(case_context(request, principal)).matching(filters, *conditions)
     rows = by_urgency(list(cases), datetime.now(UTC))
     policies = shipped_policies()
     stages = sorted(
@@ -105,16 +97,6 @@ async def work_list(
 # ---- one case ----------------------------------------------------------------------------
 
 
-async def pinned_policy(commands: CaseCommands, case: Case) -> PolicyDefinition:
-    async with commands.database.transaction() as session:
-        row = await policy_version(
-            session, case.organisation_id, case.case_type, case.policy_version
-        )
-    if row is None:
-        raise NotFound(f"The policy of case {case.id} cannot be found.")
-    return PolicyDefinition.model_validate(row.definition)
-
-
 async def case_page(
     request: Request,
     principal: Principal,
@@ -125,13 +107,12 @@ async def case_page(
     status: int = 200,
 ) -> Response:
     """The case page; `errors` by form (an action key, 'pause', 'note', …) then by field."""
-    commands = case_commands(request, principal)
-    case = await commands.read(case_id)
-    policy = await pinned_policy(commands, case)
-    async with commands.database.sessions() as session:
-        events, notes = await timeline(session, case_id)
-        staff = await find_staff(session, case.organisation_id, case.employee_id)
-        children = await linked_cases(session, case_id)
+    queries = CaseQueries(case_context(request, principal))
+    case = await queries.read(case_id)
+    policy = await queries.pinned_policy(case)
+    past = await queries.history(case_id)
+    events, notes = past.events, past.notes
+    staff = await queries.subject(case)
     documents = await case_documents(request, principal).list(case_id)
     time_entries = await case_time(request, principal).list(case_id)
     now = datetime.now(UTC)
@@ -140,7 +121,7 @@ async def case_page(
         "case": case,
         "policy": policy,
         "staff": staff,
-        "linked_cases": children,
+        "linked_cases": past.linked_cases,
         "urgency": by_urgency([case], now)[0][1],
         "visits": stage_visits(case, policy, events, now),
         "forms": action_forms(case, policy),
@@ -174,11 +155,10 @@ async def new_case_page(
     errors: dict[str, str],
     status: int = 200,
 ) -> Response:
-    commands = case_commands(request, principal)
     context = {
         "title": "New case",
         "case_types": {key: policy.name for key, policy in shipped_policies().items()},
-        "advisors": await commands.advisors(),
+        "advisors": await CaseQueries(case_context(request, principal)).advisors(),
         "values": values,
         "errors": errors,
         "is_advisor": "advisor" in principal.roles,
@@ -216,7 +196,7 @@ async def open_case(
         "advisor": advisor,
     }
     try:
-        case = await case_commands(request, principal).open(
+        case = await CaseOpening(case_context(request, principal)).open(
             OpenCase(case_type, employee_id.strip(), summary, risk, advisor or None)
         )
     except Invalid as error:
@@ -277,7 +257,9 @@ async def take_action(
 ) -> Response:
     data = step_data(form)
     try:
-        await case_commands(request, principal).act(case_id, action, data, request_id_of(form))
+        await CaseSteps(case_context(request, principal)).act(
+            case_id, action, data, request_id_of(form)
+        )
     except ServiceError as error:
         return await refused_step(request, principal, case_id, action, error, data)
     return done(case_id, "step")
@@ -287,7 +269,7 @@ async def take_action(
 async def pause(request: Request, case_id: str, principal: WebUser, form: CheckedForm) -> Response:
     data = step_data(form)
     try:
-        await case_commands(request, principal).pause(
+        await CaseSteps(case_context(request, principal)).pause(
             case_id, data.get("reason", ""), request_id_of(form)
         )
     except ServiceError as error:
@@ -298,7 +280,7 @@ async def pause(request: Request, case_id: str, principal: WebUser, form: Checke
 @router.post("/cases/{case_id}/resume")
 async def resume(request: Request, case_id: str, principal: WebUser, form: CheckedForm) -> Response:
     try:
-        await case_commands(request, principal).resume(case_id, request_id_of(form))
+        await CaseSteps(case_context(request, principal)).resume(case_id, request_id_of(form))
     except ServiceError as error:
         return await refused_step(request, principal, case_id, "resume", error, {})
     return done(case_id, "resumed")
@@ -315,7 +297,7 @@ async def add_note(
             raise Invalid(f"kind: choose one of {', '.join(NOTE_KINDS)}.")
         if not text:
             raise Invalid("text: write the note before adding it.")
-        await case_commands(request, principal).add_note(case_id, kind, text)
+        await CaseRecords(case_context(request, principal)).add_note(case_id, kind, text)
     except ServiceError as error:
         return await refused_step(request, principal, case_id, "note", error, data)
     return done(case_id, "note", "#notes")
@@ -382,7 +364,7 @@ async def enquiry_page(
     status: int = 200,
 ) -> Response:
     filters = CaseFilters(advisor=principal.username if "advisor" in principal.roles else None)
-    open_cases = await case_commands(request, principal).matching(
+    open_cases = await CaseQueries(case_context(request, principal)).matching(
         filters, Case.status.in_(("open", "paused"))
     )
     context = {
@@ -418,13 +400,16 @@ async def log_enquiry(request: Request, principal: WebUser, form: CheckedForm) -
         errors["case_id"] = "Give the case reference, or the employee id for a new enquiry."
     if not text:
         errors["text"] = "Write what was asked or said."
-    commands = case_commands(request, principal)
+    context = case_context(request, principal)
     if not errors:
         try:
             if not case_id:
                 summary = text if len(text) <= 200 else text[:199] + "…"
-                case_id = (await commands.open(OpenCase(ENQUIRY, employee_id, summary))).id
-            await commands.add_note(case_id, kind, f"From {caller}: {text}" if caller else text)
+                opening = CaseOpening(context)
+                case_id = (await opening.open(OpenCase(ENQUIRY, employee_id, summary))).id
+            await CaseRecords(context).add_note(
+                case_id, kind, f"From {caller}: {text}" if caller else text
+            )
         except ServiceError as error:
             about = "case_id" if error.status == 404 else ""
             about = "employee_id" if "staff" in error.detail else about

@@ -20,7 +20,6 @@ import httpx
 import jwt
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import RedirectResponse
-from sqlalchemy import or_, select
 
 from api.deps import get_database, get_settings
 from api.security import ALGORITHM
@@ -28,9 +27,8 @@ from api.web.auth import sign_in_page
 from api.web.errors import WebRoute
 from api.web.nav import home_for
 from api.web.session import new_session, write_session
-from records.models import User
-from records.people import create_user, get_or_create_organisation
 from services.access import Principal
+from services.signin import accounts_matching
 from settings import Settings
 
 router = APIRouter(route_class=WebRoute, include_in_schema=False)
@@ -190,24 +188,19 @@ async def _id_token_claims(settings: Settings, code: str, flow: dict[str, Any]) 
 async def _user_for(request: Request, settings: Settings, claims: dict[str, Any]) -> Principal:
     email = claims.get("email") if claims.get("email_verified", True) else None
     username = claims.get("preferred_username")
-    matches = [User.email == email] if isinstance(email, str) and email else []
-    if isinstance(username, str) and username:
-        matches.append(User.username == username)
-    if not matches:
+    email = email if isinstance(email, str) and email else None
+    username = username if isinstance(username, str) and username else None
+    if email is None and username is None:
         raise Refused("The identity provider gave neither an email nor a username.", 403)
-    async with get_database(request).transaction() as session:
-        users = list(await session.scalars(select(User).where(or_(*matches))))
-        if len(users) > 1:
-            raise Refused("More than one ercase account matches you; ask an administrator.", 403)
-        if not users and settings.oidc_create_users_in and isinstance(email, str) and email:
-            organisation = await get_or_create_organisation(
-                session, settings.oidc_create_users_in, settings.oidc_create_users_in
-            )
-            name = str(claims.get("name") or email)
-            user = await create_user(
-                session, organisation, username or email, secrets.token_urlsafe(32), [], name, email
-            )
-            users = [user]
+    users = await accounts_matching(
+        get_database(request),
+        email,
+        username,
+        settings.oidc_create_users_in,
+        str(claims.get("name") or email),
+    )
+    if len(users) > 1:
+        raise Refused("More than one ercase account matches you; ask an administrator.", 403)
     if not users:
         raise Refused(
             "You are signed in with your organisation, but ercase has no account for you. "

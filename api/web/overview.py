@@ -4,7 +4,7 @@ from datetime import UTC, datetime, timedelta
 
 from fastapi import APIRouter, Request, Response
 
-from api.web.cases import case_commands
+from api.deps import case_context
 from api.web.dashboards import heat_map, monthly_trend
 from api.web.errors import WebRoute, require
 from api.web.nav import OVERVIEW_VIEWERS
@@ -14,6 +14,7 @@ from api.web.urgency import urgency
 from policies.loader import shipped_policies
 from records.cases import CaseFilters
 from records.models import Case
+from services.case_queries import CaseQueries
 
 router = APIRouter(route_class=WebRoute, include_in_schema=False)
 TREND_MONTHS = 12
@@ -26,7 +27,7 @@ async def overview(request: Request, principal: WebUser) -> Response:
     since = now - timedelta(days=31 * TREND_MONTHS)
     # Open cases, and any case opened or closed within the trend's months.
     cases = list(
-        await case_commands(request, principal).matching(
+        await CaseQueries(case_context(request, principal)).matching(
             CaseFilters(),
             (Case.status != "closed") | (Case.opened_at >= since) | (Case.closed_at >= since),
         )

@@ -17,10 +17,9 @@ from api.web.yaml_lines import line_of
 from policies.diff import describe_changes
 from policies.loader import parse_policy_text, shipped_policies
 from policies.schema import PolicyDefinition, PolicyError, PolicyInvalid
-from records.cases import policy_history, policy_version
 from services.access import Principal
 from services.errors import NotFound
-from services.policies import publish_policy
+from services.policies import publish_policy, stored_version, stored_versions
 
 router = APIRouter(route_class=WebRoute, include_in_schema=False)
 MAX_YAML_CHARS = 200_000
@@ -43,11 +42,10 @@ def known_case_type(case_type: str) -> None:
 @router.get("/policies")
 async def policy_list(request: Request, principal: WebUser) -> Response:
     rows = []
-    async with get_database(request).transaction() as session:
-        for case_type in shipped_policies():
-            row = await policy_version(session, principal.organisation_id, case_type)
-            if row is not None:
-                rows.append(row)
+    for case_type in shipped_policies():
+        row = await stored_version(get_database(request), principal.organisation_id, case_type)
+        if row is not None:
+            rows.append(row)
     context = {
         "title": "Policies",
         "rows": rows,
@@ -64,8 +62,7 @@ async def policy_view(
     request: Request, case_type: str, principal: WebUser, version: int | None = None
 ) -> Response:
     known_case_type(case_type)
-    async with get_database(request).transaction() as session:
-        history = await policy_history(session, principal.organisation_id, case_type)
+    history = await stored_versions(get_database(request), principal.organisation_id, case_type)
     wanted = version or (history[-1].version if history else 0)
     shown = next((row for row in history if row.version == wanted), None)
     if shown is None:
@@ -121,8 +118,7 @@ async def editor(
     checked: Checked | None = None,
 ) -> Response:
     """The editor; with `checked`, also the problems at their lines, or the changes it makes."""
-    async with get_database(request).transaction() as session:
-        current = await policy_version(session, principal.organisation_id, case_type)
+    current = await stored_version(get_database(request), principal.organisation_id, case_type)
     assert current is not None
     changes: list[str] | None = None
     wrong_type = False
@@ -149,8 +145,7 @@ async def editor(
 async def edit_form(request: Request, case_type: str, principal: WebUser) -> Response:
     require(principal.roles, POLICY_EDITORS, "edit policies")
     known_case_type(case_type)
-    async with get_database(request).transaction() as session:
-        current = await policy_version(session, principal.organisation_id, case_type)
+    current = await stored_version(get_database(request), principal.organisation_id, case_type)
     assert current is not None
     return await editor(request, principal, case_type, as_yaml(current.definition))
 

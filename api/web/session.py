@@ -19,9 +19,8 @@ from starlette.datastructures import FormData
 
 from api.deps import get_database, get_settings
 from api.security import ALGORITHM
-from services.access import Principal, principal_of
-from services.signin import is_revoked
-from services.user_admin import active_account
+from services.access import Principal
+from services.signin import signed_in_principal
 from settings import Settings
 
 COOKIE = "ercase_session"
@@ -98,13 +97,9 @@ async def web_user(request: Request) -> Principal:
     session = read_session(request)
     if session is None or session.username is None:
         raise SignInRequired
-    if await is_revoked(get_database(request), session.jti):
+    principal = await signed_in_principal(get_database(request), session.jti, session.username)
+    if principal is None:
         raise SignInRequired
-    async with get_database(request).sessions() as db:
-        user = await active_account(db, session.username)
-    if user is None:
-        raise SignInRequired
-    principal = principal_of(user)
     # The layout shows who is signed in and puts the CSRF token into every form.
     request.state.principal = principal
     request.state.csrf = session.csrf

@@ -1,0 +1,100 @@
+"""Reading cases: one (audited), a page, the work lists, and what the case page shows."""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import ColumnElement, select
+
+from policies.schema import PolicyDefinition
+from records.cases import (
+    CaseFilters,
+    filtered,
+    find_staff,
+    linked_cases,
+    list_page,
+    policy_version,
+    timeline,
+    undelivered_counts,
+)
+from records.models import Case, CaseEvent, Note, Staff, User
+from services.access import visible_cases
+from services.case_context import CaseContext
+from services.errors import NotFound
+
+
+@dataclass(frozen=True)
+class CaseHistory:
+    """What was done in a case: its events and notes, the cases it opened, mail undelivered."""
+
+    events: list[CaseEvent]
+    notes: list[Note]
+    linked_cases: list[Case]
+    undelivered: int
+
+
+@dataclass(frozen=True)
+class CaseQueries:
+    context: CaseContext
+
+    async def read(self, case_id: str) -> Case:
+        """A case for display; every read is audited."""
+        async with self.context.database.transaction() as session:
+            case = await self.context.visible(session, case_id)
+            self.context.audit(session, "case.read", case_id)
+            return case
+
+    async def page(self, filters: CaseFilters) -> tuple[list[Case], int]:
+        async with self.context.database.transaction() as session:
+            return await list_page(session, visible_cases(self.context.principal), filters)
+
+    async def matching(
+        self, filters: CaseFilters, *conditions: ColumnElement[bool], limit: int = 5000
+    ) -> Sequence[Case]:
+        """Every visible case that matches, unpaged (up to `limit`): work lists, dashboards."""
+        query = filtered(visible_cases(self.context.principal), filters).where(*conditions)
+        async with self.context.database.transaction() as session:
+            rows = await session.scalars(
+                query.order_by(Case.stage_due_at.is_(None), Case.stage_due_at, Case.id).limit(limit)
+            )
+            return list(rows)
+
+    async def advisors(self) -> Sequence[User]:
+        """The active advisors of this person's organisation, by name."""
+        async with self.context.database.transaction() as session:
+            users = await session.scalars(
+                select(User)
+                .where(
+                    User.organisation_id == self.context.principal.organisation_id,
+                    User.active.is_(True),
+                )
+                .order_by(User.full_name)
+            )
+            return [user for user in users if "advisor" in user.roles]
+
+    async def pinned_policy(self, case: Case) -> PolicyDefinition:
+        """The version of its policy the case runs under (read with the case, access checked)."""
+        async with self.context.database.transaction() as session:
+            row = await policy_version(
+                session, case.organisation_id, case.case_type, case.policy_version
+            )
+        if row is None:
+            raise NotFound(f"The policy of case {case.id} cannot be found.")
+        return PolicyDefinition.model_validate(row.definition)
+
+    async def history(self, case_id: str) -> CaseHistory:
+        """What was done in a case just read (access checked by that read)."""
+        async with self.context.database.sessions() as session:
+            events, notes = await timeline(session, case_id)
+            counts = await undelivered_counts(session, [case_id])
+            children = await linked_cases(session, case_id)
+        return CaseHistory(events, notes, children, counts.get(case_id, 0))
+
+    async def undelivered(self, case_ids: Sequence[str]) -> dict[str, int]:
+        """How many messages about each case could not be delivered."""
+        async with self.context.database.sessions() as session:
+            return await undelivered_counts(session, list(case_ids))
+
+    async def subject(self, case: Case) -> Staff | None:
+        """The member of staff a case is about (None once purged)."""
+        async with self.context.database.sessions() as session:
+            return await find_staff(session, case.organisation_id, case.employee_id)
