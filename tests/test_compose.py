@@ -28,7 +28,7 @@ DOCKERFILE = ROOT / "Dockerfile"
 POSTGRES_INIT = ROOT / "deploy" / "postgres-init.sql"
 SCHEMA_FILE = Path(__file__).resolve().parent / "data" / "compose-spec.json"
 
-# API.md, "Configuration": the ERCASE_ variables that are part of the public contract.
+# docs/api.md, "Configuration": the ERCASE_ variables that are part of the public contract.
 # The stack may only use these: anything else would be configuration nobody documented
 # (and pydantic-settings ignores unknown ERCASE_ variables silently, so a typo would
 # never fail on its own).
