@@ -22,8 +22,8 @@ $(INSTALLED): pyproject.toml $(LOCKS)
 # The locks are resolved for CPython 3.11 on Linux, the Dockerfile's Python.
 PIP_COMPILE = CUSTOM_COMPILE_COMMAND='make lock' $(BIN)/pip-compile --quiet --generate-hashes \
 	--allow-unsafe --strip-extras --no-emit-index-url --no-emit-find-links $(LOCK_ARGS)
-lock:
-	test -x $(BIN)/pip-compile || $(BIN)/python -m pip install -q pip-tools
+# pip-tools is one of the test extras, so the virtualenv has it.
+lock: $(INSTALLED)
 	$(PIP_COMPILE) --output-file requirements.lock pyproject.toml
 	$(PIP_COMPILE) --extra test --constraint requirements.lock \
 	  --output-file requirements-test.lock pyproject.toml
