@@ -15,9 +15,14 @@ ENV PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 RUN python -m venv /opt/ercase
 WORKDIR /src
+# The dependencies first, exactly as requirements.lock names them, each checked against its
+# hash: a rebuild never picks up a new temporalio, holidays or tzdata by itself. This layer
+# is rebuilt only when the lock changes.
+COPY requirements.lock .
+RUN /opt/ercase/bin/pip install --require-hashes -r requirements.lock
 # .dockerignore keeps .venv, var/, .git, caches and test output out of this copy.
 COPY . .
-RUN /opt/ercase/bin/pip install .
+RUN /opt/ercase/bin/pip install --no-deps .
 
 # --- runtime: the virtualenv only, no sources, no build leftovers ----------
 FROM ${PYTHON_IMAGE}

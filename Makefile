@@ -3,14 +3,30 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
+LOCKS := requirements.lock requirements-test.lock
 
-.PHONY: run test lint bandit security postgres browser bench chaos clean
+.PHONY: run test lint bandit security postgres browser bench chaos clean lock
 
-$(INSTALLED): pyproject.toml
+# Exactly what the lock files name, each file checked against its hash (pip itself included),
+# then ercase on top without resolving anything again. tests/test_lock.py checks that the
+# locks agree with pyproject.toml and that this environment is what they say.
+$(INSTALLED): pyproject.toml $(LOCKS)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[test]'
+	$(BIN)/python -m pip install -q --require-hashes -r requirements-test.lock
+	$(BIN)/python -m pip install -q --no-deps -e .
 	touch $(INSTALLED)
+
+# Regenerate the locks from pyproject.toml, keeping every pin that still satisfies it; the test
+# lock is constrained by the application's, so both name the same versions. To move a package:
+# `make lock LOCK_ARGS='--upgrade-package holidays'` (then run the replay test, tests/test_replay.py).
+# The locks are resolved for CPython 3.11 on Linux, the Dockerfile's Python.
+PIP_COMPILE = CUSTOM_COMPILE_COMMAND='make lock' $(BIN)/pip-compile --quiet --generate-hashes \
+	--allow-unsafe --strip-extras --no-emit-index-url --no-emit-find-links $(LOCK_ARGS)
+# pip-tools is one of the test extras, so the virtualenv has it.
+lock: $(INSTALLED)
+	$(PIP_COMPILE) --output-file requirements.lock pyproject.toml
+	$(PIP_COMPILE) --extra test --constraint requirements.lock \
+	  --output-file requirements-test.lock pyproject.toml
 
 run: $(INSTALLED)
 	$(BIN)/ercase up

@@ -1,4 +1,4 @@
-"""The one configuration surface: environment variables prefixed ERCASE_ (see API.md).
+"""The one configuration surface: environment variables prefixed ERCASE_ (see docs/api.md).
 
 Nothing else in ercase reads os.environ. Secrets that a developer should not have to
 invent (the payload key, the token signing key) are generated once into var/ when

@@ -14,13 +14,36 @@ and subtracting durations is exact elapsed time, and isoformat() still shows Lon
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterable
 from datetime import UTC, date, datetime, time, timedelta, timezone
+from functools import cache
+from importlib import resources
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import holidays
 
 from policies.durations import CalendarDays, Duration, Exact, WorkingDays
 
-LONDON = ZoneInfo("Europe/London")
+
+class PackagedZone(ZoneInfo):
+    """A zone read from the `tzdata` package that requirements.lock pins, never from the OS.
+
+    `ZoneInfo("Europe/London")` prefers the system's /usr/share/zoneinfo, so a deadline would
+    follow whatever tz data the machine or image happens to carry. A zone read from a file
+    cannot be pickled (or deep-copied) by itself; this one is, by its key, back to the same
+    object.
+    """
+
+    def __reduce__(self) -> tuple[Any, tuple[str]]:
+        return packaged_zone, (self.key,)
+
+
+@cache
+def packaged_zone(key: str) -> PackagedZone:
+    with resources.files("tzdata.zoneinfo").joinpath(*key.split("/")).open("rb") as data:
+        return PackagedZone.from_file(data, key=key)
+
+
+LONDON = packaged_zone("Europe/London")
 END_OF_DAY = time(23, 59, 59)
 
 

@@ -28,7 +28,7 @@ DOCKERFILE = ROOT / "Dockerfile"
 POSTGRES_INIT = ROOT / "deploy" / "postgres-init.sql"
 SCHEMA_FILE = Path(__file__).resolve().parent / "data" / "compose-spec.json"
 
-# API.md, "Configuration": the ERCASE_ variables that are part of the public contract.
+# docs/api.md, "Configuration": the ERCASE_ variables that are part of the public contract.
 # The stack may only use these: anything else would be configuration nobody documented
 # (and pydantic-settings ignores unknown ERCASE_ variables silently, so a typo would
 # never fail on its own).
@@ -527,7 +527,10 @@ def test_dockerfile_builds_on_python_311_and_runs_unprivileged() -> None:
     instructions = dockerfile_instructions()
     arguments = " ".join(arguments for _, arguments in instructions)
     assert re.search(r"python:3\.11\.\d+-slim", arguments)
-    assert any(keyword == "RUN" and "pip install ." in args for keyword, args in instructions)
+    runs = [args for keyword, args in instructions if keyword == "RUN"]
+    # The dependencies come from the lock, hash-checked; ercase itself adds none of its own.
+    assert any("pip install --require-hashes -r requirements.lock" in args for args in runs)
+    assert any("pip install --no-deps ." in args for args in runs)
     users = [args for keyword, args in instructions if keyword == "USER"]
     assert users, "the image would run as root"
     assert users[-1].split(":")[0] not in {"root", "0"}

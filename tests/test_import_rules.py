@@ -1,4 +1,4 @@
-"""Which way imports run (ARCHITECTURE.md): each part imported alone, in a fresh interpreter.
+"""Which way imports run (docs/architecture.md): each part imported alone, in a fresh interpreter.
 
 A package is imported with every module inside it, then the top-level names in sys.modules
 show what it pulled in, directly or not.

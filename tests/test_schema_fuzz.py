@@ -14,7 +14,7 @@ from tests.conftest import ApiStack
 
 EXAMPLES = 8  # per operation: the whole run stays well under a minute
 # What the issue asks: never a server error, every answer in the documented shape. (Statuses a
-# route may answer are not all listed per operation: 401/403/404/409 are documented in API.md.)
+# route may answer are not all listed per operation: 401/403/404/409 are documented in docs/api.md.)
 CHECKS = [not_a_server_error, response_schema_conformance]
 
 
