@@ -1,10 +1,11 @@
-# ercase: `make run` starts the embedded stack, `make test` runs the whole suite.
+# ercase: `make run` starts the embedded stack, `make test` runs the whole suite,
+# `make test-fast` the pure and time-skipping tests (tests/README.md).
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: run test lint bandit security postgres browser bench chaos clean
+.PHONY: run test test-fast lint bandit security postgres browser bench chaos clean
 
 $(INSTALLED): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -43,6 +44,11 @@ security: bandit
 
 test: $(INSTALLED) postgres browser lint bandit
 	$(BIN)/pytest -q
+
+# The edit-test loop: tests/unit and tests/workflows without the slow sets or the dev server
+# (no PostgreSQL, no browser), in under a minute.
+test-fast: $(INSTALLED)
+	$(BIN)/pytest -q -m "not slow and not dev_server" tests/unit tests/workflows
 
 bench: $(INSTALLED)
 	$(BIN)/python -m bench.step_latency

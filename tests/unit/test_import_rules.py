@@ -59,6 +59,7 @@ def forbidden_for(name: str) -> set[str]:
     return FORBIDDEN.get(name, set()) | ({"api"} if name != "api" else set())
 
 
+@pytest.mark.slow  # a fresh interpreter for each part
 @pytest.mark.parametrize("name", OURS)
 def test_imports_run_the_agreed_way(name: str) -> None:
     assert loaded_by(name) & forbidden_for(name) == set()

@@ -85,6 +85,7 @@ async def assert_closed_in_order(
     assert [event.seq for event in events] == list(range(1, len(events) + 1))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case_type", CASE_TYPES)
 async def test_main_path_from_opening_to_closure(case_type: str, harness: Harness) -> None:
     policy, path = POLICIES[case_type], MAIN_PATHS[case_type]
@@ -98,6 +99,7 @@ async def test_main_path_from_opening_to_closure(case_type: str, harness: Harnes
     await assert_closed_in_order(harness, handle, len(path))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case_type", CASE_TYPES)
 async def test_a_missed_first_stage_escalates_then_the_alternative_path_closes(
     case_type: str, harness: Harness
