@@ -12,6 +12,7 @@ import pytest
 from bench.chaos import SCRIPTS, SHORT, run_chaos
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(os.geteuid() != 0, reason="runs a private PostgreSQL as the postgres user")
 async def test_every_promise_is_kept_while_the_parts_break() -> None:
     report = await run_chaos(SHORT, say=lambda line: None)

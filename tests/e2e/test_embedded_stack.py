@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.support.ports import free_port
 
@@ -48,6 +49,7 @@ def sign_in(base: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {reply.json()['access_token']}"}
 
 
+@pytest.mark.slow
 def test_ercase_up_starts_seeds_stops_and_restarts(tmp_path: Path) -> None:
     temporal_port, smtp_port, api_port = free_port(), free_port(), free_port()
     env = {

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 import pytest_asyncio
 import uvicorn
 from playwright.async_api import Browser, Page, async_playwright, expect
@@ -35,6 +36,7 @@ from worker import build_worker
 
 SCREENSHOTS = Path(__file__).parents[2] / "test-artifacts" / "screenshots"
 CHROMIUM = "/usr/bin/chromium"
+pytestmark = pytest.mark.browser
 CHROMIUM_ARGS = [
     "--headless",
     "--no-sandbox",
