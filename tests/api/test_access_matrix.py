@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from sqlalchemy import select
 
 from api.main import create_app
@@ -291,6 +292,7 @@ def render(table: dict[str, dict[str, dict[str, str]]]) -> str:
     return "\n".join(lines)
 
 
+@pytest.mark.slow
 async def test_every_case_route_for_every_role_and_kind_of_case(api_stack: ApiStack) -> None:
     routes = set(case_routes(api_stack.settings))
     missing = routes - set(API_CALLS) - set(WEB_CALLS)

@@ -191,6 +191,7 @@ BREACH_SOON_POLICY = validate_policy(
 )
 
 
+@pytest.mark.slow
 async def test_a_whole_worker_killed_mid_send_is_replaced_and_the_mail_goes_once(
     dev_server_env: WorkflowEnvironment,
     sqlite_database: Database,

@@ -10,6 +10,7 @@ import uuid
 from datetime import timedelta
 
 import psycopg
+import pytest
 from sqlalchemy import func, select
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
@@ -49,6 +50,7 @@ QUICK_POLICY = validate_policy(
 )
 
 
+@pytest.mark.slow
 async def test_a_stopped_worker_picks_the_case_up_again(
     dev_server_env: WorkflowEnvironment, sqlite_database: Database, smtp_server: SmtpServer
 ) -> None:

@@ -36,7 +36,7 @@ from worker import build_worker
 
 SCREENSHOTS = Path(__file__).parents[2] / "test-artifacts" / "screenshots"
 CHROMIUM = "/usr/bin/chromium"
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
 CHROMIUM_ARGS = [
     "--headless",
     "--no-sandbox",
