@@ -1,14 +1,15 @@
-# ercase: `make run` starts the embedded stack, `make test` runs the whole suite.
+# ercase: `make run` starts the embedded stack, `make test` runs the whole suite,
+# `make test-fast` the pure and time-skipping tests (tests/README.md).
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 LOCKS := requirements.lock requirements-test.lock
 
-.PHONY: run test lint bandit security postgres browser bench chaos clean lock
+.PHONY: run test test-fast lint bandit security postgres browser bench chaos clean lock
 
 # Exactly what the lock files name, each file checked against its hash (pip itself included),
-# then ercase on top without resolving anything again. tests/test_lock.py checks that the
+# then ercase on top without resolving anything again. tests/unit/test_lock.py checks that the
 # locks agree with pyproject.toml and that this environment is what they say.
 $(INSTALLED): pyproject.toml $(LOCKS)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -18,7 +19,7 @@ $(INSTALLED): pyproject.toml $(LOCKS)
 
 # Regenerate the locks from pyproject.toml, keeping every pin that still satisfies it; the test
 # lock is constrained by the application's, so both name the same versions. To move a package:
-# `make lock LOCK_ARGS='--upgrade-package holidays'` (then run the replay test, tests/test_replay.py).
+# `make lock LOCK_ARGS='--upgrade-package holidays'` (then run the replay test, tests/replay/test_replay.py).
 # The locks are resolved for CPython 3.11 on Linux, the Dockerfile's Python.
 PIP_COMPILE = CUSTOM_COMPILE_COMMAND='make lock' $(BIN)/pip-compile --quiet --generate-hashes \
 	--allow-unsafe --strip-extras --no-emit-index-url --no-emit-find-links $(LOCK_ARGS)
@@ -59,6 +60,11 @@ security: bandit
 
 test: $(INSTALLED) postgres browser lint bandit
 	$(BIN)/pytest -q
+
+# The edit-test loop: tests/unit and tests/workflows without the slow sets or the dev server
+# (no PostgreSQL, no browser), in under a minute.
+test-fast: $(INSTALLED)
+	$(BIN)/pytest -q -m "not slow and not dev_server" tests/unit tests/workflows
 
 bench: $(INSTALLED)
 	$(BIN)/python -m bench.step_latency

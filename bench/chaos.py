@@ -27,7 +27,7 @@ checks and prints:
   every case.
 
     .venv/bin/python -m bench.chaos            # the full run: `make chaos`
-    .venv/bin/python -m bench.chaos --short    # what tests/test_chaos.py runs
+    .venv/bin/python -m bench.chaos --short    # what tests/e2e/test_chaos.py runs
 
 `run_chaos(SHORT)` returns a ChaosReport; tests assert on it.
 """

@@ -10,7 +10,7 @@ on the table (triggers made by migration 0007); `verify` finds what someone with
 rights to get past them changed.
 
 `append_audit` is the one way a row is written: no other module builds an AuditEntry
-(tests/test_import_rules.py keeps it so), so what a row holds is decided here.
+(tests/unit/test_import_rules.py keeps it so), so what a row holds is decided here.
 """
 
 import hashlib

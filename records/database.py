@@ -43,7 +43,7 @@ def ensure_sqlite_folder(database_url: str) -> None:
 
 
 # aiosqlite logs every statement with its parameters (the personal data) at DEBUG: never
-# let it, whatever level an operator turns logging up to (tests/test_sealed_history.py).
+# let it, whatever level an operator turns logging up to (tests/api/test_sealed_history.py).
 logging.getLogger("aiosqlite").setLevel(logging.INFO)
 
 

@@ -1,0 +1,336 @@
+"""Every case route, for every role and every kind of case, each cell checked against the rules.
+
+The routes are read from the application itself, so a new case route fails this test until it
+is given a row here. The table the test builds is kept in docs/access-matrix.md; when the
+application's answers change, the test rewrites it and fails, so the change is reviewed.
+"""
+
+import asyncio
+import secrets
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import select
+
+from api.main import create_app
+from records.models import Case, CaseAccess, CaseParty, Document, Staff, User
+from records.people import create_user
+from services.access import CASE_READERS, CASE_WORKERS, POLICY_MOVERS, RESTRICTERS
+from services.retention import HOLDERS
+from settings import Settings
+from tests.support.stack import ApiStack
+from tests.web.test_web_security import Browser
+
+MATRIX_FILE = Path(__file__).parents[2] / "docs" / "access-matrix.md"
+
+# One user per role, each linked to a staff record of their own (so a case can name them).
+ROLE_USERS = {
+    "advisor": "alice",
+    "manager": "mark",
+    "policy_owner": "polly",
+    "hr_director": "hannah",
+    "auditor": "audrey",
+    "admin": "adam",
+}
+# The kinds of case, as seen by each role's user:
+#   own: alice's case in Medicine (mark manages Medicine);
+#   team: bob's (alice's team), Medicine;  outside: carol's (another team), Estates;
+#   other-org: the other trust's;  restricted: alice's, named only to bob;
+#   conflicted: alice's, with every role user's staff record recorded as a witness.
+KINDS = ("own", "team", "outside", "other-org", "restricted", "conflicted")
+THROUGH = "through"  # past the access checks: the route's own answer (see ANSWERS)
+
+
+@dataclass(frozen=True)
+class Call:
+    """How to call one route, who it is for, and what it answers once access is granted."""
+
+    allowed: frozenset[str] | None  # roles that may do it on a case they see (None: readers)
+    answers: frozenset[int]
+    body: dict[str, Any] | None = None
+    form: dict[str, str] | None = None
+    upload: bool = False
+
+
+READ = Call(None, frozenset({200}))
+STEP = Call(CASE_WORKERS, frozenset({409}), body={})  # no process runs these rows: refused
+PDF = b"%PDF-1.4 matrix\n"
+
+API_CALLS: dict[tuple[str, str], Call] = {
+    ("GET", "/api/cases/{case_id}"): READ,
+    ("GET", "/api/cases/{case_id}/notes"): READ,
+    ("GET", "/api/cases/{case_id}/documents"): READ,
+    ("GET", "/api/cases/{case_id}/documents/{document_id}"): READ,
+    ("GET", "/api/cases/{case_id}/time"): READ,
+    ("GET", "/api/cases/{case_id}/parties"): READ,
+    ("GET", "/api/cases/{case_id}/restriction"): READ,
+    ("POST", "/api/cases/{case_id}/actions/{action}"): Call(
+        CASE_WORKERS, frozenset({409}), body={"data": {}}
+    ),
+    ("POST", "/api/cases/{case_id}/pause"): Call(
+        CASE_WORKERS, frozenset({409}), body={"reason": "Signed off sick"}
+    ),
+    ("POST", "/api/cases/{case_id}/resume"): STEP,
+    ("POST", "/api/cases/{case_id}/suspension/{step}"): Call(
+        CASE_WORKERS, frozenset({409}), body={"note": "Risk to patients"}
+    ),
+    # The case is open: an appeal is refused as not possible yet.
+    ("POST", "/api/cases/{case_id}/appeal"): Call(
+        CASE_WORKERS, frozenset({409}), body={"grounds": "Unfair"}
+    ),
+    ("POST", "/api/cases/{case_id}/assign"): Call(
+        CASE_WORKERS, frozenset({409}), body={"advisor": "bob"}
+    ),
+    # Version 99 does not exist: refused as bad input once the case is found.
+    ("POST", "/api/cases/{case_id}/policy"): Call(
+        POLICY_MOVERS, frozenset({422}), body={"version": 99}
+    ),
+    ("POST", "/api/cases/{case_id}/notes"): Call(
+        CASE_WORKERS, frozenset({201}), body={"text": "Called the ward"}
+    ),
+    ("POST", "/api/cases/{case_id}/documents"): Call(CASE_WORKERS, frozenset({201}), upload=True),
+    ("POST", "/api/cases/{case_id}/time"): Call(
+        CASE_WORKERS,
+        frozenset({201}),
+        body={"worked_on": "2026-01-05", "minutes": 30, "activity_code": "meeting"},
+    ),
+    ("POST", "/api/cases/{case_id}/parties"): Call(
+        CASE_WORKERS, frozenset({201}), body={"employee_id": "E1002", "role": "witness"}
+    ),
+    ("PUT", "/api/cases/{case_id}/restriction"): Call(
+        RESTRICTERS, frozenset({200}), body={"restricted": False, "people": []}
+    ),
+    ("GET", "/api/cases/{case_id}/legal-hold"): READ,
+    # Roles take turns: each places a hold, then lifts it (409 if there is none to lift).
+    ("POST", "/api/cases/{case_id}/legal-hold"): Call(
+        HOLDERS, frozenset({200}), body={"reason": "Tribunal claim"}
+    ),
+    ("POST", "/api/cases/{case_id}/legal-hold/clear"): Call(
+        HOLDERS, frozenset({200, 409}), body={"reason": "Claim settled"}
+    ),
+}
+WEB_STEP = Call(CASE_WORKERS, frozenset({200, 303, 409, 422}), form={})
+WEB_CALLS: dict[tuple[str, str], Call] = {
+    ("GET", "/cases/{case_id}"): READ,
+    ("GET", "/cases/{case_id}/documents/{document_id}"): READ,
+    ("POST", "/cases/{case_id}/actions/{action}"): WEB_STEP,
+    ("POST", "/cases/{case_id}/pause"): Call(
+        CASE_WORKERS, frozenset({303, 409}), form={"reason": "Signed off sick"}
+    ),
+    ("POST", "/cases/{case_id}/resume"): WEB_STEP,
+    ("POST", "/cases/{case_id}/notes"): Call(
+        CASE_WORKERS, frozenset({303}), form={"text": "Called the ward", "kind": "note"}
+    ),
+    ("POST", "/cases/{case_id}/documents"): Call(CASE_WORKERS, frozenset({303}), upload=True),
+    ("POST", "/cases/{case_id}/time"): Call(
+        CASE_WORKERS,
+        frozenset({303}),
+        form={"worked_on": "2026-01-05", "minutes": "30", "activity_code": "meeting"},
+    ),
+}
+PATH_VALUES = {"action": "refer_to_investigation", "step": "suspend"}
+
+
+def case_routes(settings: Settings) -> Iterator[tuple[str, str]]:
+    """Every (method, path) of the application that names a case."""
+    for route in create_app(settings).routes:
+        # FastAPI keeps an included router as one entry that lists its routes with prefixes.
+        contexts = getattr(route, "effective_route_contexts", None)
+        for each in contexts() if contexts else [route]:
+            path, methods = getattr(each, "path", ""), getattr(each, "methods", None) or set()
+            if "{case_id}" in path:
+                for method in sorted(set(methods) - {"HEAD"}):
+                    yield method, path
+
+
+def visible(role: str, kind: str) -> bool:
+    """The rules of services/access.py, restated for these users and cases."""
+    if kind in ("other-org", "restricted", "conflicted") or role not in CASE_READERS:
+        return False
+    if kind == "outside":
+        return role in ("hr_director", "auditor", "admin")
+    return True  # own and team: alice's team, and mark's division
+
+
+def expected(role: str, kind: str, call: Call, path: str) -> str:
+    if path.endswith("/policy"):
+        # Policy owners move cases they cannot read; the case must still be theirs to reach.
+        reachable = kind not in ("other-org", "restricted", "conflicted")
+        if not (visible(role, kind) or (reachable and role == "policy_owner")):
+            return "404"
+    elif not visible(role, kind):
+        return "404"
+    if call.allowed is not None and role not in call.allowed:
+        return "403"
+    return THROUGH
+
+
+async def seed(stack: ApiStack) -> dict[str, tuple[str, int]]:
+    """The six cases (rows only: no process runs them), each with one document."""
+    org, other = stack.people.organisation, stack.people.other_organisation
+    now = datetime.now(UTC) - timedelta(days=400)
+    async with stack.database.transaction() as session:
+        await create_user(
+            session, org, "carol", "demo", ["advisor"], "Carol", "c@n.example", team="Community ER"
+        )
+        await create_user(session, org, "audrey", "demo", ["auditor"], "Audrey", "a@n.example")
+        await create_user(session, org, "adam", "demo", ["admin"], "Adam", "ad@n.example")
+        for number, username in enumerate(ROLE_USERS.values(), start=1):
+            user = await session.scalar(select(User).where(User.username == username))
+            assert user is not None
+            user.staff_employee_id = f"W{number}"
+            session.add(Staff(organisation_id=org.id, employee_id=f"W{number}", division="HR"))
+        rows = {
+            "own": (org.id, "alice", "Medicine"),
+            "team": (org.id, "bob", "Medicine"),
+            "outside": (org.id, "carol", "Estates"),
+            "other-org": (other.id, "oscar", "Estates"),
+            "restricted": (org.id, "alice", "Medicine"),
+            "conflicted": (org.id, "alice", "Medicine"),
+        }
+        cases: dict[str, tuple[str, int]] = {}
+        for number, (kind, (organisation_id, advisor, division)) in enumerate(rows.items(), 1):
+            case_id = f"DIS-2025-{number:04d}"
+            session.add(
+                Case(
+                    id=case_id,
+                    organisation_id=organisation_id,
+                    case_type="disciplinary",
+                    policy_version=1,
+                    employee_id="E1001" if organisation_id == org.id else "S9001",
+                    summary="Timesheets",
+                    risk="routine",
+                    advisor=advisor,
+                    division=division,
+                    department=None,
+                    opened_by=advisor,
+                    stage_key="assessment",
+                    stage_name="Pre-formal assessment",
+                    stage_started_at=now,
+                    opened_at=now,
+                    restricted=kind == "restricted",
+                )
+            )
+            await session.flush()
+            stored = secrets.token_hex(20)
+            stack.settings.documents_dir.mkdir(parents=True, exist_ok=True)
+            (stack.settings.documents_dir / stored).write_bytes(PDF)
+            document = Document(
+                case_id=case_id,
+                filename="letter.pdf",
+                content_type="application/pdf",
+                size=len(PDF),
+                sha256="0" * 64,
+                stored_name=stored,
+                uploaded_by=advisor,
+            )
+            session.add(document)
+            await session.flush()
+            cases[kind] = (case_id, document.id)
+        session.add(CaseAccess(case_id=cases["restricted"][0], username="bob", added_by="mark"))
+        for number in range(1, len(ROLE_USERS) + 1):
+            session.add(
+                CaseParty(
+                    case_id=cases["conflicted"][0],
+                    employee_id=f"W{number}",
+                    role="witness",
+                    added_by="mark",
+                )
+            )
+    return cases
+
+
+def fill(path: str, case_id: str, document_id: int) -> str:
+    values = {**PATH_VALUES, "case_id": case_id, "document_id": str(document_id)}
+    return path.format(**values)
+
+
+async def call_api(
+    http: httpx.AsyncClient, headers: dict[str, str], method: str, url: str, call: Call
+) -> int:
+    if call.upload:
+        files = {"file": ("letter.pdf", PDF, "application/pdf")}
+        return (await http.request(method, url, headers=headers, files=files)).status_code
+    return (await http.request(method, url, headers=headers, json=call.body)).status_code
+
+
+async def call_web(browser: Browser, method: str, url: str, call: Call) -> int:
+    if method == "GET":
+        return (await browser.request("GET", url)).status_code
+    data = {**(call.form or {}), "csrf_token": browser.csrf}
+    if call.upload:
+        files = {"file": ("letter.pdf", PDF, "application/pdf")}
+        return (await browser.request("POST", url, data=data, files=files)).status_code
+    return (await browser.request("POST", url, data=data)).status_code
+
+
+def render(table: dict[str, dict[str, dict[str, str]]]) -> str:
+    lines = [
+        "# Access matrix",
+        "",
+        "Generated by `tests/api/test_access_matrix.py` from the application's own routes; each",
+        "cell is the status the route answered for that role and kind of case (404: as if the",
+        "case did not exist; 403: seen, but the role may not do this; other: the route's own",
+        "answer once access is granted). Kinds: own (the advisor's own case, in the manager's",
+        "division), team (a team-mate's case), outside (another team's, another division),",
+        "other-org (another trust's), restricted (not named on it), conflicted (the user is a",
+        "party to it). Do not edit by hand: run the test.",
+        "",
+    ]
+    for role, rows in table.items():
+        lines += [f"## {role} ({ROLE_USERS[role]})", ""]
+        lines.append("| route | " + " | ".join(KINDS) + " |")
+        lines.append("|---|" + "---|" * len(KINDS))
+        for route, cells in rows.items():
+            lines.append(f"| `{route}` | " + " | ".join(cells[kind] for kind in KINDS) + " |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+@pytest.mark.slow
+async def test_every_case_route_for_every_role_and_kind_of_case(api_stack: ApiStack) -> None:
+    routes = set(case_routes(api_stack.settings))
+    missing = routes - set(API_CALLS) - set(WEB_CALLS)
+    assert not missing, f"case routes with no row in the access matrix: {sorted(missing)}"
+    assert routes == set(API_CALLS) | set(WEB_CALLS), "rows for routes that no longer exist"
+    cases = await seed(api_stack)
+
+    table: dict[str, dict[str, dict[str, str]]] = {}
+    wrong: list[str] = []
+    for role, username in ROLE_USERS.items():
+        headers = await api_stack.token(username)
+        browser = Browser(api_stack.http)
+        await browser.sign_in(username)
+        rows: dict[str, dict[str, str]] = {}
+        for calls, is_web in ((API_CALLS, False), (WEB_CALLS, True)):
+            for (method, path), call in sorted(calls.items(), key=lambda item: item[0][1]):
+                cells: dict[str, str] = {}
+                # The six kinds of case at once: independent rows, and it keeps the test short.
+                urls = [fill(path, *cases[kind]) for kind in KINDS]
+                statuses = await asyncio.gather(
+                    *(
+                        call_web(browser, method, url, call)
+                        if is_web
+                        else call_api(api_stack.http, headers, method, url, call)
+                        for url in urls
+                    )
+                )
+                for kind, status in zip(KINDS, statuses, strict=True):
+                    want = expected(role, kind, call, path)
+                    ok = status in call.answers if want == THROUGH else str(status) == want
+                    if not ok:
+                        wrong.append(f"{role} {kind} {method} {path}: {status}, expected {want}")
+                    cells[kind] = str(status)
+                rows[f"{method} {path}"] = cells
+        table[role] = rows
+
+    assert not wrong, "\n".join(wrong)
+    text = render(table)
+    if not MATRIX_FILE.exists() or MATRIX_FILE.read_text() != text:
+        MATRIX_FILE.write_text(text)
+        raise AssertionError(f"{MATRIX_FILE} was out of date and is rewritten: review, commit")

@@ -1,0 +1,116 @@
+"""The people every stack test starts from: two trusts, their users and some staff."""
+
+from dataclasses import dataclass
+
+from records.database import Database
+from records.models import Organisation
+from records.people import StaffEntry, create_user, get_or_create_organisation, upsert_staff
+
+
+@dataclass
+class People:
+    organisation: Organisation
+    other_organisation: Organisation
+
+
+async def add_people(db: Database) -> People:
+    """Two trusts; in the first an advisor, a manager, an HR director and some staff."""
+    async with db.transaction() as session:
+        org = await get_or_create_organisation(session, "RXA", "North Trust")
+        other = await get_or_create_organisation(session, "RXB", "South Trust")
+        # alice and bob are one team of advisors; mark manages both divisions of the staff.
+        await create_user(
+            session,
+            org,
+            "alice",
+            "demo",
+            ["advisor"],
+            "Alice Advisor",
+            "alice@north.example",
+            team="North ER",
+        )
+        await create_user(
+            session,
+            org,
+            "bob",
+            "demo",
+            ["advisor"],
+            "Bob Advisor",
+            "bob@north.example",
+            team="North ER",
+        )
+        await create_user(
+            session,
+            org,
+            "mark",
+            "demo",
+            ["manager"],
+            "Mark Manager",
+            "mark@north.example",
+            divisions=["Medicine", "Surgery"],
+        )
+        await create_user(
+            session,
+            org,
+            "hannah",
+            "demo",
+            ["hr_director"],
+            "Hannah Director",
+            "hannah@north.example",
+        )
+        await create_user(
+            session, org, "polly", "demo", ["policy_owner"], "Polly Owner", "polly@north.example"
+        )
+        await create_user(
+            session,
+            other,
+            "oscar",
+            "demo",
+            ["advisor", "manager"],
+            "Oscar Other",
+            "oscar@south.example",
+            divisions=["Estates"],
+        )
+        await upsert_staff(
+            session,
+            org.id,
+            [
+                StaffEntry(
+                    "E1001",
+                    "Priya Patel",
+                    "priya@north.example",
+                    "Medicine",
+                    "Cardiology",
+                    "E2001",
+                    "5",
+                    "Asian or Asian British",
+                    "No",
+                ),
+                StaffEntry(
+                    "E2001",
+                    "Lena Line",
+                    "lena@north.example",
+                    "Medicine",
+                    "Cardiology",
+                    None,
+                    "8a",
+                    "White",
+                    "No",
+                ),
+                StaffEntry(
+                    "E1002",
+                    "Sam Jones",
+                    "sam@north.example",
+                    "Surgery",
+                    "Theatres",
+                    "E2001",
+                    "3",
+                    "White",
+                    "Yes",
+                ),
+            ],
+        )
+        await upsert_staff(
+            session, other.id, [StaffEntry("S9001", "Olive South", None, "Estates", "Portering")]
+        )
+    return People(org, other)

@@ -1,0 +1,69 @@
+"""The API stack in-process: the FastAPI app over httpx, a real worker on the dev server, a
+database with the test people and a real SMTP server."""
+
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+import httpx
+from asgi_lifespan import LifespanManager
+from temporalio.testing import WorkflowEnvironment
+
+from api.main import create_app
+from records.database import Database
+from settings import Settings
+from tests.support.configuration import make_settings
+from tests.support.people import People, add_people
+from tests.support.smtp import SmtpServer
+from tests.support.temporal import end_case_workflows
+from worker import build_worker
+
+API_BASE = "http://ercase.test"
+
+
+@dataclass
+class ApiStack:
+    http: httpx.AsyncClient
+    database: Database
+    settings: Settings
+    people: People
+    smtp: SmtpServer
+
+    async def token(self, username: str, password: str = "demo") -> dict[str, str]:
+        response = await self.http.post(
+            "/api/auth/token", data={"username": username, "password": password}
+        )
+        assert response.status_code == 200, response.text
+        return {"Authorization": f"Bearer {response.json()['access_token']}"}
+
+
+@asynccontextmanager
+async def api_stack_on(
+    dev_server_env: WorkflowEnvironment, db: Database, smtp_server: SmtpServer
+) -> AsyncIterator[ApiStack]:
+    """The API stack over a given database (e.g. one on PostgreSQL)."""
+    people = await add_people(db)
+    settings = make_settings(
+        db.engine.url.render_as_string(hide_password=False)
+        .replace("+aiosqlite", "")
+        .replace("+psycopg", ""),
+        smtp_port=smtp_server.port,
+        temporal_address=dev_server_env.client.service_client.config.target_host,
+        task_queue=f"api-test-{uuid.uuid4()}",
+    )
+    worker = build_worker(
+        dev_server_env.client,
+        db,
+        settings,
+        settings.task_queue,
+        workflow_failure_exception_types=[Exception],
+    )
+    app = create_app(settings)
+    async with (
+        worker,
+        LifespanManager(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url=API_BASE) as http,
+    ):
+        yield ApiStack(http, db, settings, people, smtp_server)
+        await end_case_workflows(dev_server_env, db)
