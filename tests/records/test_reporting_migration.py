@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from alembic import command
-from sqlalchemy import Connection, create_engine, select
+from sqlalchemy import Connection, column, create_engine, select, table
 
 from records.database import sync_url
 from records.migrate import alembic_config, upgrade
@@ -63,8 +63,9 @@ def write_before_0009(connection: Connection) -> None:
     suspended (days 2 to 3) before, so only its investigation (days 1 to 10, due day 8) and
     hearing (days 10 to 20) were recorded as stays. Case B (organisation 2) is still in its
     first stage, which the recording activity wrote as an open stay."""
+    # The organisations table as it was at 0008: today's model has columns added since.
     connection.execute(
-        TABLES["organisations"].insert(),
+        table("organisations", column("id"), column("code"), column("name")).insert(),
         [{"id": 1, "code": "N", "name": "North"}, {"id": 2, "code": "S", "name": "South"}],
     )
     connection.execute(
