@@ -63,6 +63,7 @@ from records.cases import current_policy
 from records.database import Database
 from records.migrate import upgrade
 from records.models import Case, CaseEvent, OutboxMessage, PolicyVersion
+from records.passwords import hash_password
 from records.people import StaffEntry, create_user, get_or_create_organisation, upsert_staff
 from services.access import Principal
 from services.case_context import CaseContext
@@ -682,7 +683,13 @@ async def _seed(database: Database, policy: PolicyDefinition) -> int:
             ("hannah", "hr_director"),
         ):
             await create_user(
-                session, trust, username, "x", [role], username.title(), MAILBOX[username]
+                session,
+                trust,
+                username,
+                hash_password("x"),
+                [role],
+                username.title(),
+                MAILBOX[username],
             )
         await upsert_staff(
             session, trust.id, [StaffEntry("C1", "Chaos Staff", None, "Medicine", "Wards")]

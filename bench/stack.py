@@ -23,6 +23,7 @@ from records.case_keys import CaseKeys
 from records.database import Database
 from records.migrate import upgrade
 from records.models import Case
+from records.passwords import hash_password
 from records.people import create_user, get_or_create_organisation
 from temporal_client import data_converter
 from workflows import workflow_id
@@ -100,7 +101,13 @@ async def seed_cases(
     async with database.transaction() as session:
         trust = await get_or_create_organisation(session, code, name)
         await create_user(
-            session, trust, "alice", "x", ["advisor"], "Alice Advisor", f"alice@{code}.example"
+            session,
+            trust,
+            "alice",
+            hash_password("x"),
+            ["advisor"],
+            "Alice Advisor",
+            f"alice@{code}.example",
         )
         for case_id in case_ids:
             session.add(

@@ -43,6 +43,7 @@ from mail_sink import start_mail_sink
 from policies.schema import validate_policy
 from records.cases import current_policy
 from records.models import Case, OutboxMessage, PolicyVersion
+from records.passwords import hash_password
 from records.people import StaffEntry, create_user, get_or_create_organisation, upsert_staff
 from settings import Settings
 from worker import build_worker
@@ -144,7 +145,9 @@ async def main(
     database = stack.database
     async with database.transaction() as session:
         trust = await get_or_create_organisation(session, "RXB", "Bench Trust")
-        await create_user(session, trust, "alice", "demo", ["advisor"], "Alice", "a@b.example")
+        await create_user(
+            session, trust, "alice", hash_password("demo"), ["advisor"], "Alice", "a@b.example"
+        )
         await upsert_staff(session, trust.id, [StaffEntry("E1", "Staff One", division="Medicine")])
         organisation_id = trust.id
 

@@ -7,7 +7,6 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from records.models import Organisation, Staff, User
-from records.passwords import hash_password
 
 ROLES = ("advisor", "manager", "policy_owner", "hr_director", "auditor", "admin")
 
@@ -38,7 +37,7 @@ async def create_user(
     session: AsyncSession,
     organisation: Organisation,
     username: str,
-    password: str,
+    password_hash: str,
     roles: Iterable[str],
     full_name: str,
     email: str,
@@ -54,7 +53,7 @@ async def create_user(
     user = User(
         organisation_id=organisation.id,
         username=username,
-        password_hash=hash_password(password),
+        password_hash=password_hash,
         roles=roles,
         full_name=full_name,
         email=email,

@@ -10,6 +10,7 @@ from temporalio.client import Client
 from policies.calendar import LONDON, is_working_day
 from records.database import Database
 from records.models import Organisation
+from records.passwords import hash_password
 from records.people import StaffEntry, create_user, get_or_create_organisation, upsert_staff
 from services.absences import AbsenceCommands, parse_json
 from services.access import Principal
@@ -124,6 +125,7 @@ async def seed_demo(
         if await session.scalar(select(Organisation).where(Organisation.code == code)):
             return False
         organisation = await get_or_create_organisation(session, code, name)
+        demo_hash = hash_password(DEMO_PASSWORD)  # once: argon2 is slow by design
         for username, full_name, roles in DEMO_USERS:
             email = f"{username}@demo-trust.example"
             # One ER team of advisors; the manager manages every division of the demo trust.
@@ -131,7 +133,7 @@ async def seed_demo(
                 session,
                 organisation,
                 username,
-                DEMO_PASSWORD,
+                demo_hash,
                 roles,
                 full_name,
                 email,

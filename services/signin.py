@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from records.audit import append_audit
 from records.database import Database
 from records.models import RevokedToken, SignInAttempt, User, utcnow
-from records.passwords import verify_password
+from records.passwords import hash_password, verify_password
 from records.people import create_user, get_or_create_organisation
 from services.access import Principal, principal_of
 from services.errors import ServiceError
@@ -164,7 +164,7 @@ async def accounts_matching(
                 session,
                 organisation,
                 username or email,
-                secrets.token_urlsafe(32),
+                hash_password(secrets.token_urlsafe(32)),
                 [],
                 full_name,
                 email,

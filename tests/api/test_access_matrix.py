@@ -23,6 +23,7 @@ from records.people import create_user
 from services.access import CASE_READERS, CASE_WORKERS, POLICY_MOVERS, RESTRICTERS
 from services.retention import HOLDERS
 from settings import Settings
+from tests.support.people import DEMO_HASH
 from tests.support.stack import ApiStack
 from tests.web.test_web_security import Browser
 
@@ -176,10 +177,17 @@ async def seed(stack: ApiStack) -> dict[str, tuple[str, int]]:
     now = datetime.now(UTC) - timedelta(days=400)
     async with stack.database.transaction() as session:
         await create_user(
-            session, org, "carol", "demo", ["advisor"], "Carol", "c@n.example", team="Community ER"
+            session,
+            org,
+            "carol",
+            DEMO_HASH,
+            ["advisor"],
+            "Carol",
+            "c@n.example",
+            team="Community ER",
         )
-        await create_user(session, org, "audrey", "demo", ["auditor"], "Audrey", "a@n.example")
-        await create_user(session, org, "adam", "demo", ["admin"], "Adam", "ad@n.example")
+        await create_user(session, org, "audrey", DEMO_HASH, ["auditor"], "Audrey", "a@n.example")
+        await create_user(session, org, "adam", DEMO_HASH, ["admin"], "Adam", "ad@n.example")
         for number, username in enumerate(ROLE_USERS.values(), start=1):
             user = await session.scalar(select(User).where(User.username == username))
             assert user is not None

@@ -32,7 +32,7 @@ from services.retention import PURGED, purge_expired_cases
 from tests.api.test_sealed_history import sealed_payloads
 from tests.support.database import case_database, insert_case_row
 from tests.support.keys import TEST_PAYLOAD_KEY
-from tests.support.people import add_people
+from tests.support.people import DEMO_HASH, add_people
 from tests.support.stack import ApiStack
 from workflows import workflow_id
 from workflows.types import CaseInput
@@ -46,7 +46,9 @@ NOW = datetime.now(UTC)
 async def add_auditor(api_stack: ApiStack) -> dict[str, str]:
     async with api_stack.database.transaction() as session:
         org = await get_or_create_organisation(session, "RXA", "North Trust")
-        await create_user(session, org, "audrey", "demo", ["auditor"], "Audrey", "a@north.example")
+        await create_user(
+            session, org, "audrey", DEMO_HASH, ["auditor"], "Audrey", "a@north.example"
+        )
     return await api_stack.token("audrey")
 
 

@@ -9,6 +9,7 @@ from sqlalchemy import select
 from records.models import AuditEntry, User
 from records.people import create_user
 from tests.api.test_api_access import open_case, refused
+from tests.support.people import DEMO_HASH
 from tests.support.stack import ApiStack
 from tests.web.test_web_security import Browser
 
@@ -195,7 +196,9 @@ async def test_auditors_search_the_audit_log(api_stack: ApiStack) -> None:
     await http.get(f"/api/cases/{case_id}", headers=alice)
     async with api_stack.database.transaction() as session:
         organisation = api_stack.people.organisation
-        await create_user(session, organisation, "audrey", "demo", ["auditor"], "A", "a@x.example")
+        await create_user(
+            session, organisation, "audrey", DEMO_HASH, ["auditor"], "A", "a@x.example"
+        )
     audrey = await api_stack.token("audrey")
 
     assert refused(await http.get("/api/audit", headers=alice), 403)

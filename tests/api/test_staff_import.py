@@ -33,8 +33,8 @@ from records.esr import (
 )
 from records.models import AuditEntry, Staff
 from records.people import create_user
-from tests.support.people import People, add_people
 from tests.support.configuration import make_settings
+from tests.support.people import DEMO_HASH, People, add_people
 from tests.support.ports import free_port
 from tests.web.test_web_browser import CHROMIUM, CHROMIUM_ARGS, shot
 
@@ -204,7 +204,7 @@ async def add_admin(db: Database, people: People) -> None:
     async with db.transaction() as session:
         for username, role in (("adam", "admin"), ("audrey", "auditor")):
             await create_user(
-                session, people.organisation, username, "demo", [role], username, "a@north.ex"
+                session, people.organisation, username, DEMO_HASH, [role], username, "a@north.ex"
             )
 
 

@@ -27,8 +27,8 @@ from services.errors import NotFound
 from services.organisations import add_organisation
 from services.user_admin import NewAccount, UserAdmin
 from settings import get_settings
-from tests.support.keys import TEST_PAYLOAD_KEY
 from tests.support.configuration import make_settings
+from tests.support.keys import TEST_PAYLOAD_KEY
 
 TABLES = ("organisations", "users", "set_password_links", "audit_log")
 ERCASE = Path(sys.executable).parent / "ercase"

@@ -19,8 +19,8 @@ from records.database import Database, sync_url
 from records.migrate import current_revision, head_revision
 from services.worker_presence import wait_for_worker, worker_polling
 from settings import get_settings
-from tests.support.keys import TEST_PAYLOAD_KEY
 from tests.support.configuration import make_settings
+from tests.support.keys import TEST_PAYLOAD_KEY
 from worker import build_worker
 
 ROOT = Path(__file__).resolve().parents[2]

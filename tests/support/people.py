@@ -4,7 +4,11 @@ from dataclasses import dataclass
 
 from records.database import Database
 from records.models import Organisation
+from records.passwords import hash_password
 from records.people import StaffEntry, create_user, get_or_create_organisation, upsert_staff
+
+# Every test user's password is "demo"; hashed once, since argon2 is slow by design.
+DEMO_HASH = hash_password("demo")
 
 
 @dataclass
@@ -23,7 +27,7 @@ async def add_people(db: Database) -> People:
             session,
             org,
             "alice",
-            "demo",
+            DEMO_HASH,
             ["advisor"],
             "Alice Advisor",
             "alice@north.example",
@@ -33,7 +37,7 @@ async def add_people(db: Database) -> People:
             session,
             org,
             "bob",
-            "demo",
+            DEMO_HASH,
             ["advisor"],
             "Bob Advisor",
             "bob@north.example",
@@ -43,7 +47,7 @@ async def add_people(db: Database) -> People:
             session,
             org,
             "mark",
-            "demo",
+            DEMO_HASH,
             ["manager"],
             "Mark Manager",
             "mark@north.example",
@@ -53,19 +57,19 @@ async def add_people(db: Database) -> People:
             session,
             org,
             "hannah",
-            "demo",
+            DEMO_HASH,
             ["hr_director"],
             "Hannah Director",
             "hannah@north.example",
         )
         await create_user(
-            session, org, "polly", "demo", ["policy_owner"], "Polly Owner", "polly@north.example"
+            session, org, "polly", DEMO_HASH, ["policy_owner"], "Polly Owner", "polly@north.example"
         )
         await create_user(
             session,
             other,
             "oscar",
-            "demo",
+            DEMO_HASH,
             ["advisor", "manager"],
             "Oscar Other",
             "oscar@south.example",
