@@ -10,7 +10,6 @@ witness), is withheld. README.txt and withheld.json say how many were withheld a
 their content, so the organisation knows who must complete the request.
 """
 
-import csv
 import io
 import json
 import zipfile
@@ -24,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from records.audit import append_audit
 from records.database import Database
 from records.models import Case, CaseEvent, Document, Note, Staff
+from records.spreadsheet_csv import SpreadsheetWriter
 from services.access import Principal, party_to_case, visible_cases
 from services.errors import Forbidden, NotFound
 
@@ -133,7 +133,7 @@ async def subject_access_archive(
         ]
         case_records.append(record)
     table = io.StringIO()
-    writer = csv.writer(table)
+    writer = SpreadsheetWriter(table)
     writer.writerow(CASE_COLUMNS)
     for record in case_records:
         writer.writerow([record[column] for column in CASE_COLUMNS])
