@@ -102,12 +102,21 @@ class Settings(BaseSettings):
     foi_threshold: int = 5
     # Case documents larger than this are refused.
     document_max_mb: int = Field(default=20, ge=1, le=500)
-    # Sign-in hardening: an account is locked after this many failed attempts in a row, for
-    # this long; one client address may fail at most sign_in_rate_limit times per window.
+    # Sign-in hardening. An account is locked *for one client address* after this many failed
+    # attempts in a row from it, for this long, so a stranger elsewhere cannot lock its owner
+    # out; one client address may fail at most sign_in_rate_limit times per window; and once an
+    # account has failed sign_in_account_limit times per window from anywhere, only addresses
+    # it has signed in from before may try it (a guessing attack spread over many addresses).
     sign_in_max_failures: int = Field(default=5, ge=1)
     sign_in_lockout_minutes: int = Field(default=15, ge=1)
     sign_in_rate_limit: int = Field(default=20, ge=1)
     sign_in_rate_window_minutes: int = Field(default=15, ge=1)
+    sign_in_account_limit: int = Field(default=50, ge=1)
+    # The reverse proxies whose X-Forwarded-For names the client (uvicorn's forwarded_allow_ips:
+    # addresses or networks, comma-separated). Empty: no proxy is believed, and the address
+    # is the connection's own, so a forged header neither escapes the rate limit nor reaches
+    # the audit log.
+    trusted_proxies: str = ""
 
     @field_validator("payload_key")
     @classmethod

@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse
 
 from api import web
 from api.deps import TemporalConnection
+from api.nul_guard import RefuseNul
 from api.routes import (
     absences,
     access,
@@ -115,6 +116,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app = FastAPI(title="ercase", version="0.1.0", lifespan=lifespan)
 
+    app.add_middleware(RefuseNul)  # inside SecurityHeaders, so its refusals carry them too
     app.add_middleware(SecurityHeaders)
 
     @app.exception_handler(ServiceError)

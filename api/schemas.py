@@ -8,6 +8,10 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from records.models import Case, CaseEvent, Note
 
+# The largest value of an `integer` column on PostgreSQL (ids, policy versions); every integer
+# the API takes is bounded by it, so a larger one is a 422 and not a database overflow (500).
+DATABASE_INT_MAX = 2**31 - 1
+
 
 class _Input(BaseModel):
     # Unknown fields are refused, so a misspelt field is an error and not silently ignored.
@@ -73,7 +77,7 @@ class AssignIn(_Input):
 
 
 class ChangePolicyIn(_Input):
-    version: int = Field(ge=1)
+    version: int = Field(ge=1, le=DATABASE_INT_MAX)
     request_id: str | None = Field(default=None, min_length=1, max_length=100)
 
 

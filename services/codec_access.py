@@ -1,13 +1,16 @@
-"""Who may open which sealed payloads in the Temporal UI's codec: each call audited."""
+"""Who may open which sealed payloads in the Temporal UI's codec: each call audited.
+
+A case's payloads open only for people who may see the case (services/access.py): a codec
+reader who is not named on a restricted case, or is a party to it, is answered as if it did not
+exist, the same as for another organisation's case.
+"""
 
 from collections.abc import Sequence
-
-from sqlalchemy import select
 
 from records.audit import append_audit
 from records.database import Database
 from records.models import Case
-from services.access import Principal
+from services.access import Principal, visible_cases
 
 
 async def decodable_cases(
@@ -17,14 +20,12 @@ async def decodable_cases(
     payload_count: int,
     client_address: str | None,
 ) -> set[str]:
-    """Which of `cases` are of this person's organisation (the others answer 404); the call
-    is audited whatever the answer."""
+    """Which of `cases` this person may see (the others answer 404); the call is audited
+    whatever the answer."""
     async with database.transaction() as session:
         theirs = set(
             await session.scalars(
-                select(Case.id).where(
-                    Case.id.in_(cases), Case.organisation_id == principal.organisation_id
-                )
+                visible_cases(principal).where(Case.id.in_(cases)).with_only_columns(Case.id)
             )
         )
         append_audit(

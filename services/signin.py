@@ -1,12 +1,15 @@
-"""Signing in, hardened: lockout after repeated failures, a rate limit per client address,
-and revocable tokens (each carries an id, `jti`; signing out records it as revoked)."""
+"""Signing in, hardened: lockout after repeated failures (per account and client address), a
+rate limit per client address and per account, answers that take as long for an unknown name
+as for a real one, and revocable tokens (each carries an id, `jti`; signing out records it as
+revoked)."""
 
 import math
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
 
-from sqlalchemy import delete, func, or_, select
+from sqlalchemy import ColumnElement, delete, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from records.audit import append_audit
@@ -51,33 +54,16 @@ class SignIn:
     async def authenticate(self, username: str, password: str, address: str | None) -> User:
         """The active user these credentials name; refusals are SignInRefused, 429 or 423."""
         now = utcnow()
-        settings = self.settings
+        window = now - timedelta(minutes=self.settings.sign_in_rate_window_minutes)
         async with self.database.transaction() as session:
-            window = now - timedelta(minutes=settings.sign_in_rate_window_minutes)
-            from_address = select(SignInAttempt.at).where(
-                SignInAttempt.client_address == address,
-                SignInAttempt.outcome == "failed",
-                SignInAttempt.at > window,
-            )
-            failures = list(await session.scalars(from_address.order_by(SignInAttempt.at)))
-            if len(failures) >= settings.sign_in_rate_limit:
-                # Free again once the oldest failure that counts leaves the window.
-                free_at = failures[-settings.sign_in_rate_limit] + timedelta(
-                    minutes=settings.sign_in_rate_window_minutes
-                )
-                raise TooManyAttempts(
-                    "Too many failed sign-ins from your address; wait before trying again.",
-                    (free_at - now).total_seconds(),
-                )
-            locked_until = await self._locked_until(username, now)
-            if locked_until is not None:
-                raise AccountLocked(
-                    f"This account is locked after {settings.sign_in_max_failures} failed "
-                    "sign-ins; try again later or ask an administrator.",
-                    (locked_until - now).total_seconds(),
-                )
+            await self._refuse_busy_address(session, address, window, now)
+            await self._refuse_locked(session, username, address, now)
+            await self._refuse_attacked_account(session, username, address, window, now)
             user = await session.scalar(select(User).where(User.username == username))
-            ok = user is not None and user.active and verify_password(user.password_hash, password)
+            # An unknown name is checked against a dummy hash, so it takes as long to refuse as
+            # a real one: the time of the answer does not say which usernames exist.
+            verified = verify_password(user.password_hash if user else _dummy_hash(), password)
+            ok = user is not None and user.active and verified
             session.add(
                 SignInAttempt(
                     username=username,
@@ -98,22 +84,103 @@ class SignIn:
             raise SignInRefused(WRONG)
         return user
 
-    async def _locked_until(self, username: str, now: datetime) -> datetime | None:
-        """Locked while the last N attempts all failed and the last is within the lockout."""
-        limit = self.settings.sign_in_max_failures
-        async with self.database.sessions() as session:
-            recent = list(
-                await session.scalars(
-                    select(SignInAttempt)
-                    .where(SignInAttempt.username == username)
-                    .order_by(SignInAttempt.at.desc(), SignInAttempt.id.desc())
-                    .limit(limit)
-                )
+    async def _refuse_busy_address(
+        self, session: AsyncSession, address: str | None, window: datetime, now: datetime
+    ) -> None:
+        """One address may fail sign_in_rate_limit times per window, whatever the names."""
+        limit = self.settings.sign_in_rate_limit
+        failures = list(
+            await session.scalars(
+                select(SignInAttempt.at)
+                .where(_from(address), SignInAttempt.outcome == "failed", SignInAttempt.at > window)
+                .order_by(SignInAttempt.at)
             )
+        )
+        if len(failures) >= limit:
+            # Free again once the oldest failure that counts leaves the window.
+            raise TooManyAttempts(
+                "Too many failed sign-ins from your address; wait before trying again.",
+                self._until_out_of_window(failures[-limit], now),
+            )
+
+    async def _refuse_locked(
+        self, session: AsyncSession, username: str, address: str | None, now: datetime
+    ) -> None:
+        """Locked from this address while its last N attempts at the account all failed and the
+        last is within the lockout; the owner signing in from elsewhere is not locked out."""
+        limit = self.settings.sign_in_max_failures
+        recent = list(
+            await session.scalars(
+                select(SignInAttempt)
+                .where(SignInAttempt.username == username, _from(address))
+                .order_by(SignInAttempt.at.desc(), SignInAttempt.id.desc())
+                .limit(limit)
+            )
+        )
         if len(recent) < limit or any(attempt.outcome != "failed" for attempt in recent):
-            return None
+            return
         until = recent[0].at + timedelta(minutes=self.settings.sign_in_lockout_minutes)
-        return until if until > now else None
+        if until > now:
+            raise AccountLocked(
+                f"This account is locked after {limit} failed sign-ins; try again later or "
+                "ask an administrator.",
+                (until - now).total_seconds(),
+            )
+
+    async def _refuse_attacked_account(
+        self,
+        session: AsyncSession,
+        username: str,
+        address: str | None,
+        window: datetime,
+        now: datetime,
+    ) -> None:
+        """An account failed from many addresses at once: only addresses it has signed in from
+        before may go on trying it until the window passes."""
+        limit = self.settings.sign_in_account_limit
+        failures = list(
+            await session.scalars(
+                select(SignInAttempt.at)
+                .where(
+                    SignInAttempt.username == username,
+                    SignInAttempt.outcome == "failed",
+                    SignInAttempt.at > window,
+                )
+                .order_by(SignInAttempt.at)
+            )
+        )
+        if len(failures) < limit:
+            return
+        known = await session.scalar(
+            select(SignInAttempt.id)
+            .where(
+                SignInAttempt.username == username,
+                _from(address),
+                SignInAttempt.outcome == "ok",
+            )
+            .limit(1)
+        )
+        if known is None:
+            raise TooManyAttempts(
+                "Too many failed sign-ins to this account; sign in from a device you have used "
+                "before, or wait before trying again.",
+                self._until_out_of_window(failures[-limit], now),
+            )
+
+    def _until_out_of_window(self, failure: datetime, now: datetime) -> float:
+        window = timedelta(minutes=self.settings.sign_in_rate_window_minutes)
+        return (failure + window - now).total_seconds()
+
+
+def _from(address: str | None) -> ColumnElement[bool]:
+    if address is None:
+        return SignInAttempt.client_address.is_(None)
+    return SignInAttempt.client_address == address
+
+
+@cache
+def _dummy_hash() -> str:
+    return hash_password(secrets.token_urlsafe(16))
 
 
 async def revoke(database: Database, jti: str, expires_at: datetime) -> None:

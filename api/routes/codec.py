@@ -5,8 +5,8 @@ Temporal's remote codec protocol: POST /api/codec/decode (and /encode) with
 `X-Namespace`; the answer has the same shape. The UI calls it from its own origin
 (ERCASE_TEMPORAL_UI_ORIGIN, allowed by CORS, with credentials), signed in with the web
 session cookie or an API bearer token. Admins and auditors only; every call is audited, and
-a case's payloads open only for people of that case's organisation. A purged case's key is
-gone, so its payloads answer 410.
+a case's payloads open only for people who may see that case (services/access.py). A purged
+case's key is gone, so its payloads answer 410.
 """
 
 from typing import Annotated, Any

@@ -6,10 +6,12 @@ from typing import Annotated
 from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, File, Request, UploadFile, status
+from fastapi import Path as UrlPath  # pathlib's Path names the stored files
 from fastapi.responses import FileResponse
 from pydantic import BaseModel
 
 from api.deps import CurrentUser, get_database, get_settings
+from api.schemas import DATABASE_INT_MAX
 from records.models import Document
 from services.access import Principal
 from services.documents import CaseDocuments
@@ -91,6 +93,10 @@ async def upload_document(
 
 
 @router.get("/{case_id}/documents/{document_id}")
-async def download_document(case_id: str, document_id: int, documents: Documents) -> FileResponse:
+async def download_document(
+    case_id: str,
+    document_id: Annotated[int, UrlPath(ge=1, le=DATABASE_INT_MAX)],
+    documents: Documents,
+) -> FileResponse:
     document, path = await documents.open(case_id, document_id)
     return attachment(document, path)

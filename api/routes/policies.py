@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Query, Request, status
 from pydantic import BaseModel
 
 from api.deps import CurrentUser, get_database, require_role
+from api.schemas import DATABASE_INT_MAX
 from policies.diff import describe_changes
 from policies.loader import parse_policy_text, shipped_policies
 from policies.schema import PolicyDefinition, PolicyInvalid, validate_policy
@@ -66,7 +67,7 @@ async def get_policy(
     case_type: str,
     principal: CurrentUser,
     database: Db,
-    version: Annotated[int | None, Query(ge=1)] = None,
+    version: Annotated[int | None, Query(ge=1, le=DATABASE_INT_MAX)] = None,
 ) -> PolicyOut:
     row = await stored_version(database, principal.organisation_id, case_type, version)
     if row is None:
@@ -96,8 +97,8 @@ async def diff_versions(
     case_type: str,
     principal: CurrentUser,
     database: Db,
-    from_version: Annotated[int, Query(alias="from", ge=1)],
-    to_version: Annotated[int, Query(alias="to", ge=1)],
+    from_version: Annotated[int, Query(alias="from", ge=1, le=DATABASE_INT_MAX)],
+    to_version: Annotated[int, Query(alias="to", ge=1, le=DATABASE_INT_MAX)],
 ) -> PolicyDiff:
     old = await stored_version(database, principal.organisation_id, case_type, from_version)
     new = await stored_version(database, principal.organisation_id, case_type, to_version)

@@ -1,11 +1,11 @@
 """What every report returns, and how it is written out: JSON, CSV, or CSV for an FOI answer."""
 
-import csv
 import io
 from dataclasses import dataclass, field
 from typing import Any
 
 from records.reporting.suppression import SUPPRESSED, rule, suppress, with_totals
+from records.spreadsheet_csv import SpreadsheetWriter
 
 
 @dataclass(frozen=True)
@@ -64,7 +64,7 @@ class CrossTab:
         }
 
 
-def _header(writer: Any, name: str, notes: list[str], threshold: int | None) -> None:
+def _header(writer: SpreadsheetWriter, name: str, notes: list[str], threshold: int | None) -> None:
     writer.writerow([f"# {name}"])
     for note in notes:
         writer.writerow([f"# {note}"])
@@ -83,7 +83,7 @@ def _text(value: Any) -> str:
 def report_csv(report: Report, threshold: int | None = None) -> str:
     """The report as CSV; with a threshold, suppressed for publication (see suppression)."""
     out = io.StringIO()
-    writer = csv.writer(out)
+    writer = SpreadsheetWriter(out)
     counts = [column.name for column in report.columns if column.kind == "count"]
     names = [column.name for column in report.columns]
     rows: list[list[str]] = [[_text(row.get(name)) for name in names] for row in report.rows]
@@ -132,7 +132,7 @@ def report_csv(report: Report, threshold: int | None = None) -> str:
 
 def crosstab_csv(table: CrossTab, threshold: int | None = None) -> str:
     out = io.StringIO()
-    writer = csv.writer(out)
+    writer = SpreadsheetWriter(out)
     _header(writer, table.name, table.notes, threshold)
     if threshold is None:
         values = with_totals(table.counts, row_totals=True, column_totals=True)

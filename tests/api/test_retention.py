@@ -294,7 +294,13 @@ async def test_subject_access_returns_everything_held_about_one_employee(
     assert reply.status_code == 200, reply.text
     assert reply.headers["content-type"] == "application/zip"
     archive = zipfile.ZipFile(io.BytesIO(reply.content))
-    assert sorted(archive.namelist()) == ["README.txt", "cases.csv", "cases.json", "staff.json"]
+    assert sorted(archive.namelist()) == [
+        "README.txt",
+        "cases.csv",
+        "cases.json",
+        "staff.json",
+        "withheld.json",
+    ]
     assert json.loads(archive.read("staff.json"))["name"] == "Priya Patel"
     [case] = json.loads(archive.read("cases.json"))
     assert case["id"] == case_id and case["summary"] == f"About {PAUSE_REASON}"

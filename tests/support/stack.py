@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import httpx
 from asgi_lifespan import LifespanManager
+from fastapi import FastAPI
 from temporalio.testing import WorkflowEnvironment
 
 from api.main import create_app
@@ -29,6 +30,11 @@ class ApiStack:
     settings: Settings
     people: People
     smtp: SmtpServer
+    app: FastAPI
+
+    def client_at(self, address: str) -> httpx.AsyncClient:
+        """Another client of the same app, arriving from `address` (close it after use)."""
+        return client_at(self.app, address)
 
     async def token(self, username: str, password: str = "demo") -> dict[str, str]:
         response = await self.http.post(
@@ -36,6 +42,12 @@ class ApiStack:
         )
         assert response.status_code == 200, response.text
         return {"Authorization": f"Bearer {response.json()['access_token']}"}
+
+
+def client_at(app: FastAPI, address: str) -> httpx.AsyncClient:
+    """A client of the app in-process whose requests come from `address`."""
+    transport = httpx.ASGITransport(app, client=(address, 50000))
+    return httpx.AsyncClient(transport=transport, base_url=API_BASE)
 
 
 @asynccontextmanager
@@ -65,5 +77,5 @@ async def api_stack_on(
         LifespanManager(app),
         httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url=API_BASE) as http,
     ):
-        yield ApiStack(http, db, settings, people, smtp_server)
+        yield ApiStack(http, db, settings, people, smtp_server, app)
         await end_case_workflows(dev_server_env, db)
