@@ -11,6 +11,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from api import web
+from api.access_log import install_access_log_filter
+from api.api_docs import install_api_docs
 from api.deps import TemporalConnection
 from api.nul_guard import RefuseNul
 from api.routes import (
@@ -114,7 +116,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         yield
         await app.state.database.dispose()
 
-    app = FastAPI(title="ercase", version="0.1.0", lifespan=lifespan)
+    # The docs pages are dev-only and served from our own static files (api/api_docs.py).
+    app = FastAPI(title="ercase", version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None)
+    if settings.dev:
+        install_api_docs(app)
+    install_access_log_filter()
 
     app.add_middleware(RefuseNul)  # inside SecurityHeaders, so its refusals carry them too
     app.add_middleware(SecurityHeaders)

@@ -19,7 +19,14 @@ SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
     "Cross-Origin-Opener-Policy": "same-origin",
+    # Browsers keep to HTTPS for a year once they have seen this over HTTPS (over plain HTTP,
+    # as in dev, they ignore it).
+    "Strict-Transport-Security": "max-age=31536000; includeSubDomains",
 }
+# Case data must not stay in a shared computer's browser cache or a proxy's: every answer but
+# the static files (scripts, styles) is no-store.
+NO_STORE = "no-store"
+CACHEABLE_PREFIX = "/static/"
 # The interactive API docs load Swagger UI's own inline script; every other page obeys a
 # policy that allows no inline or foreign script at all.
 WITHOUT_CONTENT_SECURITY_POLICY = frozenset({"/docs", "/redoc", "/docs/oauth2-redirect"})
@@ -34,6 +41,7 @@ class SecurityHeaders:
             await self.app(scope, receive, send)
             return
         with_policy = scope["path"] not in WITHOUT_CONTENT_SECURITY_POLICY
+        cacheable = scope["path"].startswith(CACHEABLE_PREFIX)
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -42,6 +50,8 @@ class SecurityHeaders:
                     headers.setdefault(name, value)
                 if with_policy:
                     headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+                if not cacheable:
+                    headers.setdefault("Cache-Control", NO_STORE)
             await send(message)
 
         await self.app(scope, receive, send_with_headers)

@@ -2,15 +2,17 @@
 the audit search — over HTTP against the real stack (dev server, worker, SQLite)."""
 
 import io
+import re
 import zipfile
 
 from sqlalchemy import select
 
+from api.main import create_app
 from records.models import AuditEntry, User
 from records.people import create_user
 from tests.api.test_api_access import open_case, refused
 from tests.support.people import DEMO_HASH
-from tests.support.stack import ApiStack
+from tests.support.stack import ApiStack, client_at
 from tests.web.test_web_security import Browser
 
 
@@ -168,11 +170,32 @@ async def test_security_headers_on_every_kind_of_response(api_stack: ApiStack) -
         assert reply.headers["x-frame-options"] == "DENY"
         assert reply.headers["x-content-type-options"] == "nosniff"
         assert reply.headers["referrer-policy"] == "no-referrer"
-    # The interactive API docs run Swagger UI's inline script: no policy there, the rest kept.
-    docs = await http.get("/docs")
-    assert docs.status_code == 200
-    assert "content-security-policy" not in docs.headers
-    assert docs.headers["x-frame-options"] == "DENY"
+        # Kept out of caches (case data on a shared computer), and HTTPS remembered.
+        assert reply.headers["cache-control"] in ("no-store", "private, no-store")
+        assert reply.headers["strict-transport-security"].startswith("max-age=31536000")
+    # The static files (scripts, styles) may be cached.
+    style = await http.get("/static/app.css")
+    assert style.status_code == 200 and "no-store" not in style.headers.get("cache-control", "")
+    # The interactive API docs are for development: not served in production at all.
+    assert (await http.get("/docs")).status_code == 404
+    assert (await http.get("/redoc")).status_code == 404
+    assert (await http.get("/openapi.json")).status_code == 200
+
+
+async def test_the_api_docs_in_dev_mode_load_nothing_from_elsewhere(api_stack: ApiStack) -> None:
+    app = create_app(api_stack.settings.model_copy(update={"dev": True}))
+    async with client_at(app, "127.0.0.1") as http:
+        docs = await http.get("/docs")
+        assert docs.status_code == 200
+        # Swagger UI runs an inline script: no policy on this page, the other headers kept.
+        assert "content-security-policy" not in docs.headers
+        assert docs.headers["x-frame-options"] == "DENY"
+        sources = re.findall(r'(?:src|href)="([^"]+)"', docs.text)
+        elsewhere = [s for s in sources if s.startswith(("http:", "https:", "//"))]
+        assert sources and elsewhere == []
+        for source in sources:
+            if source.startswith("/static/"):
+                assert (await http.get(source)).status_code == 200, source
 
 
 def xlsx() -> bytes:

@@ -10,13 +10,11 @@
   neither escapes the per-address rate limit nor writes a made-up address into the audit log.
 """
 
-import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import httpx
 import pytest
-import uvicorn
 from asgi_lifespan import LifespanManager
 from sqlalchemy import select
 
@@ -28,9 +26,7 @@ from services import signin
 from settings import Settings
 from tests.support.configuration import make_settings
 from tests.support.people import add_people
-from tests.support.ports import free_port
-from tests.support.stack import ApiStack, client_at
-from tests.support.waiting import eventually
+from tests.support.stack import ApiStack, client_at, serving
 
 
 async def sign_in(client: httpx.AsyncClient, username: str, password: str) -> httpx.Response:
@@ -96,23 +92,9 @@ async def test_an_account_attacked_from_many_addresses_admits_only_known_address
 async def served(database: Database, trusted_proxies: str) -> AsyncIterator[str]:
     """The API under a real uvicorn with the options `ercase api` passes it."""
     settings = database_settings(database, sign_in_rate_limit=3, trusted_proxies=trusted_proxies)
-    port = free_port()
-    config = uvicorn.Config(
-        create_app(settings), host="127.0.0.1", port=port, log_level="warning",
-        **proxy_options(settings),
-    )  # fmt: skip
-    server = uvicorn.Server(config)
-    serving = asyncio.create_task(server.serve())
-
-    async def started() -> bool:
-        return server.started
-
-    await eventually(started, 30)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        await serving
+    app = create_app(settings)
+    async with serving(app, log_level="warning", **proxy_options(settings)) as base:
+        yield base
 
 
 async def failed_addresses(database: Database) -> list[str | None]:

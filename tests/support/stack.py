@@ -1,12 +1,15 @@
 """The API stack in-process: the FastAPI app over httpx, a real worker on the dev server, a
 database with the test people and a real SMTP server."""
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
+import uvicorn
 from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 from temporalio.testing import WorkflowEnvironment
@@ -16,8 +19,10 @@ from records.database import Database
 from settings import Settings
 from tests.support.configuration import make_settings
 from tests.support.people import People, add_people
+from tests.support.ports import free_port
 from tests.support.smtp import SmtpServer
 from tests.support.temporal import end_case_workflows
+from tests.support.waiting import eventually
 from worker import build_worker
 
 API_BASE = "http://ercase.test"
@@ -48,6 +53,25 @@ def client_at(app: FastAPI, address: str) -> httpx.AsyncClient:
     """A client of the app in-process whose requests come from `address`."""
     transport = httpx.ASGITransport(app, client=(address, 50000))
     return httpx.AsyncClient(transport=transport, base_url=API_BASE)
+
+
+@asynccontextmanager
+async def serving(app: FastAPI, **options: Any) -> AsyncIterator[str]:
+    """The app under a real uvicorn on a free loopback port (options as `ercase api` gives
+    them); yields its base URL."""
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, **options))
+    running = asyncio.create_task(server.serve())
+
+    async def started() -> bool:
+        return server.started
+
+    await eventually(started, 30)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await running
 
 
 @asynccontextmanager
