@@ -380,3 +380,12 @@ async def test_staff_import_by_case_workers_only_and_all_or_nothing(api_stack: A
     opened = await http.post("/api/cases", json={**CASE, "employee_id": "E3001"}, headers=alice)
     assert opened.status_code == 201, opened.text
     assert (opened.json()["division"], opened.json()["department"]) == ("Estates", "Facilities")
+
+
+async def test_the_timeline_names_who_opened_the_case_not_its_advisor(api_stack: ApiStack) -> None:
+    # Issue 22.16: a manager opened a case for alice and the timeline said alice opened it.
+    case_id = await open_case(api_stack, "mark", advisor="alice")
+    read = await api_stack.http.get(f"/api/cases/{case_id}", headers=await api_stack.token("mark"))
+    opened = read.json()["timeline"][0]
+    assert (opened["kind"], opened["actor"]) == ("opened", "mark")
+    assert read.json()["advisor"] == "alice"
