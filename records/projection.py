@@ -83,7 +83,9 @@ async def record_event(database: Database, event: Event) -> bool:
                     seq=event.seq,
                     kind=event.kind,
                     at=event.at,
-                    actor=event.actor,
+                    # The workflow knows the case's advisor, not who opened it (a manager, an
+                    # import, the attendance monitor, the case that linked it): the row does.
+                    actor=case.opened_by if event.kind == "opened" else event.actor,
                     stage_key=event.stage_key,
                     detail=event.detail,
                 )

@@ -1,6 +1,8 @@
 """Opening cases: one, an import of cases already under way, or an appeal; all or none.
 
-The database row comes first, the workflow drives the rest.
+The workflows start first and the rows are committed after them (a workflow's first recording
+waits for its row, activities/recording.py); if the commit fails, the workflows just started
+are terminated, so no process runs a case the database does not know.
 """
 
 import contextlib

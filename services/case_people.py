@@ -33,6 +33,7 @@ class CasePeople:
         """Whether the case is restricted and who is named on it."""
         async with self.context.database.transaction() as session:
             case = await self.context.visible(session, case_id)
+            self.context.audit(session, "case.restriction.read", case_id)
             return case.restricted, await _named_people(session, case_id)
 
     async def restrict(self, case_id: str, restricted: bool, people: list[str]) -> list[str]:

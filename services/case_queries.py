@@ -1,9 +1,12 @@
 """Reading cases: one (audited), a page, the work lists, and what the case page shows."""
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from datetime import date, datetime
+from typing import Any
 
 from sqlalchemy import ColumnElement, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from policies.schema import PolicyDefinition
 from records.cases import (
@@ -44,8 +47,11 @@ class CaseQueries:
             return case
 
     async def page(self, filters: CaseFilters) -> tuple[list[Case], int]:
+        """A page of the visible cases matching; audited with the search and what it showed."""
         async with self.context.database.transaction() as session:
-            return await list_page(session, visible_cases(self.context.principal), filters)
+            items, total = await list_page(session, visible_cases(self.context.principal), filters)
+            self._audit_listing(session, filters, items)
+            return items, total
 
     async def matching(
         self, filters: CaseFilters, *conditions: ColumnElement[bool], limit: int = 5000
@@ -53,10 +59,28 @@ class CaseQueries:
         """Every visible case that matches, unpaged (up to `limit`): work lists, dashboards."""
         query = filtered(visible_cases(self.context.principal), filters).where(*conditions)
         async with self.context.database.transaction() as session:
-            rows = await session.scalars(
-                query.order_by(Case.stage_due_at.is_(None), Case.stage_due_at, Case.id).limit(limit)
+            rows = list(
+                await session.scalars(
+                    query.order_by(Case.stage_due_at.is_(None), Case.stage_due_at, Case.id).limit(
+                        limit
+                    )
+                )
             )
-            return list(rows)
+            self._audit_listing(session, filters, rows)
+            return rows
+
+    def _audit_listing(
+        self, session: AsyncSession, filters: CaseFilters, shown: Sequence[Case]
+    ) -> None:
+        """A list shows each case's summary and subject: who saw which, found by what search."""
+        asked = {
+            name: _plain(value)
+            for name, value in asdict(filters).items()
+            if value not in (None, "", [], ())
+        }
+        self.context.audit(
+            session, "cases.list", None, {"filters": asked, "cases": [case.id for case in shown]}
+        )
 
     async def advisors(self) -> Sequence[User]:
         """The active advisors of this person's organisation, by name."""
@@ -98,3 +122,8 @@ class CaseQueries:
         """The member of staff a case is about (None once purged)."""
         async with self.context.database.sessions() as session:
             return await find_staff(session, case.organisation_id, case.employee_id)
+
+
+def _plain(value: Any) -> Any:
+    """A filter's value as the audit's JSON holds it."""
+    return value.isoformat() if isinstance(value, date | datetime) else value

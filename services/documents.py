@@ -96,10 +96,23 @@ class CaseDocuments:
     async def list(self, case_id: str) -> list[Document]:
         async with self.database.transaction() as session:
             await visible_case(session, self.principal, case_id)
-            rows = await session.scalars(
-                select(Document).where(Document.case_id == case_id).order_by(Document.uploaded_at)
+            rows = list(
+                await session.scalars(
+                    select(Document)
+                    .where(Document.case_id == case_id)
+                    .order_by(Document.uploaded_at)
+                )
             )
-            return list(rows)
+            append_audit(
+                session,
+                organisation_id=self.principal.organisation_id,
+                username=self.principal.username,
+                action="case.documents.read",
+                case_id=case_id,
+                client_address=self.client_address,
+                detail={"documents": [row.id for row in rows]},
+            )
+            return rows
 
     async def add(self, case_id: str, filename: str | None, content: bytes) -> Document:
         # A case this person may not see is a 404 before any question of role (not a 403).

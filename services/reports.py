@@ -4,7 +4,7 @@ Scoping is services.access's `report_scope`; the figures are records.reporting's
 """
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
 from sqlalchemy import select, true
@@ -66,10 +66,17 @@ class Reports:
     database: Database
     settings: Settings
     principal: Principal
+    client_address: str | None = None
 
     async def run(
-        self, name: str, parameters: ReportParameters, now: datetime | None = None
+        self,
+        name: str,
+        parameters: ReportParameters,
+        now: datetime | None = None,
+        output: str = "json",
     ) -> Report | CrossTab:
+        """The report, for this person's scope; each run is audited with what was asked and
+        how it left (`output`: json, csv or foi), since a report can list cases and people."""
         if name not in REPORTS:
             raise NotFound(f"There is no report '{name}'; the reports are: {', '.join(REPORTS)}.")
         scope = report_scope(self.principal, parameters.national)
@@ -120,9 +127,23 @@ class Reports:
         try:
             async with self.database.sessions() as session:
                 await sql.prepare(session)
-                return await runs[name](session)
+                found = await runs[name](session)
         except ReportError as error:
             raise Invalid(str(error)) from error
+        asked = {
+            key: value.isoformat() if isinstance(value, date) else value
+            for key, value in asdict(parameters).items()
+        }
+        async with self.database.transaction() as session:
+            append_audit(
+                session,
+                organisation_id=self.principal.organisation_id,
+                username=self.principal.username,
+                action="report.read",
+                client_address=self.client_address,
+                detail={"report": name, "output": output, "parameters": asked},
+            )
+        return found
 
 
 @dataclass

@@ -88,9 +88,20 @@ async def clear_legal_hold(
         _audit(session, principal, "case.legal_hold.cleared", case_id, address, reason.strip())
 
 
-async def legal_hold(database: Database, principal: Principal, case_id: str) -> LegalHold | None:
+async def legal_hold(
+    database: Database, principal: Principal, case_id: str, address: str | None = None
+) -> LegalHold | None:
+    """The case's legal hold, if any; the read is audited."""
     async with database.transaction() as session:
         await visible_case(session, principal, case_id)
+        append_audit(
+            session,
+            organisation_id=principal.organisation_id,
+            username=principal.username,
+            action="case.legal_hold.read",
+            case_id=case_id,
+            client_address=address,
+        )
         return await session.get(LegalHold, case_id)
 
 

@@ -43,12 +43,22 @@ class CaseTime:
     async def list(self, case_id: str) -> list[TimeEntry]:
         async with self.database.transaction() as session:
             await visible_case(session, self.principal, case_id)
-            rows = await session.scalars(
-                select(TimeEntry)
-                .where(TimeEntry.case_id == case_id)
-                .order_by(TimeEntry.worked_on, TimeEntry.id)
+            rows = list(
+                await session.scalars(
+                    select(TimeEntry)
+                    .where(TimeEntry.case_id == case_id)
+                    .order_by(TimeEntry.worked_on, TimeEntry.id)
+                )
             )
-            return list(rows)
+            append_audit(
+                session,
+                organisation_id=self.principal.organisation_id,
+                username=self.principal.username,
+                action="case.time.read",
+                case_id=case_id,
+                client_address=self.client_address,
+            )
+            return rows
 
     async def add(self, case_id: str, entry: NewTimeEntry) -> TimeEntry:
         # A case this person may not see is a 404 before any question of role (not a 403).

@@ -33,8 +33,10 @@ def _address(request: Request) -> str | None:
 
 
 @router.get("/api/cases/{case_id}/legal-hold")
-async def read_hold(case_id: str, principal: CurrentUser, database: DatabaseDep) -> HoldOut:
-    hold = await legal_hold(database, principal, case_id)
+async def read_hold(
+    case_id: str, request: Request, principal: CurrentUser, database: DatabaseDep
+) -> HoldOut:
+    hold = await legal_hold(database, principal, case_id, _address(request))
     if hold is None:
         return HoldOut(case_id=case_id, on_hold=False)
     return HoldOut(

@@ -64,7 +64,11 @@ async def report(
     parameters = ReportParameters(
         group_by, start, end, national, window, by, rows, columns, measure, limit
     )
-    found = await Reports(get_database(request), settings, principal).run(name, parameters)
+    output = "foi" if foi else "csv" if format == "csv" or threshold is not None else "json"
+    address = request.client.host if request.client else None
+    found = await Reports(get_database(request), settings, principal, address).run(
+        name, parameters, output=output
+    )
     if not foi and format == "json" and threshold is None:
         return found.as_json()
     # An FOI answer is always CSV, always suppressed; a threshold alone asks for suppression too.

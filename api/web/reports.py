@@ -38,6 +38,7 @@ async def page_reports(reports: Reports, now: datetime) -> dict[str, Report]:
 @router.get("/reports")
 async def reports_page(request: Request, principal: WebUser) -> Response:
     require(principal.roles, REPORT_VIEWERS, "see reports")
-    reports = Reports(request.app.state.database, request.app.state.settings, principal)
+    address = request.client.host if request.client else None
+    reports = Reports(request.app.state.database, request.app.state.settings, principal, address)
     found = await page_reports(reports, datetime.now(UTC))
     return render(request, "reports.html", {"title": "Reports", **found})

@@ -14,6 +14,7 @@ from records.models import AuditEntry, Case, CaseEvent, Note, PolicyVersion, Sta
 from tests.support.harness import JUST_CULTURE
 from tests.support.stack import ApiStack
 from tests.support.waiting import eventually
+from tests.web.test_web_security import Browser
 
 CASE = {"case_type": "disciplinary", "employee_id": "E1001", "summary": "Timesheets"}
 REFER = {
@@ -380,3 +381,63 @@ async def test_staff_import_by_case_workers_only_and_all_or_nothing(api_stack: A
     opened = await http.post("/api/cases", json={**CASE, "employee_id": "E3001"}, headers=alice)
     assert opened.status_code == 201, opened.text
     assert (opened.json()["division"], opened.json()["department"]) == ("Estates", "Facilities")
+
+
+async def test_the_timeline_names_who_opened_the_case_not_its_advisor(api_stack: ApiStack) -> None:
+    # Issue 22.16: a manager opened a case for alice and the timeline said alice opened it.
+    case_id = await open_case(api_stack, "mark", advisor="alice")
+    read = await api_stack.http.get(f"/api/cases/{case_id}", headers=await api_stack.token("mark"))
+    opened = read.json()["timeline"][0]
+    assert (opened["kind"], opened["actor"]) == ("opened", "mark")
+    assert read.json()["advisor"] == "alice"
+
+
+async def audited(stack: ApiStack, action: str) -> list[AuditEntry]:
+    async with stack.database.sessions() as session:
+        rows = await session.scalars(
+            select(AuditEntry).where(AuditEntry.action == action).order_by(AuditEntry.id)
+        )
+        return list(rows)
+
+
+async def test_lists_side_reads_and_reports_are_audited_with_what_they_showed(
+    api_stack: ApiStack,
+) -> None:
+    # Issue 22.15: the README promises every read is audited; lists, searches, document and
+    # time lists, restriction and legal-hold reads, reports and exports were not.
+    http = api_stack.http
+    case_id = await open_case(api_stack, "alice")
+    alice, mark = await api_stack.token("alice"), await api_stack.token("mark")
+
+    assert (await http.get("/api/cases?q=E1001", headers=alice)).status_code == 200
+    [listing] = await audited(api_stack, "cases.list")
+    assert listing.username == "alice" and listing.client_address
+    assert listing.detail == {"filters": {"q": "E1001", "page": 1}, "cases": [case_id]}
+
+    for url, action in (
+        (f"/api/cases/{case_id}/documents", "case.documents.read"),
+        (f"/api/cases/{case_id}/time", "case.time.read"),
+        (f"/api/cases/{case_id}/restriction", "case.restriction.read"),
+        (f"/api/cases/{case_id}/legal-hold", "case.legal_hold.read"),
+    ):
+        assert (await http.get(url, headers=mark)).status_code == 200, url
+        [row] = await audited(api_stack, action)
+        assert (row.username, row.case_id) == ("mark", case_id), action
+        assert row.client_address, action
+
+    assert (await http.get("/api/reports/workload", headers=mark)).status_code == 200
+    foi = await http.get("/api/reports/kpis?foi=true", headers=mark)
+    assert foi.status_code == 200
+    reports = await audited(api_stack, "report.read")
+    assert [(r.detail["report"], r.detail["output"]) for r in reports] == [
+        ("workload", "json"),
+        ("kpis", "foi"),
+    ]
+    # The web list page is the same service, audited the same way.
+    browser = Browser(http)
+    await browser.sign_in("alice")
+    before = len(await audited(api_stack, "cases.list"))
+    assert (await browser.request("GET", "/cases")).status_code == 200
+    *_, shown = await audited(api_stack, "cases.list")
+    assert len(await audited(api_stack, "cases.list")) == before + 1
+    assert (shown.username, shown.detail["cases"]) == ("alice", [case_id])

@@ -516,8 +516,11 @@ async def test_bad_steps_are_refused_and_change_nothing(api_stack: ApiStack) -> 
     assert "not valid JSON" in refused(malformed, 422)
     assert await records(api_stack) == before
 
+    # A NUL byte in the path is refused before any route (api/nul_guard.py).
+    nul = await api_stack.http.get("/api/cases/DIS-2026-0001%00", headers=alice)
+    assert "NUL character" in refused(nul, 422)
     # Unknown cases, whatever the step.
-    for missing in ("DIS-2026-9999", "nonsense", "x" * 5000, "DIS-2026-0001%00"):
+    for missing in ("DIS-2026-9999", "nonsense", "x" * 5000):
         assert "no case" in refused(
             await api_stack.http.get(f"/api/cases/{missing}", headers=alice), 404
         )
