@@ -112,27 +112,28 @@ def _grid_of(report: Report) -> tuple[list[list[int]], list[Line], list[str]]:
     """The report's counts and means as one grid with its totals row, and the lines that add
     up in it: every column down to its total, and every row's parts to the count or mean
     they make (a mean as the sum of its parts: publishing the average publishes the sum)."""
-    names = [column.name for column in report.columns if column.kind in TABULATED]
+    tabulated = [column for column in report.columns if column.kind in TABULATED]
+    names = [column.name for column in tabulated]
     where = {name: j for j, name in enumerate(names)}
-    made = {column.name: column.parts for column in report.columns if column.parts}
 
-    def cell(row: dict[str, Any], name: str) -> int:
-        if name in made and report.columns[_position(report, name)].kind == "mean":
-            return sum(int(row.get(part) or 0) for part in made[name])
-        return int(row.get(name) or 0)
+    def cell(row: dict[str, Any], column: Column) -> int:
+        if column.kind == "mean":
+            return sum(int(row.get(part) or 0) for part in column.parts)
+        return int(row.get(column.name) or 0)
 
-    values = with_totals([[cell(row, name) for name in names] for row in report.rows], False, True)
+    values = with_totals(
+        [[cell(row, column) for column in tabulated] for row in report.rows], False, True
+    )
     height = len(values)
     lines = table_lines(height, len(names), row_totals=False, column_totals=True)
-    for name, parts in made.items():
-        lines += [
-            Line(tuple((i, where[part]) for part in parts), (i, where[name])) for i in range(height)
-        ]
+    for column in tabulated:
+        if column.parts:
+            j = where[column.name]
+            lines += [
+                Line(tuple((i, where[part]) for part in column.parts), (i, j))
+                for i in range(height)
+            ]
     return values, lines, names
-
-
-def _position(report: Report, name: str) -> int:
-    return next(p for p, column in enumerate(report.columns) if column.name == name)
 
 
 def _suppressed(report: Report, threshold: int) -> tuple[list[list[str]], dict[str, Any]]:
