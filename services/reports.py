@@ -42,7 +42,7 @@ class ReportParameters:
     start: date | None = None
     end: date | None = None
     national: bool = False
-    window: str = "1y"
+    window: str = equality.DEFAULT_WINDOW  # the standards' two-year rolling average
     by: str = "division"
     rows: str = "division"
     columns: str = "case_type"
@@ -115,10 +115,10 @@ class Reports:
                 s, scope, window, parameters.limit
             ),
             "wres": lambda s: equality.relative_likelihood(
-                s, scope, staff_scope, equality.WRES3, window.end, parameters.window
+                s, scope, staff_scope, equality.WRES3, window.end.date(), parameters.window
             ),
             "wdes": lambda s: equality.relative_likelihood(
-                s, scope, staff_scope, equality.WDES3, window.end, parameters.window
+                s, scope, staff_scope, equality.WDES3, window.end.date(), parameters.window
             ),
             "crosstab": lambda s: kpis.crosstab(
                 s, scope, window, parameters.rows, parameters.columns, parameters.measure

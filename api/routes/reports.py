@@ -50,7 +50,7 @@ async def report(
     start: Annotated[date | None, Query(alias="from")] = None,
     end: Annotated[date | None, Query(alias="to")] = None,
     national: bool = False,
-    window: Literal["1y", "2y"] = "1y",
+    window: Literal["1y", "2y"] = "2y",
     by: Literal["division", "manager"] = "division",
     rows: str = "division",
     columns: str = "case_type",
