@@ -40,6 +40,20 @@ class Imported(BaseModel):
     cases: list[CaseOut]
 
 
+def decoded(raw: bytes) -> str:
+    """The cases sent as text: UTF-8 (with or without Excel's BOM), within the size limit."""
+    if len(raw) > MAX_IMPORT_BYTES:
+        raise Invalid(f"The file is larger than {MAX_IMPORT_BYTES // 1_000_000} MB.")
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise Invalid("The file is not UTF-8 text; save the spreadsheet as CSV UTF-8.") from None
+
+
+async def upload_text(upload: datastructures.UploadFile) -> str:
+    return decoded(await upload.read(MAX_IMPORT_BYTES + 1))
+
+
 async def import_text(request: Request) -> tuple[str, str]:
     """The cases sent, as text, and how they are written ("csv" or "json").
 
@@ -52,17 +66,10 @@ async def import_text(request: Request) -> tuple[str, str]:
         upload = form.get("file")
         if not isinstance(upload, datastructures.UploadFile):
             raise Invalid("Send the spreadsheet (CSV) as the form's `file` field.")
-        raw, kind = await upload.read(MAX_IMPORT_BYTES + 1), "csv"
-    elif "csv" in content_type or "json" in content_type:
-        raw, kind = await request.body(), "csv" if "csv" in content_type else "json"
-    else:
-        raise Invalid("Send the cases as text/csv or application/json.")
-    if len(raw) > MAX_IMPORT_BYTES:
-        raise Invalid(f"The file is larger than {MAX_IMPORT_BYTES // 1_000_000} MB.")
-    try:
-        return raw.decode("utf-8"), kind
-    except UnicodeDecodeError:
-        raise Invalid("The file is not UTF-8 text; save the spreadsheet as CSV UTF-8.") from None
+        return await upload_text(upload), "csv"
+    if "csv" in content_type or "json" in content_type:
+        return decoded(await request.body()), "csv" if "csv" in content_type else "json"
+    raise Invalid("Send the cases as text/csv or application/json.")
 
 
 @router.post("/import", status_code=status.HTTP_201_CREATED)
