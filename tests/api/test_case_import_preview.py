@@ -24,6 +24,7 @@ from temporalio.testing import WorkflowEnvironment
 from policies.calendar import LONDON
 from records.database import Database
 from records.models import AuditEntry, Case
+from tests.api.test_security import link_staff
 from tests.support.smtp import SmtpServer
 from tests.support.stack import ApiStack, api_stack_on
 from tests.support.waiting import eventually
@@ -241,4 +242,19 @@ async def test_a_dry_run_names_bad_items_and_batch_limits_and_is_refused_to_non_
         "/api/cases/import?dry_run=true", files={"other": ("x.csv", b"", "text/csv")}, headers=alice
     )
     assert empty_form.status_code == 422 and "`file` field" in empty_form.json()["detail"]
+    assert await count(stack, Case) == 0
+
+
+async def test_an_advisor_who_is_a_party_is_a_bad_row_in_the_preview_and_the_import(
+    stack: ApiStack,
+) -> None:
+    await link_staff(stack, "bob", "E1002")  # bob is also on the staff, as E1002
+    text = HEADER + EASTER_ROW + "disciplinary,E1002,About bob,routine,bob,2025-04-14,,\n"
+    conflict = (
+        "bob cannot handle a case about E1002: they are a party to it (conflict of interest)."
+    )
+    preview = (await post_csv(stack, "alice", text, dry_run=True)).json()
+    assert preview["errors"] == [{"row": "line 3", "message": conflict}]
+    imported = await post_csv(stack, "alice", text, dry_run=False)
+    assert imported.status_code == 422 and imported.json()["errors"] == preview["errors"]
     assert await count(stack, Case) == 0
