@@ -66,23 +66,43 @@ def _row_to_case(row: dict[str, Any]) -> OpenCase:
 
 
 ParsedImport = ParsedRows[OpenCase]
+# The cells of a file's rows, each labelled by its line ("line 3"), before they are read.
+Cells = list[tuple[str, dict[str, Any]]]
+OVERFLOW = "(more values than columns)"
 
 
-def _labelled(rows: list[tuple[str, dict[str, Any]]]) -> ParsedImport:
+def parse_cells(rows: Cells) -> ParsedImport:
+    """Read labelled rows (a file's lines, or the page's edited cells) into cases."""
     return read_rows(rows, _row_to_case, max_rows=MAX_ROWS, noun="cases")
 
 
-def parse_csv(text: str) -> ParsedImport:
+def csv_cells(text: str) -> Cells:
+    """A spreadsheet's rows by their line numbers; blank lines are left out."""
     reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))  # Excel writes a BOM
     if not reader.fieldnames or not set(REQUIRED) <= set(reader.fieldnames):
         raise Invalid(f"The first line must name the columns, at least: {', '.join(REQUIRED)}.")
-    rows: list[tuple[str, dict[str, Any]]] = []
+    rows: Cells = []
     for row in reader:
         if None in row:
-            rows.append((f"line {reader.line_num}", {"(more values than columns)": row.pop(None)}))
+            # Kept with the row's other values, so the page can show them to be fixed.
+            extra = row.pop(None)
+            rows.append((f"line {reader.line_num}", {**row, OVERFLOW: extra}))
         elif any(value and value.strip() for value in row.values()):
             rows.append((f"line {reader.line_num}", dict(row)))
-    return _labelled(rows)
+    return rows
+
+
+def parse_csv(text: str) -> ParsedImport:
+    return parse_cells(csv_cells(text))
+
+
+def template_csv() -> str:
+    """The columns a spreadsheet of cases needs, and one example row to replace."""
+    example = (
+        "disciplinary,E10012,Missed handovers in May,routine,alice,2026-05-04,investigation,"
+        "2026-05-11T09:30:00+01:00"
+    )
+    return ",".join(COLUMNS) + "\r\n" + example + "\r\n"
 
 
 def parse_json(text: str) -> ParsedImport:
@@ -92,7 +112,7 @@ def parse_json(text: str) -> ParsedImport:
         raise Invalid("The body is not valid JSON.") from None
     if not isinstance(data, list):
         raise Invalid("Send a JSON list of cases.")
-    rows: list[tuple[str, dict[str, Any]]] = []
+    rows: Cells = []
     for number, item in enumerate(data, start=1):
         rows.append((f"item {number}", item if isinstance(item, dict) else {"not an object": item}))
-    return _labelled(rows)
+    return parse_cells(rows)

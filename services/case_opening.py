@@ -21,7 +21,7 @@ from temporalio.service import RPCError
 from codec import KeyStore
 from policies.calendar import LONDON, due_instant
 from policies.durations import as_timedelta, describe
-from policies.schema import PolicyDefinition, duration
+from policies.schema import PolicyDefinition, Stage, duration
 from records.cases import (
     NewCase,
     allocate_reference,
@@ -30,7 +30,7 @@ from records.cases import (
     new_case_row,
     policy_version,
 )
-from records.models import Case
+from records.models import Case, Staff
 from services.case_context import CaseContext
 from services.case_people import advisor_for, check_not_party
 from services.errors import Conflict, Invalid, RowsInvalid, Unavailable
@@ -54,6 +54,37 @@ class OpenCase:
     stage_started_at: datetime | None = None
     # The case this one is linked to (an appeal's original case).
     parent_case_id: str | None = None
+
+
+@dataclass(frozen=True)
+class CheckedCase:
+    """A case that has passed every check an opening makes, before it has a reference."""
+
+    workflow_type: str
+    organisation_id: int
+    policy: PolicyDefinition
+    policy_version: int
+    staff: Staff
+    summary: str
+    risk: str
+    advisor: str
+    opened_at: datetime
+    stage: Stage
+    stage_started_at: datetime
+
+    def case_input(self, reference: str) -> CaseInput:
+        """What its workflow starts from."""
+        return CaseInput(
+            case_id=reference,
+            organisation_id=self.organisation_id,
+            policy=self.policy,
+            policy_version=self.policy_version,
+            opened_at=self.opened_at,
+            advisor=self.advisor,
+            risk=self.risk,
+            start_stage=self.stage.key,
+            stage_started_at=self.stage_started_at,
+        )
 
 
 @dataclass(frozen=True)
@@ -165,17 +196,17 @@ class CaseOpening:
         nothing drawn."""
         async with self.context.database.transaction() as session:
             prepared: list[tuple[Case, str, CaseInput]] = []
+            alongside: list[tuple[str, CheckedCase]] = []
             problems = [*earlier_problems]
             for index, request in enumerate(requests):
                 try:
-                    batch = [case for case, _, _ in prepared]
-                    prepared.append(await self._prepare(session, request, now, batch))
-                except Invalid as invalid:
+                    prepared.append(await self._prepare(session, request, now, alongside))
+                except (Invalid, Conflict) as refused:
                     if row_labels is None:
                         raise
-                    problems.append({"row": row_labels[index], "message": invalid.detail})
+                    problems.append({"row": row_labels[index], "message": refused.detail})
             if problems:
-                raise RowsInvalid(sorted(problems, key=lambda problem: _row_order(problem["row"])))
+                raise RowsInvalid(sorted(problems, key=lambda problem: row_order(problem["row"])))
             if keys is not None:
                 # Each case's key (codec.py) commits with its reference, before its workflow
                 # starts, so the start input is sealed with it too. An opening that fails
@@ -184,10 +215,52 @@ class CaseOpening:
         return prepared
 
     async def _prepare(
-        self, session: AsyncSession, request: OpenCase, now: datetime, batch: list[Case]
+        self,
+        session: AsyncSession,
+        request: OpenCase,
+        now: datetime,
+        alongside: list[tuple[str, CheckedCase]],
     ) -> tuple[Case, str, CaseInput]:
-        """Check one case (after `batch`, opened with it) and draw its reference; its row is
-        written once its workflow has started. Refusals are Invalid."""
+        """Check one case (after those `alongside`, opened with it) and draw its reference;
+        its row is written once its workflow has started. Refusals are Invalid or Conflict;
+        the case joins `alongside` under its reference."""
+        checked = await self.check(session, request, now, alongside)
+        reference = await allocate_reference(
+            session, checked.policy.reference_prefix, checked.opened_at.year
+        )
+        case = new_case_row(
+            NewCase(
+                reference=reference,
+                organisation_id=self.context.principal.organisation_id,
+                policy=checked.policy,
+                policy_version=checked.policy_version,
+                staff=checked.staff,
+                summary=checked.summary,
+                risk=checked.risk,
+                advisor=checked.advisor,
+                opened_by=self.context.principal.username,
+                opened_at=checked.opened_at,
+                stage_key=checked.stage.key,
+                stage_started_at=checked.stage_started_at,
+                parent_case_id=request.parent_case_id,
+            )
+        )
+        alongside.append((reference, checked))
+        return case, checked.workflow_type, checked.case_input(reference)
+
+    async def check(
+        self,
+        session: AsyncSession,
+        request: OpenCase,
+        now: datetime,
+        alongside: Sequence[tuple[str, CheckedCase]] = (),
+    ) -> CheckedCase:
+        """Every check an opening makes, drawing nothing: what the case would be.
+
+        `alongside` are the cases opened with it (an import), each with its reference or,
+        in a preview, its row's label. Refusals are Invalid, or Conflict for an advisor who
+        is a party to the case.
+        """
         if request.risk not in RISKS:
             raise Invalid("risk must be 'urgent' or 'routine'.")
         if not request.summary.strip():
@@ -211,44 +284,28 @@ class CaseOpening:
         if opened_at > now:
             raise Invalid("opened_at cannot be in the future.")
         if policy.opening_limit:
-            await self._check_opening_limit(session, policy, staff.employee_id, opened_at, batch)
+            await self._check_opening_limit(
+                session, policy, staff.employee_id, opened_at, alongside
+            )
         stage_key = request.stage or policy.stages[0].key
         if not policy.has_stage(stage_key):
             raise Invalid(f"The {policy.name} policy has no stage '{stage_key}'.")
-        stage = policy.stage(stage_key)
         stage_started_at = request.stage_started_at or opened_at
         if not opened_at <= stage_started_at <= now:
             raise Invalid("stage_started_at must lie between opened_at and now.")
-        reference = await allocate_reference(session, policy.reference_prefix, opened_at.year)
-        case = new_case_row(
-            NewCase(
-                reference=reference,
-                organisation_id=organisation_id,
-                policy=policy,
-                policy_version=version,
-                staff=staff,
-                summary=request.summary.strip(),
-                risk=request.risk,
-                advisor=advisor,
-                opened_by=self.context.principal.username,
-                opened_at=opened_at,
-                stage_key=stage.key,
-                stage_started_at=stage_started_at,
-                parent_case_id=request.parent_case_id,
-            )
-        )
-        case_input = CaseInput(
-            case_id=reference,
+        return CheckedCase(
+            workflow_type=workflow_type,
             organisation_id=organisation_id,
             policy=policy,
             policy_version=version,
-            opened_at=opened_at,
-            advisor=advisor,
+            staff=staff,
+            summary=request.summary.strip(),
             risk=request.risk,
-            start_stage=stage.key,
+            advisor=advisor,
+            opened_at=opened_at,
+            stage=policy.stage(stage_key),
             stage_started_at=stage_started_at,
         )
-        return case, workflow_type, case_input
 
     async def _check_opening_limit(
         self,
@@ -256,11 +313,11 @@ class CaseOpening:
         policy: PolicyDefinition,
         employee_id: str,
         at: datetime,
-        batch: list[Case],
+        alongside: Sequence[tuple[str, CheckedCase]],
     ) -> None:
         """E.g. at most two flexible working requests in 12 months: refused with a reason.
 
-        Counts the cases stored and those opened in the same batch (an import)."""
+        Counts the cases stored and those opened alongside (an import), by their names."""
         limit = policy.opening_limit
         assert limit is not None
         since = at - as_timedelta(duration(limit.within))
@@ -277,14 +334,14 @@ class CaseOpening:
                 .order_by(Case.opened_at)
             )
         )
-        alongside = [
-            case
-            for case in batch
-            if case.case_type == policy.case_type
-            and case.employee_id == employee_id
+        batch = [
+            (name, case)
+            for name, case in alongside
+            if case.policy.case_type == policy.case_type
+            and case.staff.employee_id == employee_id
             and since < case.opened_at <= at
         ]
-        earlier = stored + [case.id for case in sorted(alongside, key=lambda case: case.opened_at)]
+        earlier = stored + [name for name, _ in sorted(batch, key=lambda named: named[1].opened_at)]
         if len(earlier) >= limit.count:
             raise Invalid(
                 f"{employee_id} already has {len(earlier)} {policy.name.lower()} case(s) in the "
@@ -348,7 +405,7 @@ class CaseOpening:
             return await start()
 
 
-def _row_order(label: str) -> tuple[str, int]:
+def row_order(label: str) -> tuple[str, int]:
     """Sort "line 10" after "line 9"."""
     word, _, number = label.rpartition(" ")
     return (word, int(number)) if number.isdigit() else (label, 0)

@@ -3,8 +3,9 @@
 from datetime import datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query, Request, status
+from fastapi import APIRouter, Query, Request, Response, status
 from pydantic import BaseModel, Field
+from starlette import datastructures
 
 from api.deps import Opening, Queries, Records, Steps
 from api.schemas import (
@@ -20,6 +21,7 @@ from api.schemas import (
 )
 from records.cases import PAGE_SIZE, CaseFilters
 from services.case_import import parse_csv, parse_json
+from services.case_import_preview import ImportPreview, preview_import
 from services.case_opening import OpenCase
 from services.errors import Invalid
 
@@ -38,23 +40,53 @@ class Imported(BaseModel):
     cases: list[CaseOut]
 
 
-@router.post("/import", status_code=status.HTTP_201_CREATED)
-async def import_cases(request: Request, cases: Opening) -> Imported:
-    """Cases already under way, from CSV (text/csv) or JSON; all rows or none."""
-    content_type = request.headers.get("content-type", "")
-    raw = await request.body()
+def decoded(raw: bytes) -> str:
+    """The cases sent as text: UTF-8 (with or without Excel's BOM), within the size limit."""
     if len(raw) > MAX_IMPORT_BYTES:
         raise Invalid(f"The file is larger than {MAX_IMPORT_BYTES // 1_000_000} MB.")
     try:
-        text = raw.decode("utf-8")
+        return raw.decode("utf-8")
     except UnicodeDecodeError:
         raise Invalid("The file is not UTF-8 text; save the spreadsheet as CSV UTF-8.") from None
-    if "csv" in content_type:
-        parsed = parse_csv(text)
-    elif "json" in content_type:
-        parsed = parse_json(text)
-    else:
-        raise Invalid("Send the cases as text/csv or application/json.")
+
+
+async def upload_text(upload: datastructures.UploadFile) -> str:
+    return decoded(await upload.read(MAX_IMPORT_BYTES + 1))
+
+
+async def import_text(request: Request) -> tuple[str, str]:
+    """The cases sent, as text, and how they are written ("csv" or "json").
+
+    The body itself (text/csv or application/json), or a CSV file uploaded as the `file`
+    field of a multipart form, as a web page's file input sends it.
+    """
+    content_type = request.headers.get("content-type", "")
+    if content_type.startswith("multipart/form-data"):
+        form = await request.form(max_files=1, max_fields=10)
+        upload = form.get("file")
+        if not isinstance(upload, datastructures.UploadFile):
+            raise Invalid("Send the spreadsheet (CSV) as the form's `file` field.")
+        return await upload_text(upload), "csv"
+    if "csv" in content_type or "json" in content_type:
+        return decoded(await request.body()), "csv" if "csv" in content_type else "json"
+    raise Invalid("Send the cases as text/csv or application/json.")
+
+
+@router.post("/import", status_code=status.HTTP_201_CREATED)
+async def import_cases(
+    request: Request,
+    response: Response,
+    cases: Opening,
+    dry_run: Annotated[bool, Query(description="Preview each case; write nothing.")] = False,
+) -> Imported | ImportPreview:
+    """Cases already under way, from CSV (text/csv, or a multipart `file`) or JSON; all rows
+    or none. With `dry_run=true`, 200 with the case each row would become and every bad row
+    in `errors`; nothing is written and no workflow started."""
+    text, kind = await import_text(request)
+    parsed = parse_csv(text) if kind == "csv" else parse_json(text)
+    if dry_run:
+        response.status_code = status.HTTP_200_OK
+        return await preview_import(cases, parsed.rows, parsed.problems)
     opened = await cases.import_cases(parsed.rows, parsed.problems)
     return Imported(imported=len(opened), cases=[CaseOut.of(case) for case in opened])
 

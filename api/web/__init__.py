@@ -8,6 +8,7 @@ from fastapi.staticfiles import StaticFiles
 from api.web import (
     attendance,
     auth,
+    case_import,
     cases,
     oidc,
     overview,
@@ -35,5 +36,6 @@ def install(app: FastAPI) -> None:
         reports,
         set_password,
         staff_admin,
+        case_import,
     ):
         app.include_router(module.router)

@@ -51,6 +51,8 @@ def nav_links(principal: Principal, dev: bool) -> list[NavLink]:
     links.append(NavLink("/policies", "Policies"))
     if principal.has_any(STAFF_EDITORS):
         links.append(NavLink("/admin/staff", "Staff directory"))
+    if principal.has_any(CASE_WORKERS):
+        links.append(NavLink("/admin/case-import", "Import cases"))
     if dev:
         links.append(NavLink("/dev/outbox", "Dev outbox"))
     return links
