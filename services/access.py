@@ -21,11 +21,15 @@ from sqlalchemy import ColumnElement, Select, and_, exists, false, or_, select, 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from records.models import Case, CaseAccess, CaseParty, Staff, User
-from services.errors import Forbidden, NotFound
+from services.errors import Conflict, Forbidden, NotFound
 
 CASE_READERS = frozenset({"advisor", "manager", "hr_director", "auditor", "admin"})
 CASE_WORKERS = frozenset({"advisor", "manager", "admin"})
+# Who records absences from the roster or sickness feed.
 STAFF_EDITORS = frozenset({"advisor", "manager", "hr_director", "admin"})
+# Who changes the staff directory (by hand or from ESR): it decides who is a party to a case
+# (a line manager) and holds special-category data (ethnicity, disability) for WRES/WDES.
+DIRECTORY_EDITORS = frozenset({"admin"})
 POLICY_PUBLISHERS = frozenset({"policy_owner", "admin"})
 POLICY_MOVERS = frozenset({"policy_owner", "manager", "admin"})
 # Who may restrict a case and name the people on it.
@@ -124,6 +128,34 @@ async def visible_case(session: AsyncSession, principal: Principal, case_id: str
     if case is None:
         raise NotFound(f"There is no case {case_id} that you can see.")
     return case
+
+
+async def visible_case_ids(session: AsyncSession, principal: Principal) -> set[str]:
+    return set(await session.scalars(visible_cases(principal).with_only_columns(Case.id)))
+
+
+async def refuse_gained_access(
+    session: AsyncSession, principal: Principal, before: set[str] | None
+) -> None:
+    """After a change to the directory (not yet committed): refuse it if it lets the person
+    making it see cases they could not see before — a line manager moving a case's subject
+    away from themselves, say, to escape the conflict-of-interest rule. `before` is None when
+    they are linked to no staff record (no directory change can then reach their access)."""
+    if before is None:
+        return
+    gained = await visible_case_ids(session, principal) - before
+    if gained:
+        raise Conflict(
+            f"This change would let you see {len(gained)} case(s) you are a party to or "
+            "excluded from; nothing was changed. Ask another administrator to make it."
+        )
+
+
+async def visible_before_change(session: AsyncSession, principal: Principal) -> set[str] | None:
+    """What refuse_gained_access compares with, taken before the change."""
+    if not principal.staff_employee_id:
+        return None
+    return await visible_case_ids(session, principal)
 
 
 def report_scope(principal: Principal, national: bool = False) -> ColumnElement[bool]:

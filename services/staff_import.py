@@ -37,7 +37,13 @@ from records.esr import (
     read_extract,
 )
 from records.models import Staff, StaffImportMapping, utcnow
-from services.access import STAFF_EDITORS, Principal
+from services.access import (
+    DIRECTORY_EDITORS,
+    STAFF_EDITORS,
+    Principal,
+    refuse_gained_access,
+    visible_before_change,
+)
 from services.errors import Conflict, Forbidden, Invalid, RowsInvalid
 
 MAX_ROWS = 100_000
@@ -198,6 +204,14 @@ async def _stored_mapping(session: AsyncSession, organisation_id: int) -> dict[s
     return None if own is None else checked_mapping(own.columns)
 
 
+def _field_changes(changed: list[Changed | Leaver]) -> dict[str, dict[str, list[str | None]]]:
+    """{employee id: {field: [before, after]}}, as the audit keeps every changed field."""
+    return {
+        change.employee_id: {field.field: [field.before, field.after] for field in change.changes}
+        for change in changed
+    }
+
+
 @dataclass
 class StaffImport:
     database: Database
@@ -209,7 +223,7 @@ class StaffImport:
 
     def may_import(self) -> None:
         """Refuse (403) someone who may not import, before their file is even read."""
-        self._require(STAFF_EDITORS, "change the staff directory")
+        self._require(DIRECTORY_EDITORS, "change the staff directory")
 
     async def mapping(self) -> MappingView:
         self._require(STAFF_EDITORS, "see the staff import mapping")
@@ -257,6 +271,7 @@ class StaffImport:
             return _plan(organisation_id, rows, stored, full, dry_run, today).outcome
         try:
             async with self.database.transaction() as session:
+                could_see = await visible_before_change(session, self.principal)
                 rows = await self._rows(session, text)
                 plan = _plan(
                     organisation_id,
@@ -270,6 +285,7 @@ class StaffImport:
                     await session.execute(insert(Staff), plan.inserts)
                 if plan.updates:
                     await session.execute(update(Staff), plan.updates)
+                await refuse_gained_access(session, self.principal, could_see)
                 outcome = plan.outcome
                 append_audit(
                     session,
@@ -283,6 +299,9 @@ class StaffImport:
                         "changed": outcome.changed,
                         "left": outcome.left,
                         "unchanged": outcome.unchanged,
+                        # Each changed field with its value before and after.
+                        "changes": _field_changes([*outcome.changes, *outcome.leavers]),
+                        "added_ids": [added.employee_id for added in outcome.additions],
                     },
                 )
         except IntegrityError:

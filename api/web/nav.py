@@ -5,9 +5,9 @@ from dataclasses import dataclass
 from services.access import (
     CASE_READERS,
     CASE_WORKERS,
+    DIRECTORY_EDITORS,
     POLICY_PUBLISHERS,
     REPORT_VIEWERS,
-    STAFF_EDITORS,
     Principal,
 )
 
@@ -49,7 +49,7 @@ def nav_links(principal: Principal, dev: bool) -> list[NavLink]:
     if principal.has_any(REPORT_VIEWERS):
         links.append(NavLink("/reports", "Reports"))
     links.append(NavLink("/policies", "Policies"))
-    if principal.has_any(STAFF_EDITORS):
+    if principal.has_any(DIRECTORY_EDITORS):
         links.append(NavLink("/admin/staff", "Staff directory"))
     if principal.has_any(CASE_WORKERS):
         links.append(NavLink("/admin/case-import", "Import cases"))

@@ -10,8 +10,11 @@ from sqlalchemy import select
 
 from policies.calendar import due_instant
 from policies.durations import WorkingDays
+from records.esr import default_mapping
 from records.models import AuditEntry, Case, CaseEvent, Note, PolicyVersion, Staff
+from records.people import create_user
 from tests.support.harness import JUST_CULTURE
+from tests.support.people import DEMO_HASH
 from tests.support.stack import ApiStack
 from tests.support.waiting import eventually
 from tests.web.test_web_security import Browser
@@ -302,9 +305,28 @@ async def test_every_read_of_a_case_is_audited(api_stack: ApiStack) -> None:
 # ---- the staff directory ---------------------------------------------------------------
 
 
-async def test_staff_import_by_case_workers_only_and_all_or_nothing(api_stack: ApiStack) -> None:
+async def add_admins(stack: ApiStack) -> None:
+    """adam, an admin of the first trust, and olga, of the second."""
+    async with stack.database.transaction() as session:
+        for organisation, username in (
+            (stack.people.organisation, "adam"),
+            (stack.people.other_organisation, "olga"),
+        ):
+            await create_user(
+                session, organisation, username, DEMO_HASH, ["admin"], username.title(),
+                f"{username}@example.nhs.uk",
+            )  # fmt: skip
+
+
+async def test_staff_directory_changed_by_admins_only_and_all_or_nothing(
+    api_stack: ApiStack,
+) -> None:
+    # Issue 22.5: any advisor could rewrite the directory (line managers, ethnicity,
+    # disability). Directory writes are for admins; every changed field is audited.
     http = api_stack.http
+    await add_admins(api_stack)
     alice, polly = await api_stack.token("alice"), await api_stack.token("polly")
+    adam = await api_stack.token("adam")
     newcomer = {
         "id": "E3001",
         "name": "Nia Evans",
@@ -316,9 +338,10 @@ async def test_staff_import_by_case_workers_only_and_all_or_nothing(api_stack: A
     }
     before = await records(api_stack)
 
-    assert "staff directory" in refused(
-        await http.post("/api/staff", json=[newcomer], headers=polly), 403
-    )
+    for refused_user in (polly, alice, await api_stack.token("mark")):
+        assert "Only an administrator" in refused(
+            await http.post("/api/staff", json=[newcomer], headers=refused_user), 403
+        )
     for rows, status, named in [
         ([newcomer, {"id": "E3002"}, {**newcomer, "name": "Again"}], 422, "E3001"),
         ([newcomer, {"id": "E3002", "email": "not-an-email"}], 422, "1.email"),
@@ -334,10 +357,10 @@ async def test_staff_import_by_case_workers_only_and_all_or_nothing(api_stack: A
         (newcomer, 422, "list"),
         ("E3001", 422, "list"),
     ]:
-        response = await http.post("/api/staff", json=rows, headers=alice)
+        response = await http.post("/api/staff", json=rows, headers=adam)
         assert named in refused(response, status), rows
     malformed = await http.post(
-        "/api/staff", content="[{", headers={**alice, "content-type": "application/json"}
+        "/api/staff", content="[{", headers={**adam, "content-type": "application/json"}
     )
     assert "not valid JSON" in refused(malformed, 422)
     assert await records(api_stack) == before
@@ -349,14 +372,14 @@ async def test_staff_import_by_case_workers_only_and_all_or_nothing(api_stack: A
         "division": "Surgery",
         "department": "Theatres",
     }
-    imported = await http.post("/api/staff", json=[newcomer, updated], headers=alice)
+    imported = await http.post("/api/staff", json=[newcomer, updated], headers=adam)
     assert imported.status_code == 200, imported.text
     assert imported.json() == {"created": 1, "updated": 1}
     # Another trust's import touches only its own directory.
     theirs = await http.post(
         "/api/staff",
         json=[{"id": "E1001", "name": "Someone Else"}],
-        headers=await api_stack.token("oscar"),
+        headers=await api_stack.token("olga"),
     )
     assert theirs.json() == {"created": 1, "updated": 0}, theirs.text
     async with api_stack.database.sessions() as session:
@@ -366,7 +389,7 @@ async def test_staff_import_by_case_workers_only_and_all_or_nothing(api_stack: A
         }
         audited = await session.scalar(
             select(AuditEntry).where(
-                AuditEntry.action == "staff.import", AuditEntry.username == "alice"
+                AuditEntry.action == "staff.import", AuditEntry.username == "adam"
             )
         )
     north, south = api_stack.people.organisation.id, api_stack.people.other_organisation.id
@@ -375,12 +398,55 @@ async def test_staff_import_by_case_workers_only_and_all_or_nothing(api_stack: A
     assert staff[(north, "E1002")].email == "sam.jones@north.example"
     assert staff[(north, "E1001")].name == "Priya Patel"
     assert staff[(south, "E1001")].name == "Someone Else"
-    assert audited is not None and audited.detail == {"created": 1, "updated": 1}
+    assert audited is not None
+    assert (audited.detail["created"], audited.detail["updated"]) == (1, 1)
+    # Each changed field with its value before and after; fields not sent are kept.
+    assert audited.detail["changes"]["E1002"] == {
+        "email": ["sam@north.example", "sam.jones@north.example"]
+    }
+    assert audited.detail["changes"]["E3001"]["line_manager_id"] == [None, "E2001"]
 
     # Someone just added can be the subject of a case.
     opened = await http.post("/api/cases", json={**CASE, "employee_id": "E3001"}, headers=alice)
     assert opened.status_code == 201, opened.text
     assert (opened.json()["division"], opened.json()["department"]) == ("Estates", "Facilities")
+
+
+async def test_a_directory_change_that_would_reveal_a_case_to_its_maker_is_refused(
+    api_stack: ApiStack,
+) -> None:
+    # Issue 22.5: Lena (E2001) is Priya's line manager, so she may not see Priya's case. An
+    # admin linked to Lena's staff record who moves Priya to another line manager would gain
+    # the case (404 → 200): refused, nothing changed. Another admin may make the same change.
+    http = api_stack.http
+    await add_admins(api_stack)
+    async with api_stack.database.transaction() as session:
+        await create_user(
+            session, api_stack.people.organisation, "lena", DEMO_HASH, ["admin"], "Lena Line",
+            "lena@north.example", staff_employee_id="E2001",
+        )  # fmt: skip
+    case_id = await open_case(api_stack, "alice")
+    lena = await api_stack.token("lena")
+    assert (await http.get(f"/api/cases/{case_id}", headers=lena)).status_code == 404
+
+    moved = [{"id": "E1001", "line_manager": "E1002"}]
+    reply = await http.post("/api/staff", json=moved, headers=lena)
+    assert "would let you see 1 case" in refused(reply, 409)
+    assert (await http.get(f"/api/cases/{case_id}", headers=lena)).status_code == 404
+    columns = default_mapping()  # {field: the ESR column it is read from}
+    cells = {"employee_id": "E1001", "name": "Priya Patel", "line_manager_id": "E1002"}
+    esr = ",".join(columns.values()) + "\r\n"
+    esr += ",".join(cells.get(field, "") for field in columns) + "\r\n"
+    via_esr = await http.post(
+        "/api/staff/import", files={"file": ("esr.csv", esr, "text/csv")}, headers=lena
+    )
+    assert "would let you see 1 case" in refused(via_esr, 409)
+    async with api_stack.database.sessions() as session:
+        priya = await session.scalar(select(Staff).where(Staff.employee_id == "E1001"))
+    assert priya is not None and priya.line_manager_id == "E2001"
+
+    adam = await api_stack.token("adam")
+    assert (await http.post("/api/staff", json=moved, headers=adam)).status_code == 200
 
 
 async def test_the_timeline_names_who_opened_the_case_not_its_advisor(api_stack: ApiStack) -> None:

@@ -200,11 +200,15 @@ class Stack:
 
 
 async def add_admin(db: Database, people: People) -> None:
-    """An admin and an auditor beside add_people's users."""
+    """An admin and an auditor beside add_people's users, and olga, the other trust's admin."""
     async with db.transaction() as session:
-        for username, role in (("adam", "admin"), ("audrey", "auditor")):
+        for organisation, username, role in (
+            (people.organisation, "adam", "admin"),
+            (people.organisation, "audrey", "auditor"),
+            (people.other_organisation, "olga", "admin"),
+        ):
             await create_user(
-                session, people.organisation, username, DEMO_HASH, [role], username, "a@north.ex"
+                session, organisation, username, DEMO_HASH, [role], username, "a@north.ex"
             )
 
 
@@ -234,7 +238,7 @@ async def test_dry_run_shows_additions_changes_and_leavers_and_writes_nothing(
 ) -> None:
     before = await stack.directory()
     text = extract(PRIYA, SAM_LEAVING, NEWCOMER)
-    reply = await stack.upload("alice", text, dry_run=True, full=True)
+    reply = await stack.upload("adam", text, dry_run=True, full=True)
     assert reply.status_code == 200, reply.text
     outcome = reply.json()
     assert (outcome["dry_run"], outcome["full"]) == (True, True)
@@ -265,13 +269,13 @@ async def test_dry_run_shows_additions_changes_and_leavers_and_writes_nothing(
     assert await stack.audit("staff.esr_import") == []
 
     # Without `full`, nobody is marked as left for being absent.
-    partial = (await stack.upload("alice", text, dry_run=True)).json()
+    partial = (await stack.upload("adam", text, dry_run=True)).json()
     assert [leaver["employee_id"] for leaver in partial["leavers"]] == ["E1002"]
 
 
 async def test_import_writes_it_all_keeps_leavers_and_audits_the_counts(stack: Stack) -> None:
     north, south = stack.people.organisation.id, stack.people.other_organisation.id
-    reply = await stack.upload("alice", extract(PRIYA, SAM_LEAVING, NEWCOMER), full=True)
+    reply = await stack.upload("adam", extract(PRIYA, SAM_LEAVING, NEWCOMER), full=True)
     assert reply.status_code == 200, reply.text
     assert (reply.json()["added"], reply.json()["changed"], reply.json()["left"]) == (1, 1, 2)
     staff = await stack.directory()
@@ -302,8 +306,9 @@ async def test_import_writes_it_all_keeps_leavers_and_audits_the_counts(stack: S
     # The other trust's directory is never touched, even by a full extract.
     assert staff[(south, "S9001")]["left_on"] is None
     [audited] = await stack.audit("staff.esr_import")
-    assert (audited.username, audited.organisation_id) == ("alice", north)
-    assert audited.detail == {
+    assert (audited.username, audited.organisation_id) == ("adam", north)
+    counts = ("rows", "full", "added", "changed", "left", "unchanged")
+    assert {key: audited.detail[key] for key in counts} == {
         "rows": 3,
         "full": True,
         "added": 1,
@@ -311,12 +316,16 @@ async def test_import_writes_it_all_keeps_leavers_and_audits_the_counts(stack: S
         "left": 2,
         "unchanged": 0,
     }
+    # Every changed field with its value before and after (issue 22.5), and who was added.
+    assert audited.detail["changes"]["E2001"]["left_on"] == [None, today()]
+    assert set(audited.detail["changes"]) == {"E1001", "E1002", "E2001"}
+    assert audited.detail["added_ids"] == [NEWCOMER[0]]
 
     # The same extract again changes nothing; someone who left and is back is in post again.
-    again = await stack.upload("alice", extract(PRIYA, SAM_LEAVING, NEWCOMER), full=True)
+    again = await stack.upload("adam", extract(PRIYA, SAM_LEAVING, NEWCOMER), full=True)
     assert (again.json()["unchanged"], again.json()["left"]) == (3, 0), again.text
     back = [*SAM_LEAVING[:-1], ""]
-    rejoined = (await stack.upload("alice", extract(back))).json()
+    rejoined = (await stack.upload("adam", extract(back))).json()
     assert rejoined["changes"][0]["changes"] == [
         {"field": "left_on", "before": "2026-10-31", "after": None}
     ]
@@ -332,7 +341,7 @@ async def test_a_bad_line_is_named_by_its_number_and_nothing_is_written(stack: S
     left_first = ["E4003", "", "Cy", "", "", "", "", "", "", "", "", "01/04/2026", "01/03/2026"]
     text = extract(NEWCOMER[:], bad_date, no_number, bad_code, bad_email, left_first)
     for dry_run in (True, False):
-        reply = await stack.upload("alice", text, dry_run=dry_run)
+        reply = await stack.upload("adam", text, dry_run=dry_run)
         assert reply.status_code == 422, reply.text
         errors = {error["row"]: error["message"] for error in reply.json()["errors"]}
         assert list(errors) == ["line 3", "line 4", "line 5", "line 6", "line 7"]
@@ -348,16 +357,16 @@ async def test_a_bad_line_is_named_by_its_number_and_nothing_is_written(stack: S
         (",".join(HEADER) + "\n", 422, "no staff"),
         (",".join(HEADER) + '\n"E1\n', 422, "not valid CSV"),
     ]:
-        reply = await stack.upload("alice", text)
+        reply = await stack.upload("adam", text)
         assert reply.status_code == status and named in reply.json()["detail"], reply.text
     latin = await stack.http.post(
         "/api/staff/import",
         files={"file": ("esr.csv", "Employee Number,Full Name\nE1,Zoë\n".encode("latin-1"))},
-        headers=await stack.token("alice"),
+        headers=await stack.token("adam"),
     )
     assert latin.status_code == 422 and "UTF-8" in latin.json()["detail"]
     missing = await stack.http.post(
-        "/api/staff/import", data={"dry_run": "true"}, headers=await stack.token("alice")
+        "/api/staff/import", data={"dry_run": "true"}, headers=await stack.token("adam")
     )
     assert missing.status_code == 422 and "file" in missing.json()["detail"]
     assert await stack.directory() == before
@@ -367,7 +376,7 @@ async def test_a_bad_line_is_named_by_its_number_and_nothing_is_written(stack: S
 async def test_who_may_import_and_edit_the_mapping(stack: Stack) -> None:
     north, south = stack.people.organisation.id, stack.people.other_organisation.id
     text = extract(PRIYA)
-    for username in ("polly", "audrey"):  # STAFF_EDITORS: advisor, manager, hr_director, admin
+    for username in ("polly", "audrey"):  # neither imports nor reads the mapping
         reply = await stack.upload(username, text, dry_run=True)
         assert reply.status_code == 403 and "staff directory" in reply.json()["detail"]
         # Refused for who they are, whatever they send.
@@ -381,11 +390,14 @@ async def test_who_may_import_and_edit_the_mapping(stack: Stack) -> None:
             "/api/staff/import/mapping", headers=await stack.token(username)
         )
         assert mapping.status_code == 403
-    for username in ("alice", "mark", "hannah", "adam"):
-        assert (await stack.upload(username, text, dry_run=True)).status_code == 200, username
+    # Only admins change the directory (issue 22.5); case workers may still read the mapping.
+    for username in ("alice", "mark", "hannah"):
+        reply = await stack.upload(username, text, dry_run=True)
+        assert reply.status_code == 403 and "staff directory" in reply.json()["detail"], username
+    assert (await stack.upload("adam", text, dry_run=True)).status_code == 200
     assert (await stack.directory())[(north, "E1001")]["position"] is None
     # Another trust's import touches only its own directory.
-    theirs = await stack.upload("oscar", extract(PRIYA), full=True)
+    theirs = await stack.upload("olga", extract(PRIYA), full=True)
     assert (theirs.json()["added"], theirs.json()["left"]) == (1, 1), theirs.text
     staff = await stack.directory()
     assert staff[(south, "E1001")]["position"] == "Staff Nurse"
@@ -424,10 +436,10 @@ async def test_who_may_import_and_edit_the_mapping(stack: Stack) -> None:
     assert (audited.username, audited.detail) == ("adam", {"columns": own})
 
     # The next import reads the organisation's own column names.
-    reply = await stack.upload("alice", "Staff No,Name,Job,Ignored\nE1001,Priya Patel,Sister,x\n")
+    reply = await stack.upload("adam", "Staff No,Name,Job,Ignored\nE1001,Priya Patel,Sister,x\n")
     assert reply.status_code == 200, reply.text
     assert (await stack.directory())[(north, "E1001")]["position"] == "Sister"
-    old_shape = await stack.upload("alice", extract(PRIYA))
+    old_shape = await stack.upload("adam", extract(PRIYA))
     assert old_shape.status_code == 422 and "'Staff No'" in old_shape.json()["detail"]
 
 
