@@ -13,7 +13,7 @@ from datetime import datetime
 
 from sqlalchemy import func, select
 
-from records.models import Case
+from records.models import Case, User
 from services.access import Principal, visible_cases
 from services.case_context import CaseContext
 from services.case_people import advisor_for, check_may_handle
@@ -58,6 +58,23 @@ class CaseHandover:
     def _require(self) -> None:
         if not may_hand_over(self.context.principal):
             raise Forbidden("Only an administrator or a manager can reassign someone's cases.")
+
+    async def advisors(self, username: str) -> list[tuple[str, str]]:
+        """(username, full name) of the organisation's active advisors who could take the
+        cases, the person themselves aside."""
+        self._require()
+        async with self.context.database.sessions() as session:
+            users = await session.scalars(
+                select(User)
+                .where(
+                    User.organisation_id == self.context.principal.organisation_id,
+                    User.active.is_(True),
+                    User.username != username,
+                )
+                .order_by(User.username)
+            )
+            # roles is a JSON list, which SQLite and PostgreSQL query differently: filter here.
+            return [(user.username, user.full_name) for user in users if "advisor" in user.roles]
 
     async def open_cases(self, username: str) -> OpenCases:
         self._require()

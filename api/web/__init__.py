@@ -9,6 +9,7 @@ from api.web import (
     attendance,
     auth,
     cases,
+    forgot_password,
     oidc,
     overview,
     policies,
@@ -16,6 +17,7 @@ from api.web import (
     set_password,
     staff_admin,
     team,
+    users_admin,
 )
 
 STATIC = Path(__file__).parent.parent / "static"
@@ -35,5 +37,7 @@ def install(app: FastAPI) -> None:
         reports,
         set_password,
         staff_admin,
+        users_admin,
+        forgot_password,
     ):
         app.include_router(module.router)
