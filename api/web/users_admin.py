@@ -17,7 +17,7 @@ from api.web.session import CheckedForm, WebUser
 from records.people import ROLES
 from services.access import Principal
 from services.case_handover import HANDOVER_ROLES, CaseHandover
-from services.errors import ServiceError
+from services.errors import Conflict, Invalid
 from services.organisation_accounts import (
     ACCOUNT_ADMINS,
     AccountChanges,
@@ -27,6 +27,9 @@ from services.organisation_accounts import (
 )
 
 router = APIRouter(route_class=WebRoute, include_in_schema=False)
+# Refusals of what the form asked, shown on the page beside it; a 403 or 404 is the problem
+# page (WebRoute), as for a GET.
+FORM_ERRORS = (Conflict, Invalid)
 
 # What the page says after a post redirects back to it (post/redirect/get).
 NOTICES = {
@@ -118,7 +121,7 @@ async def add_user(request: Request, principal: WebUser, form: CheckedForm) -> R
     )
     try:
         invited = await _accounts(request, principal).create(member)
-    except ServiceError as error:
+    except FORM_ERRORS as error:
         entered = {**vars(member), "divisions": ", ".join(member.divisions)}
         return await _list_page(
             request, principal, error=error.detail, entered=entered, status=error.status
@@ -168,7 +171,7 @@ async def _change(
 ) -> Response:
     try:
         await _accounts(request, principal).update(username, changes)
-    except ServiceError as error:
+    except FORM_ERRORS as error:
         return await _person_page(
             request, principal, username, error=error.detail, status=error.status
         )
@@ -213,7 +216,7 @@ async def send_link(
     del form
     try:
         sent = await _accounts(request, principal).send_link(username)
-    except ServiceError as error:
+    except FORM_ERRORS as error:
         return await _person_page(
             request, principal, username, error=error.detail, status=error.status
         )
@@ -227,7 +230,7 @@ async def reassign(
     handover = CaseHandover(case_context(request, principal))
     try:
         handed = await handover.reassign_all(username, _text(form, "to"))
-    except ServiceError as error:
+    except FORM_ERRORS as error:
         return await _person_page(
             request, principal, username, error=error.detail, status=error.status
         )
