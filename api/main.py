@@ -24,6 +24,7 @@ from api.routes import (
     codec,
     dev,
     documents,
+    forgot_password,
     governance,
     health,
     me,
@@ -33,6 +34,7 @@ from api.routes import (
     staff,
     staff_import,
     time_entries,
+    users,
 )
 from api.security_headers import SecurityHeaders
 from records.database import Database
@@ -165,6 +167,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(codec.router)
     app.include_router(absences.router)
     app.include_router(staff_import.router)
+    app.include_router(users.router)
+    app.include_router(forgot_password.router)
     if settings.dev:
         app.include_router(dev.router)
     return app

@@ -16,7 +16,11 @@ CASE_KINDS = (
     "outcome_letter_due",
     "suspension_review",
 )
-MAIL_KINDS = (*CASE_KINDS, "digest", "weekly_report")
+# Mail about an account, not a case: the set-password link for a new account, and the one
+# "forgot password?" sends. They take `full_name`, `username`, `organisation`, `link` and
+# `expires_at`; the link is in the body only, never the subject (the outbox keeps subjects).
+ACCOUNT_KINDS = ("account_invite", "password_reset")
+MAIL_KINDS = (*CASE_KINDS, "digest", "weekly_report", *ACCOUNT_KINDS)
 # A reminder before these stages' deadlines gets its own wording.
 REMINDER_KIND_FOR_STAGE = {
     "outcome_letter": "outcome_letter_due",

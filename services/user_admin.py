@@ -1,14 +1,16 @@
 """Accounts, administered: add one (the first admin of a new install, later anyone an
 organisation's admin invites), list them, set a password, deactivate.
 
-Shared by `ercase users` and, later, the admin API and pages. No administrator ever needs
-to know a user's password: an account added without one gets a single-use, expiring
-set-password link (only its sha256 is stored). Every change is audited with who made it.
+Shared by `ercase users` and, through services/organisation_accounts.py, the admin API and
+pages. No administrator ever needs to know a user's password: an account added without one
+gets a single-use, expiring set-password link (only its sha256 is stored). Every change is
+audited with who made it.
 """
 
 import hashlib
 import re
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -77,25 +79,42 @@ def _token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def _checked(account: NewAccount) -> tuple[str, ...]:
+def check_full_name(full_name: str) -> str:
+    if not full_name.strip() or len(full_name) > 200:
+        raise Invalid("The person's full name must be 1 to 200 characters.")
+    return full_name.strip()
+
+
+def check_email(email: str) -> str:
+    if len(email) > 320 or not EMAIL.fullmatch(email):
+        raise Invalid(f"{email!r} is not an email address.")
+    return email
+
+
+def check_roles(roles: Iterable[str]) -> tuple[str, ...]:
+    """The roles, each known and once, in the order given."""
+    roles = tuple(dict.fromkeys(roles))
+    if not roles:
+        raise Invalid(f"Give the account at least one role: {', '.join(ROLES)}.")
+    for role in roles:
+        if role not in ROLES:
+            raise Invalid(f"Unknown role {role!r}: the roles are {', '.join(ROLES)}.")
+    return roles
+
+
+def check_new_account(account: NewAccount) -> tuple[str, ...]:
     """The account's roles, each known and once; Invalid names the first problem."""
     if not USERNAME.fullmatch(account.username):
         raise Invalid(
             f"The username {account.username!r} is not allowed: use up to 80 letters, digits, "
             "dots, hyphens, underscores or @, starting with a letter or digit."
         )
-    if not account.full_name.strip() or len(account.full_name) > 200:
-        raise Invalid("The person's full name must be 1 to 200 characters.")
-    if len(account.email) > 320 or not EMAIL.fullmatch(account.email):
-        raise Invalid(f"{account.email!r} is not an email address.")
-    if not account.roles:
-        raise Invalid(f"Give the account at least one role: {', '.join(ROLES)}.")
-    for role in account.roles:
-        if role not in ROLES:
-            raise Invalid(f"Unknown role {role!r}: the roles are {', '.join(ROLES)}.")
+    check_full_name(account.full_name)
+    check_email(account.email)
+    roles = check_roles(account.roles)
     if account.password is not None:
         check_password(account.password, username=account.username, email=account.email)
-    return tuple(dict.fromkeys(account.roles))
+    return roles
 
 
 async def _user(session: AsyncSession, username: str) -> User:
@@ -105,26 +124,38 @@ async def _user(session: AsyncSession, username: str) -> User:
     return user
 
 
+@dataclass(frozen=True)
+class IssuedLink:
+    url: str  # holds the token: mail it or show it once, never store it
+    link_id: int
+    expires_at: datetime
+
+
+async def new_link(
+    session: AsyncSession, user: User, public_url: str, now: datetime | None = None
+) -> IssuedLink:
+    """A new single-use link for `user`, valid for LINK_LIFETIME; earlier ones stop working."""
+    now = now or utcnow()
+    await end_links(session, user.id, now)
+    token = secrets.token_urlsafe(32)
+    link = SetPasswordLink(
+        user_id=user.id,
+        token_hash=_token_hash(token),
+        created_at=now,
+        expires_at=now + LINK_LIFETIME,
+    )
+    session.add(link)
+    await session.flush()
+    return IssuedLink(f"{public_url.rstrip('/')}/set-password/{token}", link.id, link.expires_at)
+
+
 async def issue_set_password_link(
     session: AsyncSession, user: User, public_url: str, now: datetime | None = None
 ) -> str:
-    """A new single-use link for `user`, valid for LINK_LIFETIME; earlier ones stop working."""
-    now = now or utcnow()
-    await _end_links(session, user.id, now)
-    token = secrets.token_urlsafe(32)
-    session.add(
-        SetPasswordLink(
-            user_id=user.id,
-            token_hash=_token_hash(token),
-            created_at=now,
-            expires_at=now + LINK_LIFETIME,
-        )
-    )
-    await session.flush()
-    return f"{public_url.rstrip('/')}/set-password/{token}"
+    return (await new_link(session, user, public_url, now)).url
 
 
-async def _end_links(session: AsyncSession, user_id: int, now: datetime) -> None:
+async def end_links(session: AsyncSession, user_id: int, now: datetime) -> None:
     await session.execute(
         update(SetPasswordLink)
         .where(SetPasswordLink.user_id == user_id, SetPasswordLink.used_at.is_(None))
@@ -153,7 +184,7 @@ class UserAdmin:
     actor: str | None = None
 
     async def add(self, account: NewAccount) -> AddedAccount:
-        roles = _checked(account)
+        roles = check_new_account(account)
         try:
             async with self.database.transaction() as session:
                 organisation = await organisation_by_code(session, account.organisation)
@@ -193,7 +224,7 @@ class UserAdmin:
             user = await _user(session, username)
             check_password(password, username=user.username, email=user.email)
             user.password_hash = hash_password(password)
-            await _end_links(session, user.id, utcnow())
+            await end_links(session, user.id, utcnow())
             _audit(session, user, "user.set_password", self.actor)
 
     async def account_for_link(self, token: str) -> str:
@@ -208,7 +239,7 @@ class UserAdmin:
             user = await _linked_user(session, token, now)
             check_password(password, username=user.username, email=user.email)
             user.password_hash = hash_password(password)
-            await _end_links(session, user.id, now)
+            await end_links(session, user.id, now)
             _audit(session, user, "user.set_password", user.username, via="link")
             return user.username
 
@@ -222,7 +253,7 @@ class UserAdmin:
             if not user.active:
                 return False
             user.active = False
-            await _end_links(session, user.id, utcnow())
+            await end_links(session, user.id, utcnow())
             _audit(session, user, "user.deactivate", self.actor)
             return True
 

@@ -10,6 +10,7 @@ from api.web import (
     auth,
     case_import,
     cases,
+    forgot_password,
     oidc,
     overview,
     policies,
@@ -17,6 +18,7 @@ from api.web import (
     set_password,
     staff_admin,
     team,
+    users_admin,
 )
 
 STATIC = Path(__file__).parent.parent / "static"
@@ -37,5 +39,7 @@ def install(app: FastAPI) -> None:
         set_password,
         staff_admin,
         case_import,
+        users_admin,
+        forgot_password,
     ):
         app.include_router(module.router)

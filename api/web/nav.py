@@ -10,6 +10,7 @@ from services.access import (
     REPORT_VIEWERS,
     Principal,
 )
+from services.organisation_accounts import ACCOUNT_ADMINS
 
 TEAM_VIEWERS = frozenset({"manager", "hr_director", "admin"})
 OVERVIEW_VIEWERS = frozenset({"hr_director", "admin", "auditor"})
@@ -53,6 +54,8 @@ def nav_links(principal: Principal, dev: bool) -> list[NavLink]:
         links.append(NavLink("/admin/staff", "Staff directory"))
     if principal.has_any(CASE_WORKERS):
         links.append(NavLink("/admin/case-import", "Import cases"))
+    if principal.has_any(ACCOUNT_ADMINS):
+        links.append(NavLink("/admin/users", "Accounts"))
     if dev:
         links.append(NavLink("/dev/outbox", "Dev outbox"))
     return links

@@ -15,15 +15,19 @@ from typing import Any
 
 import httpx
 import pytest
+from asgi_lifespan import LifespanManager
 from sqlalchemy import select
 
 from api.main import create_app
+from records.database import Database
 from records.models import Case, CaseAccess, CaseParty, Document, Staff, User
 from records.people import create_user
 from services.access import CASE_READERS, CASE_WORKERS, POLICY_MOVERS, RESTRICTERS
 from services.retention import HOLDERS
 from settings import Settings
-from tests.support.people import DEMO_HASH
+from tests.support.configuration import make_settings
+from tests.support.people import DEMO_HASH, add_people
+from tests.support.smtp import SmtpServer
 from tests.support.stack import ApiStack
 from tests.web.test_web_security import Browser
 
@@ -342,3 +346,129 @@ async def test_every_case_route_for_every_role_and_kind_of_case(api_stack: ApiSt
     if not MATRIX_FILE.exists() or MATRIX_FILE.read_text() != text:
         MATRIX_FILE.write_text(text)
         raise AssertionError(f"{MATRIX_FILE} was out of date and is rewritten: review, commit")
+
+
+# ---- account routes: every role, and an admin of another organisation -------------------
+
+# Whose account each route is called on: bob of the first trust, oscar of the other.
+ACCOUNT_TARGETS = {"bob": "RXA", "oscar": "RXB"}
+ACCOUNT_CALLERS = {**{user: "RXA" for user in ROLE_USERS.values()}, "olga": "RXB"}
+ADMINS = frozenset({"admin"})
+HANDOVER = frozenset({"admin", "manager"})
+BOB_FORM = {"full_name": "Bob Advisor", "email": "bob@north.example", "roles": "advisor"}
+ACCOUNT_CALLS: dict[tuple[str, str], Call] = {
+    ("GET", "/api/users"): Call(ADMINS, frozenset({200})),
+    # Each admin adds one; the same username again is taken.
+    ("POST", "/api/users"): Call(
+        ADMINS,
+        frozenset({201, 409}),
+        body={
+            "username": "newcomer",
+            "full_name": "New",
+            "email": "n@x.example",
+            "roles": ["advisor"],
+        },
+    ),
+    ("GET", "/api/users/{username}"): Call(ADMINS, frozenset({200})),
+    ("PATCH", "/api/users/{username}"): Call(ADMINS, frozenset({200}), body={"divisions": []}),
+    ("POST", "/api/users/{username}/set-password-link"): Call(ADMINS, frozenset({200})),
+    ("GET", "/api/users/{username}/cases"): Call(HANDOVER, frozenset({200})),
+    # Nobody has open cases here; alice is no advisor of the other trust (422 there).
+    ("POST", "/api/users/{username}/reassign"): Call(
+        HANDOVER, frozenset({200, 422}), body={"to": "alice"}
+    ),
+    ("GET", "/admin/users"): Call(ADMINS, frozenset({200})),
+    ("POST", "/admin/users"): Call(
+        ADMINS,
+        frozenset({303, 409}),
+        form={
+            "username": "webcomer",
+            "full_name": "Web",
+            "email": "w@x.example",
+            "roles": "advisor",
+        },
+    ),
+    ("GET", "/admin/users/{username}"): Call(HANDOVER, frozenset({200})),
+    ("POST", "/admin/users/{username}"): Call(ADMINS, frozenset({303, 409}), form=BOB_FORM),
+    ("POST", "/admin/users/{username}/deactivate"): Call(ADMINS, frozenset({303})),
+    ("POST", "/admin/users/{username}/reactivate"): Call(ADMINS, frozenset({303})),
+    ("POST", "/admin/users/{username}/set-password-link"): Call(ADMINS, frozenset({303})),
+    ("POST", "/admin/users/{username}/reassign"): Call(
+        HANDOVER, frozenset({303, 422}), form={"to": "alice"}
+    ),
+}
+
+
+def account_routes(settings: Settings) -> set[tuple[str, str]]:
+    return {
+        (method, path)
+        for method, path in all_routes(settings)
+        if path.startswith(("/api/users", "/admin/users"))
+    }
+
+
+def all_routes(settings: Settings) -> Iterator[tuple[str, str]]:
+    for route in create_app(settings).routes:
+        contexts = getattr(route, "effective_route_contexts", None)
+        for each in contexts() if contexts else [route]:
+            path, methods = getattr(each, "path", ""), getattr(each, "methods", None) or set()
+            for method in sorted(set(methods) - {"HEAD"}):
+                yield method, path
+
+
+def account_expected(roles: frozenset[str], caller_org: str, target_org: str, call: Call) -> str:
+    """The rules of services/organisation_accounts.py and case_handover.py: the role first
+    (403 whoever is asked about), then another organisation's account is as if none (404)."""
+    assert call.allowed is not None
+    if not roles & call.allowed:
+        return "403"
+    return THROUGH if caller_org == target_org else "404"
+
+
+async def test_every_account_route_for_every_role_and_another_organisation(
+    sqlite_database: Database, smtp_server: SmtpServer
+) -> None:
+    people = await add_people(sqlite_database)
+    async with sqlite_database.transaction() as session:
+        await create_user(
+            session, people.organisation, "audrey", DEMO_HASH, ["auditor"], "A", "a@n.ex"
+        )
+        await create_user(
+            session, people.organisation, "adam", DEMO_HASH, ["admin"], "Ad", "ad@n.ex"
+        )
+        await create_user(
+            session, people.other_organisation, "olga", DEMO_HASH, ["admin"], "Olga", "o@s.ex"
+        )
+    url = str(sqlite_database.engine.url).replace("+aiosqlite", "")
+    settings = make_settings(url, smtp_port=smtp_server.port)
+    routes = account_routes(settings)
+    assert routes == set(ACCOUNT_CALLS), f"rows to add or remove: {routes ^ set(ACCOUNT_CALLS)}"
+    roles_of = {**{user: frozenset({role}) for role, user in ROLE_USERS.items()}, "olga": ADMINS}
+    app = create_app(settings)
+    wrong: list[str] = []
+    async with (
+        LifespanManager(app),
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app), base_url="http://ercase.test"
+        ) as http,
+    ):
+        for caller, caller_org in ACCOUNT_CALLERS.items():
+            token = await http.post(
+                "/api/auth/token", data={"username": caller, "password": "demo"}
+            )
+            headers = {"Authorization": f"Bearer {token.json()['access_token']}"}
+            browser = Browser(http)
+            await browser.sign_in(caller)
+            for (method, path), call in sorted(ACCOUNT_CALLS.items(), key=lambda item: item[0][1]):
+                named = "{username}" in path
+                for target, target_org in ACCOUNT_TARGETS.items() if named else [("", caller_org)]:
+                    url = path.replace("{username}", target)
+                    if path.startswith("/admin"):
+                        status = await call_web(browser, method, url, call)
+                    else:
+                        status = await call_api(http, headers, method, url, call)
+                    want = account_expected(roles_of[caller], caller_org, target_org, call)
+                    ok = status in call.answers if want == THROUGH else str(status) == want
+                    if not ok:
+                        wrong.append(f"{caller} {method} {url}: {status}, expected {want}")
+    assert not wrong, "\n".join(wrong)
