@@ -25,6 +25,7 @@ from records.cases import (
     allocate_reference,
     current_policy,
     find_staff,
+    holiday_region_of,
     new_case_row,
     policy_version,
 )
@@ -92,7 +93,9 @@ class CaseOpening:
             right = PolicyDefinition.model_validate(row.definition).appeal
             if right is None:
                 raise Conflict(f"A {original.case_type} case is not appealed as a case of its own.")
-            window_closes = due_instant(original.closed_at, duration(right.within))
+            window_closes = due_instant(
+                original.closed_at, duration(right.within), original.holiday_region
+            )
             if datetime.now(UTC) > window_closes:
                 closed_on = window_closes.astimezone(LONDON).strftime("%d %B %Y")
                 raise Conflict(f"The appeal window for {case_id} closed on {closed_on}.")
@@ -218,6 +221,8 @@ class CaseOpening:
         if not opened_at <= stage_started_at <= now:
             raise Invalid("stage_started_at must lie between opened_at and now.")
         reference = await allocate_reference(session, policy.reference_prefix, opened_at.year)
+        # An imported case too runs on its organisation's calendar as it is now.
+        region = await holiday_region_of(session, organisation_id)
         case = new_case_row(
             NewCase(
                 reference=reference,
@@ -232,6 +237,7 @@ class CaseOpening:
                 opened_at=opened_at,
                 stage_key=stage.key,
                 stage_started_at=stage_started_at,
+                holiday_region=region,
                 parent_case_id=request.parent_case_id,
             )
         )
@@ -245,6 +251,7 @@ class CaseOpening:
             risk=request.risk,
             start_stage=stage.key,
             stage_started_at=stage_started_at,
+            holiday_region=region,
         )
         return case, workflow_type, case_input
 
