@@ -25,6 +25,7 @@ from api.routes import (
     health,
     me,
     notes,
+    organisation,
     policies,
     reports,
     staff,
@@ -157,6 +158,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(codec.router)
     app.include_router(absences.router)
     app.include_router(staff_import.router)
+    app.include_router(organisation.router)
     if settings.dev:
         app.include_router(dev.router)
     return app

@@ -64,11 +64,12 @@ async def report(
     parameters = ReportParameters(
         group_by, start, end, national, window, by, rows, columns, measure, limit
     )
-    found = await Reports(get_database(request), settings, principal).run(name, parameters)
+    reports = Reports(get_database(request), settings, principal)
+    found = await reports.run(name, parameters)
     if not foi and format == "json" and threshold is None:
         return found.as_json()
     # An FOI answer is always CSV, always suppressed; a threshold alone asks for suppression too.
-    limit_below = (threshold or settings.foi_threshold) if foi or threshold else None
+    limit_below = (threshold or await reports.foi_threshold()) if foi or threshold else None
     text = (
         crosstab_csv(found, limit_below)
         if isinstance(found, CrossTab)
