@@ -30,6 +30,12 @@ FOI_THRESHOLDS = range(1, 101)
 SENDER_NAME_LENGTH = 120
 # Above any real weight or hourly rate: a typo of a few zeros is refused, not costed.
 LARGEST_FIGURE = 100_000
+# Each map of figures: the keys it may hold, and what one key is called in a sentence.
+FIGURE_KEYS: dict[str, tuple[tuple[str, ...], str]] = {
+    "case_type_weights": (tuple(sorted(WORKFLOW_FOR_CASE_TYPE)), "case type"),
+    "risk_weights": (RISKS, "risk"),
+    "hourly_rates": (ROLES, "role"),
+}
 
 
 @dataclass(frozen=True)
@@ -64,7 +70,9 @@ def _figures(value: object, field: str, keys: tuple[str, ...], kind: str) -> dic
             raise Problem(f"{field}: {key!r} is not a {kind}; the {kind}s are {', '.join(keys)}.")
         if isinstance(figure, bool) or not isinstance(figure, int | float):
             raise Problem(f"{field}: the figure for {key} must be a number.")
-        if not math.isfinite(figure) or figure < 0:
+        if isinstance(figure, float) and not math.isfinite(figure):
+            raise Problem(f"{field}: the figure for {key} must be a number.")
+        if figure < 0:
             raise Problem(f"{field}: the figure for {key} may not be negative.")
         if figure > LARGEST_FIGURE:
             raise Problem(f"{field}: the figure for {key} may be at most {LARGEST_FIGURE:,}.")
@@ -118,12 +126,8 @@ def checked(name: str, value: object) -> object:
     match name:
         case "holiday_region":
             return _region(value)
-        case "case_type_weights":
-            return _figures(value, name, tuple(sorted(WORKFLOW_FOR_CASE_TYPE)), "case type")
-        case "risk_weights":
-            return _figures(value, name, RISKS, "risk")
-        case "hourly_rates":
-            return _figures(value, name, ROLES, "role")
+        case "case_type_weights" | "risk_weights" | "hourly_rates":
+            return _figures(value, name, *FIGURE_KEYS[name])
         case "foi_threshold":
             return _threshold(value)
         case "mail_sender_name":

@@ -10,6 +10,7 @@ from api.web import (
     auth,
     cases,
     oidc,
+    organisation_settings,
     overview,
     policies,
     reports,
@@ -35,5 +36,6 @@ def install(app: FastAPI) -> None:
         reports,
         set_password,
         staff_admin,
+        organisation_settings,
     ):
         app.include_router(module.router)

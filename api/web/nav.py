@@ -10,6 +10,7 @@ from services.access import (
     STAFF_EDITORS,
     Principal,
 )
+from services.organisation_settings import SETTINGS_EDITORS
 
 TEAM_VIEWERS = frozenset({"manager", "hr_director", "admin"})
 OVERVIEW_VIEWERS = frozenset({"hr_director", "admin", "auditor"})
@@ -51,6 +52,8 @@ def nav_links(principal: Principal, dev: bool) -> list[NavLink]:
     links.append(NavLink("/policies", "Policies"))
     if principal.has_any(STAFF_EDITORS):
         links.append(NavLink("/admin/staff", "Staff directory"))
+    if principal.has_any(SETTINGS_EDITORS):
+        links.append(NavLink("/admin/settings", "Settings"))
     if dev:
         links.append(NavLink("/dev/outbox", "Dev outbox"))
     return links
