@@ -41,6 +41,9 @@ class Settings(BaseSettings):
     # A CA bundle for a relay whose certificate comes from a private (e.g. the trust's) CA.
     smtp_ca_file: Path | None = None
     mail_from: str = "ercase@localhost"
+    # The display name mail is sent under ("East Example HR" <ercase@…>) for an organisation
+    # that has not set its own (PATCH /api/organisation/settings); none: the bare address.
+    mail_sender_name: str | None = None
     payload_key: str = Field(default="")
     secret_key: str = Field(default="")
     documents_dir: Path = Path("var/documents")
@@ -81,7 +84,8 @@ class Settings(BaseSettings):
     startup_patience_seconds: float = 300
     # Reports: the complexity of an open case is its type's weight times its risk's weight
     # (types not listed weigh 1); time is costed at the highest hourly rate among the roles of
-    # whoever recorded it; FOI exports show counts below the threshold as "*".
+    # whoever recorded it; FOI exports show counts below the threshold as "*". These are the
+    # defaults: each organisation may set its own (records/organisation_settings.py).
     report_case_type_weights: dict[str, float] = {
         "disciplinary": 3,
         "employment_tribunal": 4,

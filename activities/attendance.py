@@ -28,6 +28,7 @@ from records.cases import (
     allocate_reference,
     current_policy,
     find_staff,
+    holiday_region_of,
     new_case_row,
 )
 from records.database import Database
@@ -205,6 +206,7 @@ class AttendanceActivities:
                 risk=case.risk,
                 stage_key=case.stage_key,
                 outcome=outcome,
+                holiday_region=case.holiday_region,
             )
 
     async def _insert(
@@ -240,6 +242,7 @@ class AttendanceActivities:
                 opened_at=now,
                 stage_key=request.stage_key,
                 stage_started_at=now,
+                holiday_region=await holiday_region_of(session, request.organisation_id),
                 origin=request.origin,
             )
         )

@@ -7,7 +7,14 @@ from temporalio.exceptions import ApplicationError
 
 from activities.types import OPEN_LINKED_CASE, LinkedCase, LinkedCaseRequest
 from records.audit import append_audit
-from records.cases import NewCase, allocate_reference, current_policy, find_staff, new_case_row
+from records.cases import (
+    NewCase,
+    allocate_reference,
+    current_policy,
+    find_staff,
+    holiday_region_of,
+    new_case_row,
+)
 from records.database import Database
 from records.models import Case, PolicyVersion
 
@@ -39,6 +46,7 @@ class LinkingActivities:
                 opened_at=existing.opened_at,
                 advisor=existing.advisor,
                 risk=existing.risk,
+                holiday_region=existing.holiday_region,
             )
 
     async def _insert(self, session: AsyncSession, request: LinkedCaseRequest) -> Case:
@@ -68,6 +76,8 @@ class LinkingActivities:
                 opened_at=now,
                 stage_key=policy.stages[0].key,
                 stage_started_at=now,
+                # The organisation's region now, which may differ from the parent's own.
+                holiday_region=await holiday_region_of(session, parent.organisation_id),
                 parent_case_id=parent.id,
                 origin=request.origin,
             )

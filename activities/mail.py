@@ -24,6 +24,7 @@ from mail.recipients import UnknownRole, resolve_recipients, roles_in_words
 from mail.render import CASE_KINDS, case_mail_kind, render_mail
 from records.database import Database
 from records.models import Case
+from records.organisation_settings import organisation_settings
 from settings import Settings
 
 # The workflow's heartbeat timeout for mail is a few of these: a worker that dies mid-send is
@@ -72,6 +73,7 @@ class NotificationActivities:
                 )
             except UnknownRole as error:
                 raise ApplicationError(str(error), non_retryable=True) from error
+            own = await organisation_settings(session, case.organisation_id, self.settings)
         mail = render_mail(
             kind,
             {
@@ -99,6 +101,7 @@ class NotificationActivities:
                 recipient=recipient.address,
                 mail=mail,
                 fold=recipient.folds(kind),
+                sender_name=own.mail_sender_name,
             )
             for recipient in recipients
         ]

@@ -28,6 +28,7 @@ from mail.render import RenderedMail, render_mail
 from policies.calendar import LONDON
 from records.database import Database
 from records.models import Case, Organisation, User
+from records.organisation_settings import organisation_settings
 from settings import Settings
 
 DIGEST_HORIZON = timedelta(days=7)
@@ -89,6 +90,7 @@ async def _active_users(session: AsyncSession, role: str) -> list[User]:
 class ReportActivities:
     def __init__(self, database: Database, settings: Settings):
         self.database = database
+        self.settings = settings
         self.public_url = settings.public_url.rstrip("/")
         self.outbox = Outbox(database, settings, log=activity.logger)
 
@@ -258,6 +260,8 @@ class ReportActivities:
     async def _send(
         self, organisation_id: int, event_key: str, kind: str, user: User, mail: RenderedMail
     ) -> Delivery:
+        async with self.database.sessions() as session:
+            own = await organisation_settings(session, organisation_id, self.settings)
         letter = Letter(
             scope=organisation_scope(organisation_id),
             case_id=None,
@@ -265,5 +269,6 @@ class ReportActivities:
             kind=kind,
             recipient=user.email.strip(),
             mail=mail,
+            sender_name=own.mail_sender_name,
         )
         return await self.outbox.send_one(letter)

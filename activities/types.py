@@ -4,6 +4,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from policies.calendar import DEFAULT_REGION
+
 RECORD_CASE_EVENT = "record_case_event"
 OPEN_LINKED_CASE = "open_linked_case"
 SEND_CASE_NOTIFICATION = "send_case_notification"
@@ -134,6 +136,8 @@ class LinkedCase:
     opened_at: datetime
     advisor: str
     risk: str
+    # Absent from results recorded before regions: those cases ran on England & Wales'.
+    holiday_region: str = DEFAULT_REGION
 
 
 @dataclass
@@ -174,6 +178,7 @@ class AttendanceCase:
     stage_key: str
     outcome: str = OPENED
     reason: str | None = None
+    holiday_region: str = DEFAULT_REGION  # as LinkedCase's
 
 
 @dataclass

@@ -29,6 +29,7 @@ from api.routes import (
     health,
     me,
     notes,
+    organisation,
     policies,
     reports,
     staff,
@@ -169,6 +170,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(staff_import.router)
     app.include_router(users.router)
     app.include_router(forgot_password.router)
+    app.include_router(organisation.router)
     if settings.dev:
         app.include_router(dev.router)
     return app

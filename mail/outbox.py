@@ -51,6 +51,7 @@ class Letter:
     recipient: str
     mail: RenderedMail
     fold: bool = False  # held for the recipient's digest instead of sent
+    sender_name: str | None = None  # the organisation's, shown in From
 
     @property
     def message_id(self) -> str:
@@ -151,6 +152,7 @@ class Outbox:
             mail=letter.mail,
             date=created_at,
             scope=letter.scope,
+            sender_name=letter.sender_name,
         )
         try:
             await send_message(self.settings, message)

@@ -5,7 +5,7 @@ import re
 import ssl
 from datetime import datetime
 from email.message import EmailMessage
-from email.utils import format_datetime
+from email.utils import format_datetime, formataddr
 
 import aiosmtplib
 
@@ -38,13 +38,17 @@ def build_message(
     mail: RenderedMail,
     date: datetime,
     scope: str | None = None,
+    sender_name: str | None = None,
 ) -> EmailMessage:
     """One recipient's message: text with an HTML alternative and ercase's headers.
 
     Mail about one case carries X-Ercase-Case; a digest or report (scope given, no case) not.
+    From is the organisation's sender name, if it has one, with the configured address.
     """
     message = EmailMessage()
-    message["From"] = settings.mail_from
+    message["From"] = (
+        formataddr((sender_name, settings.mail_from)) if sender_name else settings.mail_from
+    )
     message["To"] = recipient
     message["Subject"] = mail.subject
     message["Date"] = format_datetime(date)

@@ -1,6 +1,8 @@
 """The working-day calendar and deadline rules. Pure functions: same inputs, same instants.
 
-- Weekends and England & Wales bank holidays are not working days.
+- Weekends and the bank holidays of the case's region (England & Wales, Scotland or Northern
+  Ireland) are not working days; every function that counts working days takes the region,
+  England & Wales when none is given (every case before regions existed ran on it).
 - "Within N working days of X" does not count the day of X.
 - A day-based deadline falls due at the end of that day, Europe/London time.
 - A deadline moves by exactly the time the case was paused.
@@ -47,34 +49,64 @@ LONDON = packaged_zone("Europe/London")
 END_OF_DAY = time(23, 59, 59)
 
 
+# The UK's three bank-holiday calendars: NHS Scotland boards and Northern Ireland's HSC trusts
+# do not keep England's. Wales shares England's bank holidays; subdivision ENG lists them.
+ENGLAND_AND_WALES = "england-and-wales"
+SCOTLAND = "scotland"
+NORTHERN_IRELAND = "northern-ireland"
+_SUBDIVISIONS = {ENGLAND_AND_WALES: "ENG", SCOTLAND: "SCT", NORTHERN_IRELAND: "NIR"}
+REGIONS: tuple[str, ...] = tuple(_SUBDIVISIONS)
+DEFAULT_REGION = ENGLAND_AND_WALES
+
 # Computed once, when this module is imported (outside any workflow sandbox): the holidays
 # package reads locale data when it builds a year, which a workflow may not do.
 CALENDAR_YEARS = range(1990, 2081)
-_BANK_HOLIDAYS = frozenset(
-    # Wales shares England's bank holidays; subdivision ENG lists them.
-    holidays.country_holidays("GB", subdiv="ENG", years=CALENDAR_YEARS).keys()
-)
+_BANK_HOLIDAYS: dict[str, frozenset[date]] = {
+    region: frozenset(
+        holidays.country_holidays("GB", subdiv=subdivision, years=CALENDAR_YEARS).keys()
+    )
+    for region, subdivision in _SUBDIVISIONS.items()
+}
+# Weekday bank holidays in order, for counting them by bisection (count_working_days).
+_WEEKDAY_BANK_HOLIDAYS: dict[str, tuple[date, ...]] = {
+    region: tuple(sorted(day for day in days if day.weekday() < 5))
+    for region, days in _BANK_HOLIDAYS.items()
+}
 
 
-def _is_bank_holiday(day: date) -> bool:
+def _holidays_of(region: str) -> frozenset[date]:
+    found = _BANK_HOLIDAYS.get(region)
+    if found is None:
+        raise ValueError(
+            f"unknown bank-holiday region {region!r}: the regions are {', '.join(REGIONS)}"
+        )
+    return found
+
+
+def _check_year(day: date) -> None:
     if day.year not in CALENDAR_YEARS:
         raise ValueError(
             f"the working-day calendar covers {CALENDAR_YEARS[0]} to {CALENDAR_YEARS[-1]}"
         )
-    return day in _BANK_HOLIDAYS
 
 
-def is_working_day(day: date) -> bool:
-    return day.weekday() < 5 and not _is_bank_holiday(day)
+def is_bank_holiday(day: date, region: str = DEFAULT_REGION) -> bool:
+    _check_year(day)
+    return day in _holidays_of(region)
 
 
-def add_working_days(start: date, count: int) -> date:
+def is_working_day(day: date, region: str = DEFAULT_REGION) -> bool:
+    return day.weekday() < 5 and not is_bank_holiday(day, region)
+
+
+def add_working_days(start: date, count: int, region: str = DEFAULT_REGION) -> date:
     """The date N working days after `start`, not counting `start` itself."""
+    _holidays_of(region)  # an unknown region is refused even when no day is counted
     day = start
     remaining = count
     while remaining > 0:
         day += timedelta(days=1)
-        if is_working_day(day):
+        if is_working_day(day, region):
             remaining -= 1
     return day
 
@@ -97,8 +129,9 @@ def _fixed_offset(moment: datetime) -> datetime:
     return local.replace(tzinfo=timezone(offset))
 
 
-def due_instant(start: datetime, duration: Duration) -> datetime:
-    """When something started at `start` with this duration falls due (no pauses)."""
+def due_instant(start: datetime, duration: Duration, region: str = DEFAULT_REGION) -> datetime:
+    """When something started at `start` with this duration falls due (no pauses); working
+    days are the region's."""
     _require_aware("start", start)
     local_day = start.astimezone(LONDON).date()
     match duration:
@@ -108,7 +141,7 @@ def due_instant(start: datetime, duration: Duration) -> datetime:
         case CalendarDays(days):
             return _fixed_offset(end_of_day(local_day + timedelta(days=days)))
         case WorkingDays(days):
-            return _fixed_offset(end_of_day(add_working_days(local_day, days)))
+            return _fixed_offset(end_of_day(add_working_days(local_day, days, region)))
     raise TypeError(duration)
 
 
@@ -135,25 +168,22 @@ def paused_between(
     return total
 
 
-_WEEKDAY_BANK_HOLIDAYS = tuple(sorted(day for day in _BANK_HOLIDAYS if day.weekday() < 5))
-
-
-def count_working_days(first: date, last: date) -> int:
+def count_working_days(first: date, last: date, region: str = DEFAULT_REGION) -> int:
     """Working days from `first` to `last`, both included (0 when `last` is before `first`).
 
     Counted by whole weeks and a bisect over the bank holidays, not day by day: attendance
     monitoring asks this for every day of a year when it looks for the next trigger.
     """
+    _holidays_of(region)  # the region's check, before the early answer below
+    weekday_holidays = _WEEKDAY_BANK_HOLIDAYS[region]
     if last < first:
         return 0
-    _is_bank_holiday(first)  # the calendar's range check, for both ends
-    _is_bank_holiday(last)
+    _check_year(first)
+    _check_year(last)
     days = (last - first).days + 1
     weeks, rest = divmod(days, 7)
     weekdays = weeks * 5 + sum(
         1 for offset in range(rest) if (first + timedelta(days=offset)).weekday() < 5
     )
-    holidays_in = bisect_right(_WEEKDAY_BANK_HOLIDAYS, last) - bisect_left(
-        _WEEKDAY_BANK_HOLIDAYS, first
-    )
+    holidays_in = bisect_right(weekday_holidays, last) - bisect_left(weekday_holidays, first)
     return weekdays - holidays_in

@@ -82,14 +82,14 @@ def stage_due(state: CaseState, policy: PolicyDefinition, now: datetime) -> date
     stage = policy.stage(state.stage_key)
     if stage.due is None:
         return None
-    base = due_instant(state.stage_started_at, duration(stage.due))
+    base = due_instant(state.stage_started_at, duration(stage.due), state.holiday_region)
     return base + paused_between(state.pauses, state.stage_started_at, now)
 
 
 def case_due(state: CaseState, policy: PolicyDefinition, now: datetime) -> datetime | None:
     if policy.target is None:
         return None
-    base = due_instant(state.opened_at, duration(policy.target))
+    base = due_instant(state.opened_at, duration(policy.target), state.holiday_region)
     return base + paused_between(state.pauses, state.opened_at, now)
 
 
@@ -97,7 +97,7 @@ def suspension_review_due(state: CaseState, policy: PolicyDefinition) -> datetim
     if state.suspended_since is None or policy.suspension is None:
         return None
     since = state.last_review or state.suspended_since
-    return due_instant(since, duration(policy.suspension.review_every))
+    return due_instant(since, duration(policy.suspension.review_every), state.holiday_region)
 
 
 def breached(state: CaseState, policy: PolicyDefinition, now: datetime) -> bool:
@@ -304,7 +304,7 @@ def _recurring_items(state: CaseState, stage: Stage, prefix: str) -> list[ClockI
         every = duration(spec.every)
 
         def falls_due(number: int, start: datetime = start, every: Duration = every) -> datetime:
-            return due_instant(start, _times(every, number))
+            return due_instant(start, _times(every, number), state.holiday_region)
 
         number = _first_not_done(state.done, f"{series}:{{}}")
         items.append(

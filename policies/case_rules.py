@@ -62,7 +62,11 @@ def check_action(
         _check_recording(state, stage, action.records, data, now)
     if action.notice:
         _check_notice(
-            data[action.notice.field], action.notice.field, duration(action.notice.at_least), now
+            data[action.notice.field],
+            action.notice.field,
+            duration(action.notice.at_least),
+            now,
+            state.holiday_region,
         )
     if action.latest:
         _check_latest(state, data[action.latest.field], action.latest)
@@ -127,7 +131,7 @@ def record_recurring(
     day = done_on or now.astimezone(LONDON).date()
     times, _ = state.recurring_done.get(key, (0, day))
     state.recurring_done[key] = (times + 1, day)
-    next_due = due_instant(midday(day), duration(spec.every))
+    next_due = due_instant(midday(day), duration(spec.every), state.holiday_region)
     return {
         "item": key,
         "name": spec.name,
@@ -185,13 +189,15 @@ def _check_recording(
         )
 
 
-def _check_notice(value: object, field: str, at_least: Duration, now: datetime) -> None:
+def _check_notice(
+    value: object, field: str, at_least: Duration, now: datetime, region: str
+) -> None:
     # The whole value must be an ISO date or date-time (text): not a number, nor a date
     # with something else after it.
     when = _iso_date(value)
     if when is None:
         raise Refusal(f"{field} must be a date such as 2026-12-01.", INVALID_DATA)
-    earliest = _after(now.astimezone(LONDON).date(), at_least)
+    earliest = _after(now.astimezone(LONDON).date(), at_least, region)
     if when < earliest:
         raise Refusal(
             f"{field} must give at least {describe(at_least)}' notice: "
@@ -208,7 +214,7 @@ def _check_latest(state: CaseState, value: object, limit: DateLimit) -> None:
     if when is None:
         raise Refusal(f"{limit.field} must be a date such as 2026-12-01.", INVALID_DATA)
     by = duration(limit.by)
-    last = _after(earlier, by)
+    last = _after(earlier, by, state.holiday_region)
     if when > last:
         raise Refusal(
             f"{limit.field} may be at most {describe(by)} after {earlier.isoformat()}: "
@@ -217,10 +223,10 @@ def _check_latest(state: CaseState, value: object, limit: DateLimit) -> None:
         )
 
 
-def _after(day: date, span: Duration) -> date:
-    """The day `span` after `day`: working days skip weekends and bank holidays."""
+def _after(day: date, span: Duration, region: str) -> date:
+    """The day `span` after `day`: working days skip weekends and the region's bank holidays."""
     if isinstance(span, WorkingDays):
-        return add_working_days(day, span.days)
+        return add_working_days(day, span.days, region)
     return day + as_timedelta(span)
 
 

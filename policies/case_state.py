@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, Literal
 
+from policies.calendar import DEFAULT_REGION
+
 Status = Literal["open", "paused", "closed"]
 SuspensionStep = Literal["suspend", "review", "lift"]
 SUSPENSION_STEPS: tuple[SuspensionStep, ...] = ("suspend", "review", "lift")
@@ -20,6 +22,9 @@ class CaseState:
     stage_key: str
     stage_started_at: datetime
     advisor: str
+    # Whose bank holidays the case's working days skip: its organisation's region when it
+    # opened, kept for its whole life (a later change of region moves no running clock).
+    holiday_region: str = DEFAULT_REGION
     status: Status = "open"
     outcome: str | None = None
     closed_at: datetime | None = None

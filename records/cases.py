@@ -18,6 +18,7 @@ from records.models import (
     Case,
     CaseEvent,
     Note,
+    Organisation,
     OutboxMessage,
     PolicyVersion,
     ReferenceCounter,
@@ -129,8 +130,19 @@ class NewCase:
     opened_at: datetime
     stage_key: str
     stage_started_at: datetime
+    # The organisation's bank-holiday region now (holiday_region_of): the case keeps it.
+    holiday_region: str
     parent_case_id: str | None = None
     origin: str | None = None
+
+
+async def holiday_region_of(session: AsyncSession, organisation_id: int) -> str:
+    """The organisation's bank-holiday region, which a case opened now runs on."""
+    region = await session.scalar(
+        select(Organisation.holiday_region).where(Organisation.id == organisation_id)
+    )
+    assert region is not None, f"organisation {organisation_id} exists (its user or case does)"
+    return region
 
 
 def new_case_row(new: NewCase) -> Case:
@@ -148,14 +160,17 @@ def new_case_row(new: NewCase) -> Case:
         division=new.staff.division,
         department=new.staff.department,
         opened_by=new.opened_by,
+        holiday_region=new.holiday_region,
         parent_case_id=new.parent_case_id,
         origin=new.origin,
         status="open",
         stage_key=stage.key,
         stage_name=stage.name,
         stage_started_at=started,
-        stage_due_at=due_instant(started, duration(stage.due)) if stage.due else None,
-        due_at=due_instant(new.opened_at, duration(new.policy.target))
+        stage_due_at=due_instant(started, duration(stage.due), new.holiday_region)
+        if stage.due
+        else None,
+        due_at=due_instant(new.opened_at, duration(new.policy.target), new.holiday_region)
         if new.policy.target
         else None,
         opened_at=new.opened_at,

@@ -66,6 +66,13 @@ class Organisation(Base):
     # Whose bank holidays its working days skip: england-and-wales, scotland or
     # northern-ireland (services/organisations.py names them).
     holiday_region: Mapped[str] = mapped_column(String(30), default="england-and-wales")
+    # The organisation's own report figures and mail sender (records/organisation_settings.py);
+    # None: not set, so the environment's value (settings.py) applies.
+    case_type_weights: Mapped[dict[str, float] | None] = mapped_column(JSON)
+    risk_weights: Mapped[dict[str, float] | None] = mapped_column(JSON)
+    hourly_rates: Mapped[dict[str, float] | None] = mapped_column(JSON)
+    foi_threshold: Mapped[int | None] = mapped_column(Integer)
+    mail_sender_name: Mapped[str | None] = mapped_column(String(120))
 
 
 class User(Base):
@@ -169,6 +176,9 @@ class Case(Base):
     division: Mapped[str | None] = mapped_column(String(120))
     department: Mapped[str | None] = mapped_column(String(120))
     opened_by: Mapped[str] = mapped_column(String(80))
+    # The bank-holiday region its clocks were started with (its organisation's then), which
+    # its workflow keeps for the case's whole life.
+    holiday_region: Mapped[str] = mapped_column(String(30), default="england-and-wales")
     # A linked case: the disciplinary an investigation reports to, the case an appeal is about.
     parent_case_id: Mapped[str | None] = mapped_column(ForeignKey("cases.id"), index=True)
     # What opened a linked case (parent and step), so a retried opening finds it again.

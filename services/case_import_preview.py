@@ -86,6 +86,8 @@ def preview_of(label: str, checked: CheckedCase, now: datetime) -> CasePreview:
         stage_key=started.start_stage or policy.stages[0].key,
         stage_started_at=started.stage_started_at or started.opened_at,
         advisor=started.advisor,
+        # The organisation's region, as the workflow's state holds it (case_process).
+        holiday_region=started.holiday_region,
     )
     stage_due = case_clock.stage_due(state, policy, now)
     case_due = case_clock.case_due(state, policy, now)

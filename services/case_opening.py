@@ -27,6 +27,7 @@ from records.cases import (
     allocate_reference,
     current_policy,
     find_staff,
+    holiday_region_of,
     new_case_row,
     policy_version,
 )
@@ -71,6 +72,7 @@ class CheckedCase:
     opened_at: datetime
     stage: Stage
     stage_started_at: datetime
+    holiday_region: str
 
     def case_input(self, reference: str) -> CaseInput:
         """What its workflow starts from."""
@@ -84,6 +86,7 @@ class CheckedCase:
             risk=self.risk,
             start_stage=self.stage.key,
             stage_started_at=self.stage_started_at,
+            holiday_region=self.holiday_region,
         )
 
 
@@ -125,7 +128,9 @@ class CaseOpening:
             right = PolicyDefinition.model_validate(row.definition).appeal
             if right is None:
                 raise Conflict(f"A {original.case_type} case is not appealed as a case of its own.")
-            window_closes = due_instant(original.closed_at, duration(right.within))
+            window_closes = due_instant(
+                original.closed_at, duration(right.within), original.holiday_region
+            )
             if datetime.now(UTC) > window_closes:
                 closed_on = window_closes.astimezone(LONDON).strftime("%d %B %Y")
                 raise Conflict(f"The appeal window for {case_id} closed on {closed_on}.")
@@ -242,6 +247,7 @@ class CaseOpening:
                 opened_at=checked.opened_at,
                 stage_key=checked.stage.key,
                 stage_started_at=checked.stage_started_at,
+                holiday_region=checked.holiday_region,
                 parent_case_id=request.parent_case_id,
             )
         )
@@ -293,6 +299,8 @@ class CaseOpening:
         stage_started_at = request.stage_started_at or opened_at
         if not opened_at <= stage_started_at <= now:
             raise Invalid("stage_started_at must lie between opened_at and now.")
+        # A case (an imported one too) runs on its organisation's calendar as it is now.
+        region = await holiday_region_of(session, organisation_id)
         return CheckedCase(
             workflow_type=workflow_type,
             organisation_id=organisation_id,
@@ -305,6 +313,7 @@ class CaseOpening:
             opened_at=opened_at,
             stage=policy.stage(stage_key),
             stage_started_at=stage_started_at,
+            holiday_region=region,
         )
 
     async def _check_opening_limit(

@@ -37,3 +37,12 @@ class RowsInvalid(Invalid):
         more = f" ({len(errors) - 1} more in errors)" if len(errors) > 1 else ""
         super().__init__(f"Nothing was imported: {first['row']}: {first['message']}{more}")
         self.errors = errors
+
+
+class FieldsInvalid(Invalid):
+    """Several fields of one change refused at once: `errors` names each field and why."""
+
+    def __init__(self, errors: list[dict[str, str]]):
+        more = f" ({len(errors) - 1} more in errors)" if len(errors) > 1 else ""
+        super().__init__(f"Nothing was changed: {errors[0]['message']}{more}")
+        self.errors = errors

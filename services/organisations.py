@@ -10,15 +10,16 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from policies.calendar import DEFAULT_REGION, REGIONS
 from records.audit import append_audit
 from records.database import Database
 from records.models import Organisation
 from services.errors import Conflict, Invalid, NotFound
 
-# The UK's three bank-holiday calendars: NHS Scotland boards and Northern Ireland's HSC
-# trusts do not keep England's. The first is the default (and every trust's before 0011).
-HOLIDAY_REGIONS = ("england-and-wales", "scotland", "northern-ireland")
-DEFAULT_HOLIDAY_REGION = HOLIDAY_REGIONS[0]
+# The UK's three bank-holiday calendars (policies/calendar.py); England & Wales is the
+# default, and every trust's before 0011.
+HOLIDAY_REGIONS = REGIONS
+DEFAULT_HOLIDAY_REGION = DEFAULT_REGION
 # ODS codes are short letters and digits (RXX, RX1, 7A1); allow a little more for groups.
 CODE = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{1,39}")
 

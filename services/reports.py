@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from records.audit import append_audit
 from records.database import Database
 from records.models import RootCauseCode, Staff, StageInterval
+from records.organisation_settings import OrganisationSettings, organisation_settings
 from records.reporting import benchmark, causes, effort, equality, kpis, sql
 from records.reporting.kpis import ReportError, Window
 from records.reporting.table import CrossTab, Report
@@ -90,44 +91,52 @@ class Reports:
             )
         )
         window = window_of(parameters, now or datetime.now(UTC))
-        settings = self.settings
 
         def grouped() -> list[str]:
             return kpis.parse_group_by(parameters.group_by)
 
-        runs: dict[str, Callable[[AsyncSession], Awaitable[Report | CrossTab]]] = {
-            "kpis": lambda s: kpis.kpis(s, scope, window, grouped()),
-            "stages": lambda s: kpis.stages(s, scope, stays_scope, window, grouped()),
-            "suspensions": lambda s: kpis.suspensions(s, scope, stays_scope, window, grouped()),
-            "workload": lambda s: effort.workload(
-                s, scope, settings.report_case_type_weights, settings.report_risk_weights
+        # Each report with the organisation's own settings (its weights and rates).
+        runs: dict[
+            str, Callable[[AsyncSession, OrganisationSettings], Awaitable[Report | CrossTab]]
+        ] = {
+            "kpis": lambda s, own: kpis.kpis(s, scope, window, grouped()),
+            "stages": lambda s, own: kpis.stages(s, scope, stays_scope, window, grouped()),
+            "suspensions": lambda s, own: kpis.suspensions(
+                s, scope, stays_scope, window, grouped()
             ),
-            "cost": lambda s: effort.cost(
+            "workload": lambda s, own: effort.workload(
+                s, scope, own.case_type_weights, own.risk_weights
+            ),
+            "cost": lambda s, own: effort.cost(
                 s,
                 scope,
                 window,
                 effort.parse_cost_group_by(parameters.group_by),
-                settings.report_hourly_rates,
+                own.hourly_rates,
             ),
-            "root-causes": lambda s: causes.root_causes(s, scope, window, parameters.by),
-            "repeats": lambda s: causes.repeats(s, scope, window),
-            "benchmark": lambda s: benchmark.open_case_benchmark(
+            "root-causes": lambda s, own: causes.root_causes(s, scope, window, parameters.by),
+            "repeats": lambda s, own: causes.repeats(s, scope, window),
+            "benchmark": lambda s, own: benchmark.open_case_benchmark(
                 s, scope, window, parameters.limit
             ),
-            "wres": lambda s: equality.relative_likelihood(
+            "wres": lambda s, own: equality.relative_likelihood(
                 s, scope, staff_scope, equality.WRES3, window.end.date(), parameters.window
             ),
-            "wdes": lambda s: equality.relative_likelihood(
+            "wdes": lambda s, own: equality.relative_likelihood(
                 s, scope, staff_scope, equality.WDES3, window.end.date(), parameters.window
             ),
-            "crosstab": lambda s: kpis.crosstab(
+            "crosstab": lambda s, own: kpis.crosstab(
                 s, scope, window, parameters.rows, parameters.columns, parameters.measure
             ),
         }
         try:
             async with self.database.sessions() as session:
+                # The principal's organisation's own weights and rates, national reports too.
+                own = await organisation_settings(
+                    session, self.principal.organisation_id, self.settings
+                )
                 await sql.prepare(session)
-                found = await runs[name](session)
+                found = await runs[name](session, own)
         except ReportError as error:
             raise Invalid(str(error)) from error
         asked = {
@@ -144,6 +153,14 @@ class Reports:
                 detail={"report": name, "output": output, "parameters": asked},
             )
         return found
+
+    async def foi_threshold(self) -> int:
+        """Counts below this are shown as * in the organisation's FOI answers."""
+        async with self.database.sessions() as session:
+            own = await organisation_settings(
+                session, self.principal.organisation_id, self.settings
+            )
+            return own.foi_threshold
 
 
 @dataclass

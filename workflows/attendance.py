@@ -267,6 +267,7 @@ class AttendanceMonitor:
                     risk=case.risk,
                     start_stage=case.stage_key,
                     stage_started_at=case.opened_at,
+                    holiday_region=case.holiday_region,
                 ),
                 id=workflow_id(case.case_id),
                 # The case has its own life: it must not end when this run continues as new.

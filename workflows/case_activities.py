@@ -152,6 +152,7 @@ async def open_linked_case(
             opened_at=linked.opened_at,
             advisor=linked.advisor,
             risk=linked.risk,
+            holiday_region=linked.holiday_region,
         ),
         id=workflow_id(linked.case_id),
         result_type=CaseSnapshot,

@@ -97,6 +97,7 @@ class CaseProcess:
             stage_key=case.start_stage or case.policy.stages[0].key,
             stage_started_at=case.stage_started_at or case.opened_at,
             advisor=case.advisor,
+            holiday_region=case.holiday_region,
         )
         self._watchers: list[asyncio.Task[None]] = []
         self._lock = asyncio.Lock()

@@ -5,6 +5,7 @@ from datetime import date, datetime
 from typing import Any
 
 # ApplicationError types a validator or handler refuses with (policies.case_rules decides).
+from policies.calendar import DEFAULT_REGION
 from policies.case_rules import INVALID_DATA as INVALID_DATA
 from policies.case_rules import NOT_ALLOWED as NOT_ALLOWED
 from policies.schema import PolicyDefinition, Triggers
@@ -22,6 +23,9 @@ class CaseInput:
     # A case brought in already under way starts at this stage, with its real start date.
     start_stage: str | None = None
     stage_started_at: datetime | None = None
+    # Whose bank holidays its working days skip: its organisation's region when it opened.
+    # Inputs recorded before regions have none, and ran on England & Wales' calendar.
+    holiday_region: str = DEFAULT_REGION
 
 
 @dataclass

@@ -66,13 +66,12 @@ async def report(
     )
     output = "foi" if foi else "csv" if format == "csv" or threshold is not None else "json"
     address = request.client.host if request.client else None
-    found = await Reports(get_database(request), settings, principal, address).run(
-        name, parameters, output=output
-    )
+    reports = Reports(get_database(request), settings, principal, address)
+    found = await reports.run(name, parameters, output=output)
     if not foi and format == "json" and threshold is None:
         return found.as_json()
     # An FOI answer is always CSV, always suppressed; a threshold alone asks for suppression too.
-    limit_below = (threshold or settings.foi_threshold) if foi or threshold else None
+    limit_below = (threshold or await reports.foi_threshold()) if foi or threshold else None
     text = (
         crosstab_csv(found, limit_below)
         if isinstance(found, CrossTab)

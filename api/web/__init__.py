@@ -12,6 +12,7 @@ from api.web import (
     cases,
     forgot_password,
     oidc,
+    organisation_settings,
     overview,
     policies,
     reports,
@@ -41,5 +42,6 @@ def install(app: FastAPI) -> None:
         case_import,
         users_admin,
         forgot_password,
+        organisation_settings,
     ):
         app.include_router(module.router)

@@ -59,7 +59,11 @@ def stage_visits(
     for index, (key, started) in enumerate(starts):
         ended = starts[index + 1][1] if index + 1 < len(starts) else closed_at
         stage = policy.stage(key) if policy.has_stage(key) else None
-        planned = due_instant(started, duration(stage.due)) if stage and stage.due else None
+        planned = (
+            due_instant(started, duration(stage.due), case.holiday_region)
+            if stage and stage.due
+            else None
+        )
         paused = paused_between(pauses, started, ended or now)
         due = planned + paused if planned else None
         current = ended is None

@@ -11,6 +11,7 @@ from services.access import (
     Principal,
 )
 from services.organisation_accounts import ACCOUNT_ADMINS
+from services.organisation_settings import SETTINGS_EDITORS
 
 TEAM_VIEWERS = frozenset({"manager", "hr_director", "admin"})
 OVERVIEW_VIEWERS = frozenset({"hr_director", "admin", "auditor"})
@@ -56,6 +57,8 @@ def nav_links(principal: Principal, dev: bool) -> list[NavLink]:
         links.append(NavLink("/admin/case-import", "Import cases"))
     if principal.has_any(ACCOUNT_ADMINS):
         links.append(NavLink("/admin/users", "Accounts"))
+    if principal.has_any(SETTINGS_EDITORS):
+        links.append(NavLink("/admin/settings", "Settings"))
     if dev:
         links.append(NavLink("/dev/outbox", "Dev outbox"))
     return links

@@ -648,3 +648,29 @@ async def test_an_untrusted_certificate_or_no_starttls_sends_nothing(
     with pytest.raises(aiosmtplib.SMTPException):
         await send_message(in_clear, sample_message(in_clear))
     assert server.messages == [] and logins == []
+
+
+def test_the_organisations_sender_name_is_in_from() -> None:
+    settings = mail_settings(1025)
+
+    def sent_from(name: str | None) -> list[str]:
+        """The From line as it goes on the wire."""
+        message = build_message(
+            settings,
+            case_id=CASE_ID,
+            event_key="stage0:assessment:reminder:0",
+            kind="reminder",
+            recipient="alice@north.example",
+            mail=render_mail("reminder", sample_context()),
+            date=DUE,
+            sender_name=name,
+        )
+        lines = message.as_bytes().decode().splitlines()
+        return [line for line in lines if line.startswith("From:")]
+
+    address = settings.mail_from
+    assert sent_from(None) == [f"From: {address}"]
+    assert sent_from("North Trust HR") == [f"From: North Trust HR <{address}>"]
+    # Quoted where the name holds a comma, encoded where it is not ASCII (RFC 5322, 2047).
+    assert sent_from("Bwrdd Iechyd, HR") == [f'From: "Bwrdd Iechyd, HR" <{address}>']
+    assert sent_from("Gwasanaeth Ŵyn") == [f"From: Gwasanaeth =?utf-8?q?=C5=B4yn?= <{address}>"]

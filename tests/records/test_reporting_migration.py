@@ -68,9 +68,10 @@ def write_before_0009(connection: Connection) -> None:
         table("organisations", column("id"), column("code"), column("name")).insert(),
         [{"id": 1, "code": "N", "name": "North"}, {"id": 2, "code": "S", "name": "South"}],
     )
-    connection.execute(
-        TABLES["cases"].insert(), [case_values("A", 1, "closed"), case_values("B", 2, "open")]
-    )
+    # The cases table as it was too (0014 added a column).
+    cases = [case_values("A", 1, "closed"), case_values("B", 2, "open")]
+    then = table("cases", *(column(name, TABLES["cases"].c[name].type) for name in cases[0]))
+    connection.execute(then.insert(), cases)
     events(
         connection,
         "A",

@@ -12,6 +12,7 @@ from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
 from activities.types import CaseSnapshot
+from policies.calendar import DEFAULT_REGION
 from policies.loader import shipped_policies
 from policies.schema import PolicyDefinition
 from records.database import Database
@@ -36,15 +37,29 @@ class Harness:
         self.org_id, self.task_queue = org_id, task_queue
 
     async def open_case(
-        self, policy: PolicyDefinition = POLICY
+        self,
+        policy: PolicyDefinition = POLICY,
+        *,
+        opened_at: datetime | None = None,
+        holiday_region: str = DEFAULT_REGION,
     ) -> tuple[WorkflowHandle[Any, CaseSnapshot], datetime]:
-        """Open a case of the policy's type (disciplinary unless told), its row first."""
+        """Open a case of the policy's type (disciplinary unless told), its row first; now,
+        unless `opened_at` says when (a later instant: its clocks start from there)."""
         case_id = f"{policy.reference_prefix}-T-{uuid.uuid4().hex[:6]}"
-        opened_at = await self.env.get_current_time()
+        opened_at = opened_at or await self.env.get_current_time()
         await insert_case_row(self.db, case_id, self.org_id, opened_at, policy)
         handle = await self.env.client.start_workflow(
             WORKFLOW_FOR_CASE_TYPE[policy.case_type],  # started by name, as the API does
-            CaseInput(case_id, self.org_id, policy, 1, opened_at, "alice", "routine"),
+            CaseInput(
+                case_id,
+                self.org_id,
+                policy,
+                1,
+                opened_at,
+                "alice",
+                "routine",
+                holiday_region=holiday_region,
+            ),
             id=f"case-{case_id}",
             task_queue=self.task_queue,
             result_type=CaseSnapshot,
