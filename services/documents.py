@@ -1,4 +1,5 @@
-"""Case documents: checked by what they contain, stored under a random name, every touch audited.
+"""Case documents: checked by what they contain (document_kinds.py), stored under a random
+name, every touch audited.
 
 The bytes live under ERCASE_DOCUMENTS_DIR with a random name and no extension, so nothing a
 person uploads chooses where it is written or how a server might run it; the original file
@@ -6,10 +7,8 @@ name is kept only as a label for the download.
 """
 
 import hashlib
-import io
 import secrets
 import unicodedata
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,60 +19,10 @@ from records.audit import append_audit
 from records.database import Database
 from records.models import Document
 from services.access import CASE_WORKERS, Principal, visible_case
+from services.document_kinds import Refused, document_kind, download_name
 from services.errors import Forbidden, Invalid, NotFound
 
 MAX_DOCUMENT_BYTES = 20 * 1024 * 1024
-ALLOWED_KINDS = (
-    "PDF, PNG, JPEG, Word (.docx), Excel (.xlsx), OpenDocument text (.odt) or plain text"
-)
-
-PDF = "application/pdf"
-PNG = "image/png"
-JPEG = "image/jpeg"
-DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-ODT = "application/vnd.oasis.opendocument.text"
-TEXT = "text/plain; charset=utf-8"
-
-
-def _zip_kind(content: bytes) -> str | None:
-    """DOCX, XLSX or ODT, told apart by the parts every such file has; other zips are refused."""
-    try:
-        with zipfile.ZipFile(io.BytesIO(content)) as archive:
-            names = set(archive.namelist())
-            if "[Content_Types].xml" in names and "word/document.xml" in names:
-                return DOCX
-            if "[Content_Types].xml" in names and "xl/workbook.xml" in names:
-                return XLSX
-            if "mimetype" in names and archive.read("mimetype").strip() == ODT.encode():
-                return ODT
-    except (zipfile.BadZipFile, KeyError, OSError, RuntimeError):
-        return None
-    return None
-
-
-def _is_plain_text(content: bytes) -> bool:
-    try:
-        text = content.decode("utf-8")
-    except UnicodeDecodeError:
-        return False
-    # Tabs, line breaks and form feeds are text; other control characters mean a binary file.
-    return not any(unicodedata.category(c) == "Cc" and c not in "\t\n\r\f" for c in text)
-
-
-def content_kind(content: bytes) -> str | None:
-    """The media type the bytes really are (not what the name or browser claims), or None."""
-    if content.startswith(b"%PDF-"):
-        return PDF
-    if content.startswith(b"\x89PNG\r\n\x1a\n"):
-        return PNG
-    if content.startswith(b"\xff\xd8\xff"):
-        return JPEG
-    if content.startswith(b"PK\x03\x04"):
-        return _zip_kind(content)
-    if _is_plain_text(content):
-        return TEXT
-    return None
 
 
 def clean_filename(name: str | None) -> str:
@@ -125,9 +74,10 @@ class CaseDocuments:
         if len(content) > self.max_bytes:
             limit = self.max_bytes // (1024 * 1024)
             raise Invalid(f"The file is larger than {limit} MB; upload a smaller one.")
-        kind = content_kind(content)
-        if kind is None:
-            raise Invalid(f"This kind of file cannot be attached; upload {ALLOWED_KINDS}.")
+        try:
+            kind = document_kind(content, filename)
+        except Refused as refused:
+            raise Invalid(str(refused)) from None
         stored_name = secrets.token_hex(20)
         self.folder.mkdir(parents=True, exist_ok=True)
         path = self.folder / stored_name
@@ -135,8 +85,8 @@ class CaseDocuments:
             await visible_case(session, self.principal, case_id)
             document = Document(
                 case_id=case_id,
-                filename=clean_filename(filename),
-                content_type=kind,
+                filename=download_name(clean_filename(filename), kind),
+                content_type=kind.media_type,
                 size=len(content),
                 sha256=hashlib.sha256(content).hexdigest(),
                 stored_name=stored_name,

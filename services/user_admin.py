@@ -31,7 +31,7 @@ from services.password_policy import check_password
 # is soon worthless.
 LINK_LIFETIME = timedelta(days=3)
 # Not an argon2 hash, so no password ever verifies against it (records/passwords.py).
-NO_PASSWORD = "!no-password-set"  # nosec B105: a marker that matches no password
+NO_PASSWORD = "!no-password-set"  # nosec B105
 USERNAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,79}")
 EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 

@@ -24,7 +24,7 @@ from services.case_opening import CaseOpening, OpenCase
 from services.case_queries import CaseQueries
 from services.case_records import CaseRecords
 from services.case_steps import CaseSteps
-from services.documents import ALLOWED_KINDS
+from services.document_kinds import ALLOWED_KINDS
 from services.errors import Invalid, ServiceError
 from services.time_entries import ACTIVITY_CODES, NewTimeEntry
 

@@ -20,7 +20,7 @@ from sqlalchemy import select
 
 from api.main import create_app
 from records.database import Database
-from records.models import Case, CaseAccess, CaseParty, Document, Staff, User
+from records.models import AuditEntry, Case, CaseAccess, CaseParty, Document, Staff, User
 from records.people import create_user
 from services.access import CASE_READERS, CASE_WORKERS, POLICY_MOVERS, RESTRICTERS
 from services.retention import HOLDERS
@@ -472,3 +472,68 @@ async def test_every_account_route_for_every_role_and_another_organisation(
                     if not ok:
                         wrong.append(f"{caller} {method} {url}: {status}, expected {want}")
     assert not wrong, "\n".join(wrong)
+
+
+# ---- the organisation's own routes: settings, the staff directory, imports ---------------
+# Who may call each, restated from services/access.py and the services (DIRECTORY_EDITORS,
+# MAPPING_EDITORS, SETTINGS_EDITORS/READERS, CASE_WORKERS): every other role is 403, and an
+# admin of the other trust reaches only her own trust's data.
+ORGANISATION_CSV = (
+    "case_type,employee_id,summary,opened_at\r\n"
+    f"disciplinary,E1001,Timesheets,{(datetime.now(UTC) - timedelta(days=3)).date()}\r\n"
+)
+ORGANISATION_ROUTES: dict[tuple[str, str], tuple[frozenset[str], dict[str, Any]]] = {
+    ("GET", "/api/organisation/settings"): (frozenset({"admin", "hr_director"}), {}),
+    ("PATCH", "/api/organisation/settings"): (ADMINS, {"json": {"foi_threshold": 7}}),
+    ("POST", "/api/staff"): (ADMINS, {"json": [{"id": "E1002", "band": "4"}]}),
+    ("POST", "/api/staff/import"): (
+        ADMINS,
+        {"data": {"dry_run": "true"}, "files": {"file": ("esr.csv", "Employee Number\r\nE1\r\n")}},
+    ),
+    ("GET", "/api/staff/import/mapping"): (
+        frozenset({"advisor", "manager", "hr_director", "admin"}),
+        {},
+    ),
+    ("PUT", "/api/staff/import/mapping"): (ADMINS, {"json": {"columns": {}}}),
+    ("POST", "/api/cases/import?dry_run=true"): (
+        frozenset({"advisor", "manager", "admin"}),
+        {"content": ORGANISATION_CSV, "headers": {"Content-Type": "text/csv"}},
+    ),
+}
+
+
+async def test_every_organisation_route_for_every_role_and_another_organisation(
+    api_stack: ApiStack,
+) -> None:
+    http = api_stack.http
+    async with api_stack.database.transaction() as session:
+        for organisation, username, role in (
+            (api_stack.people.organisation, "audrey", "auditor"),
+            (api_stack.people.organisation, "adam", "admin"),
+            (api_stack.people.other_organisation, "olga", "admin"),
+        ):
+            await create_user(session, organisation, username, DEMO_HASH, [role], username, "x@e.x")
+    callers = {**{user: role for role, user in ROLE_USERS.items()}, "olga": "admin"}
+    wrong: list[str] = []
+    for caller, role in callers.items():
+        headers = await api_stack.token(caller)
+        for (method, url), (allowed, request) in ORGANISATION_ROUTES.items():
+            extra_headers = request.get("headers", {})
+            call = {key: value for key, value in request.items() if key != "headers"}
+            reply = await http.request(method, url, headers={**headers, **extra_headers}, **call)
+            # Let through: the route's own answer, never a refusal of who is asking (a mapping
+            # of no columns, an extract without its columns: 422 with a sentence).
+            want = {200, 201, 422} if role in allowed else {403}
+            if reply.status_code not in want:
+                wrong.append(f"{caller} {method} {url}: {reply.status_code} {reply.text[:80]}")
+    assert not wrong, "\n".join(wrong)
+    # Each admin changed only her own trust: both thresholds are 7, set once each.
+    async with api_stack.database.sessions() as session:
+        changes = list(
+            await session.scalars(
+                select(AuditEntry).where(AuditEntry.action == "organisation.settings")
+            )
+        )
+    by_organisation = sorted((row.organisation_id, row.username) for row in changes)
+    north, south = api_stack.people.organisation.id, api_stack.people.other_organisation.id
+    assert by_organisation == [(north, "adam"), (south, "olga")]
