@@ -41,7 +41,7 @@ RUNNABLE_SUFFIXES = frozenset({
 # fmt: on
 MAX_MEMBERS = 5000
 MAX_UNPACKED_BYTES = 200 * 1024 * 1024
-MAX_PACKING_RATIO = 500  # unpacked ÷ packed: office XML packs ~10–100:1; zeros deflate ~1000:1
+MAX_PACKING_RATIO = 500  # unpacked ÷ packed: office XML packs ~10-100:1; zeros deflate ~1000:1
 PDF_ACTIVE_CONTENT = re.compile(rb"/(JavaScript|JS|Launch|EmbeddedFile|RichMedia)\b")
 MARKUP_START = re.compile(r"\s*<\s*(!doctype|html|svg|script|\?xml|head|body|iframe)", re.I)
 
