@@ -39,6 +39,7 @@ class LinkingActivities:
                 opened_at=existing.opened_at,
                 advisor=existing.advisor,
                 risk=existing.risk,
+                stage=request.stage,
             )
 
     async def _insert(self, session: AsyncSession, request: LinkedCaseRequest) -> Case:
@@ -52,6 +53,11 @@ class LinkingActivities:
                 f"cannot open a {request.case_type} case for {parent.id}", non_retryable=True
             )
         policy, version = found
+        if request.stage is not None and not policy.has_stage(request.stage):
+            raise ApplicationError(
+                f"the {request.case_type} policy has no stage '{request.stage}' to open at",
+                non_retryable=True,
+            )
         now = request.opened_at
         reference = await allocate_reference(session, policy.reference_prefix, now.year)
         case = new_case_row(
@@ -66,7 +72,7 @@ class LinkingActivities:
                 advisor=parent.advisor,
                 opened_by=request.actor,
                 opened_at=now,
-                stage_key=policy.stages[0].key,
+                stage_key=request.stage or policy.stages[0].key,
                 stage_started_at=now,
                 parent_case_id=parent.id,
                 origin=request.origin,

@@ -36,6 +36,8 @@ class CaseSnapshot:
     policy_version: int | None = None
     suspended_since: datetime | None = None
     suspension_review_due: datetime | None = None
+    # The end of a statutory decision period (flexible working): no pause moves it.
+    decision_due_at: datetime | None = None
 
 
 @dataclass
@@ -121,6 +123,7 @@ class LinkedCaseRequest:
     origin: str
     actor: str
     opened_at: datetime  # the parent's workflow time, so clocks agree in time-skipping tests
+    stage: str | None = None  # the stage it opens at (the step's opens_at); None: its first
 
 
 @dataclass
@@ -134,6 +137,7 @@ class LinkedCase:
     opened_at: datetime
     advisor: str
     risk: str
+    stage: str | None = None  # the stage it opened at, when not its policy's first
 
 
 @dataclass

@@ -98,6 +98,10 @@ class CaseProcess:
             stage_started_at=case.stage_started_at or case.opened_at,
             advisor=case.advisor,
         )
+        if case_clock.past_target_span(self._state, self._policy):
+            # A case brought in beyond the end of its target's span: the span ended by the
+            # time it reached its stage.
+            self._state.target_met_at = self._state.stage_started_at
         self._watchers: list[asyncio.Task[None]] = []
         self._lock = asyncio.Lock()
         self._changed = False
@@ -160,8 +164,23 @@ class CaseProcess:
                 )
                 await self._record("recurring_recorded", request.actor, detail)
                 return
+            if action.extends_decision_period is not None:
+                field, data = action.extends_decision_period, request.data
+                detail.update(
+                    case_rules.extend_decision_period(self._state, self._policy, field, data)
+                )
+                await self._record("decision_period_extended", request.actor, detail)
+                return
+            if action.keeps_clock:
+                # The same stage visit: its clock, reminders and escalations run on.
+                self._state.stay(request.action)
+                detail["stage"] = self._state.stage_key
+                await self._record("step_taken", request.actor, detail)
+                return
             if action.opens:
-                detail["opened"] = await self._open_linked_case(action.opens, request.actor)
+                detail["opened"] = await self._open_linked_case(
+                    action.opens, action.opens_at, request.actor
+                )
             if "outcome" in request.data:
                 self._state.outcome = str(request.data["outcome"])
             if action.to == CLOSED:
@@ -294,13 +313,17 @@ class CaseProcess:
         return self._policy.stage(self._state.stage_key)
 
     def _enter_stage(self, key: str) -> None:
-        self._state.enter_stage(key, workflow.now())
+        now = workflow.now()
+        self._state.enter_stage(key, now)
+        if key == self._policy.target_until and self._state.target_met_at is None:
+            self._state.target_met_at = now  # the target's span ends here
 
-    async def _open_linked_case(self, case_type: str, actor: str) -> str:
-        """Open the linked case's row, start its workflow, and watch for it to close."""
+    async def _open_linked_case(self, case_type: str, stage: str | None, actor: str) -> str:
+        """Open the linked case's row (at `stage`, or its first), start its workflow, and
+        watch for it to close."""
         # The sequence number of the event about to record this step: unique per case.
         origin = f"{self._case.case_id}:{self._seq + 1}"
-        case_id, child = await open_linked_case(self._case, case_type, origin, actor)
+        case_id, child = await open_linked_case(self._case, case_type, origin, actor, stage)
         self._state.children[case_id] = case_type
         self._watchers.append(asyncio.create_task(self._watch_linked_case(case_id, child)))
         return case_id

@@ -32,7 +32,7 @@ from records.database import Database
 from records.migrate import upgrade
 from records.models import Case, CaseEvent
 from temporal_client import data_converter
-from tests.support.catalogue import MAIN_PATHS, walk
+from tests.support.catalogue import MAIN_PATHS, stages_visited, walk
 from tests.support.configuration import make_settings
 from tests.support.database import insert_case_row
 from tests.support.keys import TEST_KEYS, TEST_PAYLOAD_KEY
@@ -161,7 +161,12 @@ async def record_linked_and_suspended(folder: Path) -> str:
         review = SuspensionRequest("review", "Still needed", "mark")
         await handle.execute_update(CaseProcess.suspension, review)
         child_policy = shipped_policies()["investigation"]
-        await walk(env, investigation, child_policy, MAIN_PATHS["investigation"])
+        # Opened at its interviews (the step agreed the terms of reference) since the
+        # disciplinary's opens_at; the history recorded before that walked from the first stage.
+        child_state = await investigation.query(CaseProcess.state)
+        path = MAIN_PATHS["investigation"]
+        start = [child_policy.stages[0].key, *stages_visited(child_policy, path)[1:]]
+        await walk(env, investigation, child_policy, path[start.index(child_state.stage_key) :])
         await wait_for_event(case.db, case.case_id, "linked_case_closed")
         lift = SuspensionRequest("lift", "Back at work", "mark")
         await handle.execute_update(CaseProcess.suspension, lift)
