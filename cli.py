@@ -28,6 +28,7 @@ from mail.render import format_london
 from mail_sink import DEFAULT_MAIL_FOLDER, start_mail_sink
 from policies.loader import load_policy_file
 from policies.schema import PolicyInvalid, policy_json_schema
+from policies.target_fit import target_warnings
 from records import audit
 from records.database import Database
 from records.migrate import current_revision, display_url, head_revision, upgrade
@@ -300,6 +301,9 @@ def validate_policy_file(path: Path) -> int:
             print(f"{path}: {error.path}: {error.message}", file=sys.stderr)
         return 1
     print(f"{path}: valid ({policy.name}, {len(policy.stages)} stages)")
+    # A warning leaves the file valid (exit 0): the owner decides.
+    for warning in target_warnings(policy):
+        print(f"{path}: warning: {warning.path}: {warning.message}", file=sys.stderr)
     return 0
 
 

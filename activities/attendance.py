@@ -20,8 +20,8 @@ from activities.types import (
     EmployeeRef,
     FoundCase,
 )
-from policies.durations import as_timedelta, describe
-from policies.schema import PolicyDefinition, duration
+from policies.opening_limits import counts_from, describe_window
+from policies.schema import PolicyDefinition
 from records.audit import append_audit
 from records.cases import (
     NewCase,
@@ -67,7 +67,7 @@ async def _over_opening_limit(
     limit = policy.opening_limit
     if limit is None:
         return None
-    since = at - as_timedelta(duration(limit.within))
+    since = counts_from(limit.within, at)
     earlier = list(
         await session.scalars(
             select(Case.id)
@@ -75,7 +75,7 @@ async def _over_opening_limit(
                 Case.organisation_id == request.organisation_id,
                 Case.case_type == policy.case_type,
                 Case.employee_id == request.employee_id,
-                Case.opened_at > since,
+                Case.opened_at >= since,
                 Case.opened_at <= at,
             )
             .order_by(Case.opened_at)
@@ -85,7 +85,7 @@ async def _over_opening_limit(
         return None
     return (
         f"the policy allows at most {limit.count} sickness case(s) in "
-        f"{describe(duration(limit.within))}, and {request.employee_id} had "
+        f"{describe_window(limit.within)}, and {request.employee_id} had "
         f"{', '.join(earlier)}"
     )
 

@@ -47,6 +47,7 @@ class LinkingActivities:
                 advisor=existing.advisor,
                 risk=existing.risk,
                 holiday_region=existing.holiday_region,
+                stage=request.stage,
             )
 
     async def _insert(self, session: AsyncSession, request: LinkedCaseRequest) -> Case:
@@ -60,6 +61,11 @@ class LinkingActivities:
                 f"cannot open a {request.case_type} case for {parent.id}", non_retryable=True
             )
         policy, version = found
+        if request.stage is not None and not policy.has_stage(request.stage):
+            raise ApplicationError(
+                f"the {request.case_type} policy has no stage '{request.stage}' to open at",
+                non_retryable=True,
+            )
         now = request.opened_at
         reference = await allocate_reference(session, policy.reference_prefix, now.year)
         case = new_case_row(
@@ -74,7 +80,7 @@ class LinkingActivities:
                 advisor=parent.advisor,
                 opened_by=request.actor,
                 opened_at=now,
-                stage_key=policy.stages[0].key,
+                stage_key=request.stage or policy.stages[0].key,
                 stage_started_at=now,
                 # The organisation's region now, which may differ from the parent's own.
                 holiday_region=await holiday_region_of(session, parent.organisation_id),

@@ -38,6 +38,8 @@ class CaseSnapshot:
     policy_version: int | None = None
     suspended_since: datetime | None = None
     suspension_review_due: datetime | None = None
+    # The end of a statutory decision period (flexible working): no pause moves it.
+    decision_due_at: datetime | None = None
 
 
 @dataclass
@@ -123,6 +125,7 @@ class LinkedCaseRequest:
     origin: str
     actor: str
     opened_at: datetime  # the parent's workflow time, so clocks agree in time-skipping tests
+    stage: str | None = None  # the stage it opens at (the step's opens_at); None: its first
 
 
 @dataclass
@@ -138,6 +141,7 @@ class LinkedCase:
     risk: str
     # Absent from results recorded before regions: those cases ran on England & Wales'.
     holiday_region: str = DEFAULT_REGION
+    stage: str | None = None  # the stage it opened at, when not its policy's first
 
 
 @dataclass

@@ -144,6 +144,8 @@ class CaseOut(BaseModel):
     paused_reason: str | None
     suspended_since: datetime | None = None
     suspension_review_due: datetime | None = None
+    # The statutory decision date (flexible working): only an agreed extension moves it.
+    decision_due_at: datetime | None = None
     actions: list[str]
     timeline: list[TimelineEntry] | None = None
     # Messages about this case that were given up on (SMTP down for a day, or refused).
@@ -209,6 +211,7 @@ class CaseOut(BaseModel):
             paused_reason=case.paused_reason,
             suspended_since=case.suspended_since,
             suspension_review_due=case.suspension_review_due,
+            decision_due_at=case.decision_due_at,
             actions=case.actions,
             timeline=timeline,
             undelivered=undelivered,

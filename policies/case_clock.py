@@ -4,7 +4,10 @@ Pure functions of the case state, its policy and an instant, so the workflow rep
 deterministically and tests check them against dates worked out by hand. The rules:
 
 - A stage with `due` falls due that long after the stage started, plus the time the case
-  was paused since; the whole case's `target` the same from the day it opened.
+  was paused since; the whole case's `target` the same from the day it opened, until its
+  span ends (the case enters `target_until`, or closes).
+- A statutory decision period (`decision_period`) ends on a date no pause moves, only an
+  extension the employee agreed to; a stage `within_decision_period` falls due by then.
 - A stage's reminders come that long before its deadline, if that is after the stage began;
   a reminder for a deadline already passed is not sent. The deadline itself is a breach,
   and each escalation comes its `after` past the deadline.
@@ -23,6 +26,7 @@ from typing import Any, Literal
 from policies.calendar import LONDON, due_instant, paused_between
 from policies.case_state import CaseState
 from policies.durations import CalendarDays, Duration, Exact, WorkingDays, as_timedelta
+from policies.months import period_ends
 from policies.schema import Escalation, PolicyDefinition, Stage, duration
 
 ClockKind = Literal[
@@ -79,18 +83,71 @@ def midday(day: date) -> datetime:
 
 
 def stage_due(state: CaseState, policy: PolicyDefinition, now: datetime) -> datetime | None:
+    """The stage's deadline, moved by pauses; a stage `within_decision_period` falls due by
+    the end of the decision period at the latest (an appeal gets what is left of it)."""
     stage = policy.stage(state.stage_key)
     if stage.due is None:
         return None
     base = due_instant(state.stage_started_at, duration(stage.due), state.holiday_region)
-    return base + paused_between(state.pauses, state.stage_started_at, now)
+    due = base + paused_between(state.pauses, state.stage_started_at, now)
+    decision = decision_due(state, policy)
+    if stage.within_decision_period and decision is not None:
+        return min(due, decision)
+    return due
 
 
 def case_due(state: CaseState, policy: PolicyDefinition, now: datetime) -> datetime | None:
+    """The whole case's target, moved by pauses until its span ended (`target_until`)."""
     if policy.target is None:
         return None
     base = due_instant(state.opened_at, duration(policy.target), state.holiday_region)
-    return base + paused_between(state.pauses, state.opened_at, now)
+    until = now if state.target_met_at is None else min(now, state.target_met_at)
+    return base + paused_between(state.pauses, state.opened_at, until)
+
+
+def starting_state(
+    policy: PolicyDefinition,
+    *,
+    opened_at: datetime,
+    stage_key: str | None,
+    stage_started_at: datetime | None,
+    advisor: str,
+    holiday_region: str,
+) -> CaseState:
+    """The state a case starts from (its workflow's, and the import preview's): at its first
+    stage, or at the stage it was brought in at, with its real start dates."""
+    state = CaseState(
+        opened_at=opened_at,
+        stage_key=stage_key or policy.stages[0].key,
+        stage_started_at=stage_started_at or opened_at,
+        advisor=advisor,
+        holiday_region=holiday_region,
+    )
+    if past_target_span(state, policy):
+        # Brought in beyond the end of its target's span: the span ended by the time it
+        # reached its stage.
+        state.target_met_at = state.stage_started_at
+    return state
+
+
+def past_target_span(state: CaseState, policy: PolicyDefinition) -> bool:
+    """Whether the case's stage is the one that ends the target's span, or one after it in
+    the order the policy writes them (for a case that starts there, brought in under way)."""
+    if policy.target_until is None:
+        return False
+    keys = [stage.key for stage in policy.stages]
+    return keys.index(state.stage_key) >= keys.index(policy.target_until)
+
+
+def decision_due(state: CaseState, policy: PolicyDefinition) -> datetime | None:
+    """The end (23:59:59 London) of the statutory decision period: `months` beginning with
+    the day the case opened (the day the request was received), or the later day the
+    employee agreed to. Pauses do not move it (ERA 1996 s.80G(1B))."""
+    if policy.decision_period is None:
+        return None
+    received = state.opened_at.astimezone(LONDON).date()
+    last = state.decision_extended_to or period_ends(received, policy.decision_period.months)
+    return due_instant(midday(last), CalendarDays(0))
 
 
 def suspension_review_due(state: CaseState, policy: PolicyDefinition) -> datetime | None:
@@ -104,10 +161,14 @@ def breached(state: CaseState, policy: PolicyDefinition, now: datetime) -> bool:
     """Whether a deadline has passed: the stage's or the whole case's, as they stand now."""
     if state.status == "closed":
         return any(key.endswith("breach") for key in state.done)
-    deadlines = (stage_due(state, policy, now), case_due(state, policy, now))
     # The clock is stopped: a breach stands only if it happened before the pause.
     by = state.pauses[-1][0] if state.status == "paused" else now
-    return any(due is not None and due < by for due in deadlines)
+    stage_deadline, target = stage_due(state, policy, now), case_due(state, policy, now)
+    # A target whose span has ended was met or missed when it ended.
+    target_by = by if state.target_met_at is None else min(by, state.target_met_at)
+    return (stage_deadline is not None and stage_deadline < by) or (
+        target is not None and target < target_by
+    )
 
 
 def clock_items(state: CaseState, policy: PolicyDefinition, now: datetime) -> list[ClockItem]:
@@ -127,7 +188,7 @@ def clock_items(state: CaseState, policy: PolicyDefinition, now: datetime) -> li
         items += _escalations(prefix, due, stage.escalations, about_target=False)
     items += _recurring_items(state, stage, prefix)
     target = case_due(state, policy, now)
-    if target is not None:
+    if target is not None and state.target_met_at is None:
         items.append(ClockItem("target:breach", target, "target_breach"))
         items += _escalations("target", target, policy.target_escalations, about_target=True)
     return [item for item in items if item.key not in state.done]

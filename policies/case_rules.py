@@ -11,7 +11,7 @@ from datetime import date, datetime
 from typing import Any
 
 from policies.calendar import LONDON, add_working_days, due_instant
-from policies.case_clock import midday
+from policies.case_clock import decision_due, midday
 from policies.case_state import SUSPENSION_STEPS, CaseState
 from policies.durations import Duration, WorkingDays, as_timedelta, describe
 from policies.schema import CLOSED, Action, DateLimit, PolicyDefinition, Recurring, Stage, duration
@@ -70,6 +70,11 @@ def check_action(
         )
     if action.latest:
         _check_latest(state, data[action.latest.field], action.latest)
+    if action.at_most is not None and state.taken_in_stage.get(key, 0) >= action.at_most:
+        times = "once" if action.at_most == 1 else f"{action.at_most} times"
+        raise Refusal(f"'{action.label}' may be taken only {times} in this stage.")
+    if action.extends_decision_period is not None:
+        _check_extension(state, policy, data[action.extends_decision_period], now)
     return action
 
 
@@ -121,6 +126,20 @@ def check_policy_change(
         )
 
 
+def extend_decision_period(
+    state: CaseState, policy: PolicyDefinition, field: str, data: dict[str, Any]
+) -> dict[str, Any]:
+    """The employee agreed to extend the decision period to the day in `field` (checked by
+    check_action). Returns the detail the timeline records."""
+    until = _iso_date(data[field])
+    assert until is not None, "checked by check_action"
+    before = decision_due(state, policy)
+    state.decision_extended_to = until
+    after = decision_due(state, policy)
+    assert before is not None and after is not None
+    return {"from": before.isoformat(), "to": after.isoformat()}
+
+
 def record_recurring(
     state: CaseState, policy: PolicyDefinition, key: str, data: dict[str, Any], now: datetime
 ) -> dict[str, Any]:
@@ -138,6 +157,25 @@ def record_recurring(
         "done_on": day.isoformat(),
         "next_due": next_due.isoformat(),
     }
+
+
+def _check_extension(
+    state: CaseState, policy: PolicyDefinition, value: object, now: datetime
+) -> None:
+    """An agreed extension makes the decision period longer, to a day not yet past."""
+    until = _iso_date(value)
+    if until is None:
+        raise Refusal("The agreed end of the decision period must be a date.", INVALID_DATA)
+    current = decision_due(state, policy)
+    assert current is not None, "the policy's checks require a decision period"
+    ends = current.astimezone(LONDON).date()
+    if until <= ends:
+        raise Refusal(
+            f"An extension must end after the decision period does now ({ends.isoformat()}).",
+            INVALID_DATA,
+        )
+    if until < now.astimezone(LONDON).date():
+        raise Refusal(f"{until.isoformat()} is already past.", INVALID_DATA)
 
 
 def _check_children(

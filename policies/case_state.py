@@ -46,6 +46,12 @@ class CaseState:
     reviews: int = 0
     # Linked cases this case opened that are still open: reference → case type.
     children: dict[str, str] = field(default_factory=dict)
+    # When the case first entered the stage that ends its target's span (`target_until`).
+    target_met_at: datetime | None = None
+    # How often each step that stays in the stage was taken in this stage visit (`at_most`).
+    taken_in_stage: dict[str, int] = field(default_factory=dict)
+    # The end of the decision period as the employee agreed to extend it (ERA 1996 s.80G(1B)).
+    decision_extended_to: date | None = None
 
     def enter_stage(self, key: str, now: datetime) -> None:
         """A new stage's clocks start now; the last stage's recurring items are left behind."""
@@ -53,6 +59,11 @@ class CaseState:
         self.stage_started_at = now
         self.stage_visit += 1
         self.recurring_done = {}
+        self.taken_in_stage = {}
+
+    def stay(self, action: str) -> None:
+        """A step that keeps the case in its stage, its clock running on, was taken."""
+        self.taken_in_stage[action] = self.taken_in_stage.get(action, 0) + 1
 
     def close(self, now: datetime) -> None:
         self.status = "closed"

@@ -8,6 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field, PlainValidator, ValidationErr
 from pydantic_core import ErrorDetails
 
 from policies.durations import Duration, as_timedelta, parse_duration
+from policies.months import parse_months
 from policies.retention import parse_retention
 
 CLOSED = "closed"
@@ -31,6 +32,44 @@ DurationSpec = Annotated[
         {
             "description": "ISO 8601 (P32D, P6W, PT30S) or {working_days: N}",
             "anyOf": [
+                {"type": "string", "pattern": r"^P(\d+W)?(\d+D)?(T(\d+H)?(\d+M)?(\d+S)?)?$"},
+                {
+                    "type": "object",
+                    "properties": {"working_days": {"type": "integer", "minimum": 0}},
+                    "required": ["working_days"],
+                    "additionalProperties": False,
+                },
+            ],
+        }
+    ),
+]
+
+
+def _check_window(value: object) -> str | dict[str, Any]:
+    """A rolling period: a duration, or whole calendar months or years (P12M, P1Y)."""
+    if isinstance(value, str) and parse_months(value) is not None:
+        return value
+    try:
+        parse_duration(value)
+    except ValueError:
+        raise ValueError(
+            f"{value!r} is not a rolling period; write calendar months or years (P12M, P1Y), "
+            "or a duration (P365D, {working_days: N})"
+        ) from None
+    assert isinstance(value, str | dict)
+    return value
+
+
+# An opening limit's period: "any 12 months" is counted by calendar date (ERA 1996 s.80F(4)),
+# so months and years are allowed here, unlike in clocks.
+WindowSpec = Annotated[
+    str | dict[str, Any],
+    PlainValidator(_check_window),
+    WithJsonSchema(
+        {
+            "description": "calendar months or years (P12M, P1Y), or a duration (P365D)",
+            "anyOf": [
+                {"type": "string", "pattern": r"^P(\d+Y)?(\d+M)?$"},
                 {"type": "string", "pattern": r"^P(\d+W)?(\d+D)?(T(\d+H)?(\d+M)?(\d+S)?)?$"},
                 {
                     "type": "object",
@@ -102,6 +141,18 @@ class Action(_Strict):
     latest: DateLimit | None = None
     # Taking this step also opens a linked case of this type (e.g. a separate investigation).
     opens: Key | None = None
+    # ...at this stage of its policy (its first when not given): an investigation opened from a
+    # step that already agreed the terms of reference starts at its interviews.
+    opens_at: Key | None = None
+    # The step keeps the case in its stage (`to` names the stage itself) with the stage's
+    # clock running on from when the stage began: a postponed hearing is still the same hearing.
+    keeps_clock: bool = False
+    # How many times the step may be taken while the case is in the stage (one statutory
+    # companion postponement per hearing, ERA 1999 s.10).
+    at_most: int | None = Field(default=None, ge=1, le=100)
+    # Taking this step records the employee's agreement to extend the decision period to the
+    # date in this field (ERA 1996 s.80G(1B)(b)); the case stays in its stage.
+    extends_decision_period: Key | None = None
     # Taking this step records that the stage's recurring item of this key was done (a welfare
     # contact made): its clock restarts from the day done, and the case stays in its stage
     # (`to` names the stage itself).
@@ -143,6 +194,9 @@ class Stage(_Strict):
     recurring: list[Recurring] = []
     # Where the case moves when attendance monitoring reports an event while it is here.
     moves_on: dict[AttendanceEventKind, Key] = {}
+    # The stage's deadline is no later than the end of the decision period (an appeal gets
+    # what is left of the two months, ERA 1996 s.80G(1B)).
+    within_decision_period: bool = False
     actions: list[Action] = Field(min_length=1)
 
     def action(self, key: str) -> Action | None:
@@ -176,10 +230,20 @@ class AppealRight(_Strict):
 
 
 class OpeningLimit(_Strict):
-    """At most `count` cases of this type per employee within a rolling period."""
+    """At most `count` cases of this type per employee within a rolling period; with
+    `one_at_a_time`, none while an earlier one is still open (being dealt with)."""
 
     count: int = Field(ge=1)
-    within: DurationSpec
+    within: WindowSpec
+    one_at_a_time: bool = False
+
+
+class DecisionPeriod(_Strict):
+    """A statutory period for the decision, in calendar months beginning with the day the case
+    opened (the day the request was received); moved only by an extension the employee agrees
+    to, never by a pause (ERA 1996 s.80G(1B))."""
+
+    months: int = Field(ge=1, le=24)
 
 
 class CountTrigger(_Strict):
@@ -220,7 +284,11 @@ class PolicyDefinition(_Strict):
     reference_prefix: str = Field(pattern=r"^[A-Z]{2,5}$")
     description: str = ""
     target: DurationSpec | None = None
+    # The stage whose start ends the target's span (from opening until the case first enters
+    # it, e.g. the hearing arrangement: the investigation report is in); without it, closure.
+    target_until: Key | None = None
     target_escalations: list[Escalation] = []
+    decision_period: DecisionPeriod | None = None
     fields: dict[Key, DataField] = {}
     opening_limit: OpeningLimit | None = None
     suspension: Suspension | None = None
@@ -266,6 +334,7 @@ _NESTED: dict[str, type[BaseModel]] = {
     "latest": DateLimit,
     "fields": DataField,
     "opening_limit": OpeningLimit,
+    "decision_period": DecisionPeriod,
     "suspension": Suspension,
     "appeal": AppealRight,
     "recurring": Recurring,
@@ -560,6 +629,73 @@ def _structure_errors(data: dict[str, Any]) -> list[PolicyError]:
                 )
             )
     errors += _trigger_errors(data.get("triggers"), stage_keys)
+    errors += _span_errors(data, stages, stage_keys)
+    return errors
+
+
+def _span_errors(
+    data: dict[str, Any], stages: list[tuple[int, dict[str, Any]]], stage_keys: list[str]
+) -> list[PolicyError]:
+    """The target's span, the decision period and the steps that stay in their stage name
+    what they need: a target, a stage, a date field, a decision period."""
+    errors: list[PolicyError] = []
+    until = _text(data, "target_until")
+    if until is not None and data.get("target") is None:
+        errors.append(PolicyError("target_until", "this ends the target's span; give a target"))
+    elif until is not None and until not in stage_keys[1:]:
+        errors.append(
+            PolicyError(
+                "target_until",
+                f"'{until}' is not a later stage of this definition; name the stage whose start "
+                f"ends the target's span (one of: {', '.join(stage_keys[1:]) or 'none'})",
+            )
+        )
+    fields = data.get("fields") if isinstance(data.get("fields"), dict) else {}
+    assert isinstance(fields, dict)
+    has_period = data.get("decision_period") is not None
+    for index, stage in stages:
+        key = _text(stage, "key")
+        if stage.get("within_decision_period") and not has_period:
+            errors.append(
+                PolicyError(
+                    f"stages[{index}].within_decision_period",
+                    "this ends the stage by the decision period; give a decision_period",
+                )
+            )
+        for action_index, action in _blocks(stage.get("actions")):
+            path = f"stages[{index}].actions[{action_index}]"
+            stays = action.get("keeps_clock") or action.get("extends_decision_period")
+            if stays and _text(action, "to") != key:
+                errors.append(
+                    PolicyError(f"{path}.to", f"this step stays in its stage: write to: {key}")
+                )
+            if action.get("opens_at") is not None and action.get("opens") is None:
+                errors.append(
+                    PolicyError(
+                        f"{path}.opens_at", "the stage of the case this step opens; give opens"
+                    )
+                )
+            extends = _text(action, "extends_decision_period")
+            if extends is None:
+                continue
+            declared = fields.get(extends)
+            if not has_period:
+                errors.append(
+                    PolicyError(
+                        f"{path}.extends_decision_period",
+                        "this extends the decision period; give a decision_period",
+                    )
+                )
+            elif extends not in (action.get("requires") or []) or not (
+                isinstance(declared, dict) and declared.get("type") == "date"
+            ):
+                errors.append(
+                    PolicyError(
+                        f"{path}.extends_decision_period",
+                        f"'{extends}' must be a date field, listed in requires: the new end "
+                        "of the decision period the employee agreed to",
+                    )
+                )
     return errors
 
 

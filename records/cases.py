@@ -11,6 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import Executable
 
 from policies.calendar import due_instant
+from policies.case_clock import decision_due
+from policies.case_state import CaseState
 from policies.loader import shipped_policies
 from policies.schema import PolicyDefinition, duration
 from records.models import (
@@ -146,8 +148,10 @@ async def holiday_region_of(session: AsyncSession, organisation_id: int) -> str:
 
 
 def new_case_row(new: NewCase) -> Case:
+    """The row of a case about to start; its workflow's first recording brings it up to date."""
     stage = new.policy.stage(new.stage_key)
     started = new.stage_started_at
+    state = CaseState(new.opened_at, stage.key, started, new.advisor)
     return Case(
         id=new.reference,
         organisation_id=new.organisation_id,
@@ -174,6 +178,7 @@ def new_case_row(new: NewCase) -> Case:
         if new.policy.target
         else None,
         opened_at=new.opened_at,
+        decision_due_at=decision_due(state, new.policy),
         actions=[action.key for action in stage.actions],
     )
 

@@ -198,6 +198,8 @@ class Case(Base):
     # Suspension (exclusion) from work: since when, and when its next review is due.
     suspended_since: Mapped[datetime | None]
     suspension_review_due: Mapped[datetime | None]
+    # The end of a statutory decision period (flexible working, ERA 1996 s.80G(1B)).
+    decision_due_at: Mapped[datetime | None]
     actions: Mapped[list[str]] = mapped_column(default=list)
     last_seq: Mapped[int] = mapped_column(Integer, default=0)
     # Visible only to the people named in case_access (a manager or admin sets it).

@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from policies import case_clock
-from policies.case_state import CaseState
 from services.case_opening import CaseOpening, CheckedCase, OpenCase, row_order
 from services.errors import Conflict, Invalid
 
@@ -81,12 +80,12 @@ def preview_of(label: str, checked: CheckedCase, now: datetime) -> CasePreview:
     policy = checked.policy
     # The state CaseProcess.__init__ builds from the case's CaseInput.
     started = checked.case_input(reference=label)
-    state = CaseState(
+    state = case_clock.starting_state(
+        policy,
         opened_at=started.opened_at,
-        stage_key=started.start_stage or policy.stages[0].key,
-        stage_started_at=started.stage_started_at or started.opened_at,
+        stage_key=started.start_stage,
+        stage_started_at=started.stage_started_at,
         advisor=started.advisor,
-        # The organisation's region, as the workflow's state holds it (case_process).
         holiday_region=started.holiday_region,
     )
     stage_due = case_clock.stage_due(state, policy, now)

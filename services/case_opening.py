@@ -20,7 +20,7 @@ from temporalio.service import RPCError
 
 from codec import KeyStore
 from policies.calendar import LONDON, due_instant
-from policies.durations import as_timedelta, describe
+from policies.opening_limits import counts_from, describe_window
 from policies.schema import PolicyDefinition, Stage, duration
 from records.cases import (
     NewCase,
@@ -293,6 +293,8 @@ class CaseOpening:
             await self._check_opening_limit(
                 session, policy, staff.employee_id, opened_at, alongside
             )
+            if policy.opening_limit.one_at_a_time and request.opened_at is None:
+                await self._check_none_open(session, policy, staff.employee_id, alongside)
         stage_key = request.stage or policy.stages[0].key
         if not policy.has_stage(stage_key):
             raise Invalid(f"The {policy.name} policy has no stage '{stage_key}'.")
@@ -324,12 +326,13 @@ class CaseOpening:
         at: datetime,
         alongside: Sequence[tuple[str, CheckedCase]],
     ) -> None:
-        """E.g. at most two flexible working requests in 12 months: refused with a reason.
+        """E.g. at most two flexible working requests in any 12 months: refused with a reason.
 
-        Counts the cases stored and those opened alongside (an import), by their names."""
+        Counts the cases stored and those opened alongside (an import), by their names; a
+        period in months by calendar date (policies/opening_limits.py)."""
         limit = policy.opening_limit
         assert limit is not None
-        since = at - as_timedelta(duration(limit.within))
+        since = counts_from(limit.within, at)
         stored = list(
             await session.scalars(
                 select(Case.id)
@@ -337,7 +340,7 @@ class CaseOpening:
                     Case.organisation_id == self.context.principal.organisation_id,
                     Case.case_type == policy.case_type,
                     Case.employee_id == employee_id,
-                    Case.opened_at > since,
+                    Case.opened_at >= since,
                     Case.opened_at <= at,
                 )
                 .order_by(Case.opened_at)
@@ -348,14 +351,47 @@ class CaseOpening:
             for name, case in alongside
             if case.policy.case_type == policy.case_type
             and case.staff.employee_id == employee_id
-            and since < case.opened_at <= at
+            and since <= case.opened_at <= at
         ]
         earlier = stored + [name for name, _ in sorted(batch, key=lambda named: named[1].opened_at)]
         if len(earlier) >= limit.count:
             raise Invalid(
                 f"{employee_id} already has {len(earlier)} {policy.name.lower()} case(s) in the "
-                f"last {describe(duration(limit.within))} ({', '.join(earlier)}); the policy "
+                f"last {describe_window(limit.within)} ({', '.join(earlier)}); the policy "
                 f"allows at most {limit.count}."
+            )
+
+    async def _check_none_open(
+        self,
+        session: AsyncSession,
+        policy: PolicyDefinition,
+        employee_id: str,
+        alongside: Sequence[tuple[str, CheckedCase]],
+    ) -> None:
+        """No new request while an earlier one is still being dealt with (ERA 1996 s.80F(4)
+        as amended 2024): refused, naming the open case. Only for a case opened now; an
+        import brings in requests already made, as they stand."""
+        stored = list(
+            await session.scalars(
+                select(Case.id)
+                .where(
+                    Case.organisation_id == self.context.principal.organisation_id,
+                    Case.case_type == policy.case_type,
+                    Case.employee_id == employee_id,
+                    Case.status != "closed",
+                )
+                .order_by(Case.opened_at)
+            )
+        )
+        batch = [
+            name
+            for name, case in alongside
+            if case.policy.case_type == policy.case_type and case.staff.employee_id == employee_id
+        ]
+        if stored or batch:
+            raise Invalid(
+                f"{employee_id}'s earlier {policy.name.lower()} ({', '.join(stored + batch)}) is "
+                "still being dealt with; a new one can be made once it is decided and closed."
             )
 
     async def _start_all(

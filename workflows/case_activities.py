@@ -64,6 +64,7 @@ def case_snapshot(
         policy_version=policy_version,
         suspended_since=state.suspended_since,
         suspension_review_due=case_clock.suspension_review_due(state, policy),
+        decision_due_at=case_clock.decision_due(state, policy),
         actions=[a.key for a in stage.actions] if state.status == "open" else [],
         outcome=state.outcome,
         closed_at=state.closed_at,
@@ -124,9 +125,10 @@ async def mark_undelivered(notification: CaseNotification) -> int:
 
 
 async def open_linked_case(
-    case: CaseInput, case_type: str, origin: str, actor: str
+    case: CaseInput, case_type: str, origin: str, actor: str, stage: str | None = None
 ) -> tuple[str, LinkedCaseHandle]:
-    """Open the linked case's row and start its workflow; its reference and handle.
+    """Open the linked case's row (at `stage` of its policy, or its first) and start its
+    workflow; its reference and handle.
 
     `origin` is unique per step of the parent, so a retried activity opens one case."""
     linked = await workflow.execute_activity(
@@ -137,6 +139,7 @@ async def open_linked_case(
             origin=origin,
             actor=actor,
             opened_at=workflow.now(),
+            stage=stage,
         ),
         result_type=LinkedCase,
         start_to_close_timeout=RECORD_TIMEOUT,
@@ -153,6 +156,9 @@ async def open_linked_case(
             advisor=linked.advisor,
             risk=linked.risk,
             holiday_region=linked.holiday_region,
+            # Older results carry no stage: the linked case starts at its first.
+            start_stage=linked.stage,
+            stage_started_at=linked.opened_at if linked.stage else None,
         ),
         id=workflow_id(linked.case_id),
         result_type=CaseSnapshot,

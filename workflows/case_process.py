@@ -36,7 +36,6 @@ with workflow.unsafe.imports_passed_through():
     from policies import case_clock, case_rules
     from policies.case_clock import Notice
     from policies.case_rules import Refusal
-    from policies.case_state import CaseState
     from policies.schema import CLOSED, PolicyDefinition, Stage
     from workflows import WORKFLOW_FOR_CASE_TYPE
     from workflows.types import (
@@ -92,10 +91,11 @@ class CaseProcess:
         self._case = case
         self._policy: PolicyDefinition = case.policy
         self._policy_version = case.policy_version
-        self._state = CaseState(
+        self._state = case_clock.starting_state(
+            self._policy,
             opened_at=case.opened_at,
-            stage_key=case.start_stage or case.policy.stages[0].key,
-            stage_started_at=case.stage_started_at or case.opened_at,
+            stage_key=case.start_stage,
+            stage_started_at=case.stage_started_at,
             advisor=case.advisor,
             holiday_region=case.holiday_region,
         )
@@ -161,8 +161,23 @@ class CaseProcess:
                 )
                 await self._record("recurring_recorded", request.actor, detail)
                 return
+            if action.extends_decision_period is not None:
+                field, data = action.extends_decision_period, request.data
+                detail.update(
+                    case_rules.extend_decision_period(self._state, self._policy, field, data)
+                )
+                await self._record("decision_period_extended", request.actor, detail)
+                return
+            if action.keeps_clock:
+                # The same stage visit: its clock, reminders and escalations run on.
+                self._state.stay(request.action)
+                detail["stage"] = self._state.stage_key
+                await self._record("step_taken", request.actor, detail)
+                return
             if action.opens:
-                detail["opened"] = await self._open_linked_case(action.opens, request.actor)
+                detail["opened"] = await self._open_linked_case(
+                    action.opens, action.opens_at, request.actor
+                )
             if "outcome" in request.data:
                 self._state.outcome = str(request.data["outcome"])
             if action.to == CLOSED:
@@ -295,13 +310,17 @@ class CaseProcess:
         return self._policy.stage(self._state.stage_key)
 
     def _enter_stage(self, key: str) -> None:
-        self._state.enter_stage(key, workflow.now())
+        now = workflow.now()
+        self._state.enter_stage(key, now)
+        if key == self._policy.target_until and self._state.target_met_at is None:
+            self._state.target_met_at = now  # the target's span ends here
 
-    async def _open_linked_case(self, case_type: str, actor: str) -> str:
-        """Open the linked case's row, start its workflow, and watch for it to close."""
+    async def _open_linked_case(self, case_type: str, stage: str | None, actor: str) -> str:
+        """Open the linked case's row (at `stage`, or its first), start its workflow, and
+        watch for it to close."""
         # The sequence number of the event about to record this step: unique per case.
         origin = f"{self._case.case_id}:{self._seq + 1}"
-        case_id, child = await open_linked_case(self._case, case_type, origin, actor)
+        case_id, child = await open_linked_case(self._case, case_type, origin, actor, stage)
         self._state.children[case_id] = case_type
         self._watchers.append(asyncio.create_task(self._watch_linked_case(case_id, child)))
         return case_id

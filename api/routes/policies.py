@@ -12,6 +12,7 @@ from api.schemas import DATABASE_INT_MAX
 from policies.diff import describe_changes
 from policies.loader import parse_policy_text, shipped_policies
 from policies.schema import PolicyDefinition, PolicyInvalid, validate_policy
+from policies.target_fit import target_warnings
 from records.database import Database
 from records.models import PolicyVersion
 from services.access import POLICY_PUBLISHERS
@@ -48,9 +49,16 @@ class PolicyOut(BaseModel):
         )
 
 
+class PolicyWarning(BaseModel):
+    path: str
+    message: str
+
+
 class Published(BaseModel):
     case_type: str
     version: int
+    # Published all the same, e.g. a target the stages cannot meet (policies/target_fit.py).
+    warnings: list[PolicyWarning] = []
 
 
 @router.get("")
@@ -151,7 +159,11 @@ async def publish_version(
     if case_type not in shipped_policies():
         raise NotFound(f"There is no case type '{case_type}'.")
     version = await publish_policy(database, principal, policy, change_note)
-    return Published(case_type=case_type, version=version)
+    warnings = [
+        PolicyWarning(path=warning.path, message=warning.message)
+        for warning in target_warnings(policy)
+    ]
+    return Published(case_type=case_type, version=version, warnings=warnings)
 
 
 class PolicyRejected(Invalid):

@@ -70,7 +70,7 @@ def test_added_and_removed_stages_and_steps() -> None:
     assert "Stage 'hearing_arrangement': step 'schedule_hearing' removed." in changes
     assert (
         "Stage 'hearing_arrangement': new step 'record_decision' leading to outcome_letter, "
-        "requiring outcome, accompanied." in changes
+        "requiring sanction, outcome, accompanied." in changes
     )
     assert "Stage 'assessment': new step 'mediate' leading to mediation." in changes
 
@@ -101,3 +101,28 @@ async def test_diff_and_history_through_the_api(api_stack: ApiStack) -> None:
     assert missing.status_code == 404 and "version 9" in missing.json()["detail"]
     unknown = await api_stack.http.get("/api/policies/nonsense/versions", headers=polly)
     assert unknown.status_code == 404
+
+
+async def test_publishing_a_target_the_stages_cannot_meet_warns_with_the_numbers(
+    api_stack: ApiStack,
+) -> None:
+    polly = await api_stack.token("polly")
+    # The 32 days counted to closure again: assessment 5 working days (7 days) +
+    # investigation 21 + hearing arrangement 7 + hearing 21 + outcome letter 7 = 63 days.
+    proposed = SHIPPED.model_dump(mode="json")
+    proposed["target_until"] = None
+    published = await api_stack.http.post(
+        "/api/policies/disciplinary/versions", json=proposed, headers=polly
+    )
+    assert published.status_code == 201, published.text
+    [warning] = published.json()["warnings"]
+    assert warning["path"] == "target"
+    assert warning["message"].startswith(
+        "the stages on the longest route to closure allow 63 days (assessment 7, "
+        "investigation 21, hearing_arrangement 7, hearing 21, outcome_letter 7), more than "
+        "the target of 32 days"
+    )
+    fitting = await api_stack.http.post(
+        "/api/policies/disciplinary/versions", json=SHIPPED.model_dump(mode="json"), headers=polly
+    )
+    assert fitting.status_code == 201 and fitting.json()["warnings"] == []

@@ -10,10 +10,11 @@ guarding, and keep the old ones: they stand for cases already running.
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import date, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +25,7 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Replayer
 
 from activities.types import CaseSnapshot
-from policies.calendar import LONDON
+from policies.calendar import LONDON, add_working_days
 from policies.durations import as_timedelta
 from policies.loader import shipped_policies
 from policies.schema import LongTermTrigger, Triggers, duration
@@ -32,7 +33,7 @@ from records.database import Database
 from records.migrate import upgrade
 from records.models import Case, CaseEvent
 from temporal_client import data_converter
-from tests.support.catalogue import MAIN_PATHS, walk
+from tests.support.catalogue import MAIN_PATHS, stages_visited, walk
 from tests.support.configuration import make_settings
 from tests.support.database import insert_case_row
 from tests.support.keys import TEST_KEYS, TEST_PAYLOAD_KEY
@@ -126,10 +127,11 @@ async def recording(case_type: str, case_id: str, folder: Path) -> AsyncIterator
         await env.shutdown()
 
 
-async def record_full_case(case_type: str, folder: Path) -> str:
+async def record_full_case(case_type: str, folder: Path, number: int = 1) -> str:
     """Walk a case through a pause, a missed first stage and its main path; return its history."""
     policy = shipped_policies()[case_type]
-    async with recording(case_type, f"{policy.reference_prefix}-REPLAY-1", folder) as case:
+    reference = f"{policy.reference_prefix}-REPLAY-{number}"
+    async with recording(case_type, reference, folder) as case:
         env, handle = case.env, case.handle
         await env.sleep(timedelta(days=1))
         await handle.execute_update(CaseProcess.pause, PauseRequest("Off sick", "alice"))
@@ -147,10 +149,10 @@ async def record_full_case(case_type: str, folder: Path) -> str:
     return history.to_json()
 
 
-async def record_linked_and_suspended(folder: Path) -> str:
+async def record_linked_and_suspended(folder: Path, number: int = 2) -> str:
     """A disciplinary case with a suspension and a separate investigation case it waits for."""
     policy = shipped_policies()["disciplinary"]
-    async with recording("disciplinary", "DIS-REPLAY-2", folder) as case:
+    async with recording("disciplinary", f"DIS-REPLAY-{number}", folder) as case:
         env, handle = case.env, case.handle
         suspend = SuspensionRequest("suspend", "Risk to patients", "alice")
         await handle.execute_update(CaseProcess.suspension, suspend)
@@ -161,7 +163,12 @@ async def record_linked_and_suspended(folder: Path) -> str:
         review = SuspensionRequest("review", "Still needed", "mark")
         await handle.execute_update(CaseProcess.suspension, review)
         child_policy = shipped_policies()["investigation"]
-        await walk(env, investigation, child_policy, MAIN_PATHS["investigation"])
+        # Opened at its interviews (the step agreed the terms of reference) since the
+        # disciplinary's opens_at; the history recorded before that walked from the first stage.
+        child_state = await investigation.query(CaseProcess.state)
+        path = MAIN_PATHS["investigation"]
+        start = [child_policy.stages[0].key, *stages_visited(child_policy, path)[1:]]
+        await walk(env, investigation, child_policy, path[start.index(child_state.stage_key) :])
         await wait_for_event(case.db, case.case_id, "linked_case_closed")
         lift = SuspensionRequest("lift", "Back at work", "mark")
         await handle.execute_update(CaseProcess.suspension, lift)
@@ -283,8 +290,85 @@ async def record_attendance_monitor_refused(folder: Path) -> str:
     return history.to_json()
 
 
+async def record_postponed_hearing(folder: Path) -> str:
+    """A disciplinary under the fitted clocks (issue 18): the target's span ends at the report,
+    the hearing is postponed once (its clock kept), the sanction chosen."""
+    policy = shipped_policies()["disciplinary"]
+    async with recording("disciplinary", "DIS-REPLAY-3", folder) as case:
+        env, handle = case.env, case.handle
+        await walk(env, handle, policy, MAIN_PATHS["disciplinary"][:3])
+        state = await handle.query(CaseProcess.state)
+        assert state.stage_key == "hearing"
+        await env.sleep(timedelta(days=1))
+        first = date.fromisoformat(  # the date schedule_hearing recorded
+            str((await children_data(case.db, case.case_id))["hearing_date"])
+        )
+        postpone = {
+            "hearing_date": add_working_days(first, 5).isoformat(),
+            "postponement_reason": "Companion unavailable",
+        }
+        await handle.execute_update(
+            CaseProcess.act, ActionRequest("postpone_hearing", "alice", postpone)
+        )
+        await env.sleep(timedelta(days=40))  # past the 32 days: no target breach, a stage one
+        await walk(env, handle, policy, MAIN_PATHS["disciplinary"][3:])
+        await handle.result()
+        history = await handle.fetch_history()
+    return history.to_json()
+
+
+async def children_data(db: Database, case_id: str) -> dict[str, Any]:
+    """The data the case's last step recorded (from its timeline)."""
+    async with db.sessions() as session:
+        event = await session.scalar(
+            select(CaseEvent)
+            .where(CaseEvent.case_id == case_id, CaseEvent.kind == "advanced")
+            .order_by(CaseEvent.seq.desc())
+        )
+    assert event is not None
+    data = event.detail["data"]
+    assert isinstance(data, dict)
+    return data
+
+
+async def record_flexible_working_extension(folder: Path) -> str:
+    """A flexible working request: paused (the statutory date unmoved), refused, an appeal
+    lodged late in the period (its deadline what is left), an agreed extension, granted on
+    appeal, the written statement of the changed terms."""
+    policy = shipped_policies()["flexible_working"]
+    async with recording("flexible_working", "FWR-REPLAY-2", folder) as case:
+        env, handle = case.env, case.handle
+        await handle.execute_update(CaseProcess.pause, PauseRequest("Manager away", "alice"))
+        await env.sleep(timedelta(days=2))
+        await handle.execute_update(CaseProcess.resume, ResumeRequest("alice"))
+        await walk(env, handle, policy, ["arrange_consultation", "refuse"])
+        state = await handle.query(CaseProcess.state)
+        assert state.decision_due_at is not None
+        await env.sleep(state.decision_due_at - await env.get_current_time() - timedelta(days=4))
+        await walk(env, handle, policy, ["lodge_appeal"])
+        agreed = state.decision_due_at.astimezone(LONDON).date() + timedelta(days=14)
+        extension = {"extended_to": agreed.isoformat(), "extension_agreed": "Email"}
+        await handle.execute_update(
+            CaseProcess.act, ActionRequest("agree_extension", "alice", extension)
+        )
+        await walk(env, handle, policy, ["grant_on_appeal", "send_terms_statement"])
+        await handle.result()
+        history = await handle.fetch_history()
+    return history.to_json()
+
+
 # Histories of particular paths, beside one main path per case type.
-SPECIAL_HISTORIES = {
+SPECIAL_HISTORIES: dict[str, Callable[[Path], Awaitable[str]]] = {
+    # Recorded after the clocks were fitted inside their targets and the law (issue 18.3,
+    # 18.7, 18.8): target spans, a linked investigation opened at its interviews, the
+    # statutory decision period, a postponement that keeps the hearing's clock.
+    "disciplinary_postponed_hearing": record_postponed_hearing,
+    "disciplinary_linked_at_interviews": partial(record_linked_and_suspended, number=4),
+    "flexible_working_extension_and_appeal": record_flexible_working_extension,
+    "flexible_working_fitted_clocks": partial(record_full_case, "flexible_working", number=3),
+    "bullying_harassment_target_span": partial(record_full_case, "bullying_harassment", number=2),
+    "grievance_fitted_clocks": partial(record_full_case, "grievance", number=2),
+    "investigation_fitted_clocks": partial(record_full_case, "investigation", number=2),
     "disciplinary_linked_and_suspended": record_linked_and_suspended,
     "sickness_long_term_and_return": record_sickness_long_term,
     "attendance_monitor": record_attendance_monitor,

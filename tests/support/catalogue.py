@@ -46,7 +46,13 @@ MAIN_PATHS: dict[str, tuple[str, ...]] = {
     ),
     "employment_tribunal": ("submit_response", "record_preliminary_hearing", "record_judgment"),
     "enquiry": ("close_with_advice",),
-    "flexible_working": ("arrange_consultation", "refuse", "lodge_appeal", "record_appeal_outcome"),
+    "flexible_working": (
+        "arrange_consultation",
+        "refuse",
+        "lodge_appeal",
+        "grant_on_appeal",
+        "send_terms_statement",
+    ),
     "freedom_to_speak_up": ("acknowledge", "refer_for_action", "report_findings", "give_feedback"),
     "grievance": (
         "arrange_meeting",
@@ -82,7 +88,7 @@ ALTERNATIVE_PATHS: dict[str, tuple[str, ...]] = {
     "disciplinary": ("informal_resolution",),
     "employment_tribunal": ("submit_response", "settle"),
     "enquiry": ("follow_up_again", "escalate"),
-    "flexible_working": ("approve",),
+    "flexible_working": ("approve", "send_terms_statement"),
     "freedom_to_speak_up": (
         "acknowledge",
         "resolve",

@@ -170,19 +170,50 @@ async def test_a_full_case_from_opening_to_closure(harness: Harness) -> None:
         f"hearing_date may be at most 5 working days after {first_date.isoformat()}: "
         f"{add_working_days(first_date, 5).isoformat()} or earlier."
     )
+    scheduled = state
+    await harness.env.sleep(timedelta(days=1))
     state = await act(
         "postpone_hearing",
         hearing_date=add_working_days(first_date, 5).isoformat(),
         postponement_reason="Union representative unavailable",
     )
+    # The same hearing: its clock runs on from when it was scheduled (P3W), not restarted.
     assert state.stage_key == "hearing"
+    assert state.stage_started_at == scheduled.stage_started_at
+    assert state.stage_due_at == scheduled.stage_due_at
+    # ERA 1999 s.10(4)-(5): one postponement to the companion's date, not a chain of them.
+    with pytest.raises(WorkflowUpdateFailedError) as again:
+        await act(
+            "postpone_hearing",
+            hearing_date=add_working_days(first_date, 6).isoformat(),
+            postponement_reason="Representative unavailable again",
+        )
+    assert isinstance(again.value.cause, ApplicationError)
+    assert again.value.cause.message == (
+        "'Postpone (companion cannot attend)' may be taken only once in this stage."
+    )
     await harness.env.sleep(timedelta(days=8))
     with pytest.raises(WorkflowUpdateFailedError) as unrecorded:
-        await act("record_decision", outcome="Final written warning")
+        await act("record_decision", outcome="Final written warning", sanction="Dismissal")
     assert isinstance(unrecorded.value.cause, ApplicationError)
     assert "accompanied" in unrecorded.value.cause.message
+    with pytest.raises(WorkflowUpdateFailedError) as no_such_sanction:
+        await act(
+            "record_decision",
+            outcome="Written warning",
+            sanction="Written warning",
+            accompanied="Accompanied by a colleague",
+        )
+    assert isinstance(no_such_sanction.value.cause, ApplicationError)
+    assert no_such_sanction.value.cause.message == (
+        "sanction must be one of: No action, First written warning, Final written warning, "
+        "Dismissal, Action short of dismissal."
+    )
     state = await act(
-        "record_decision", outcome="Final written warning", accompanied="Accompanied by a colleague"
+        "record_decision",
+        outcome="Final written warning",
+        sanction="Final written warning",
+        accompanied="Accompanied by a colleague",
     )
     assert state.stage_key == "outcome_letter"
     state = await act("send_outcome_letter", letter_sent_on=today.isoformat())
@@ -192,6 +223,7 @@ async def test_a_full_case_from_opening_to_closure(harness: Harness) -> None:
     assert result.status == "closed" and result.closed_at is not None
     kinds = [event.kind for event in await harness.events()]
     assert kinds[0] == "opened" and kinds[-1] == "closed"
-    assert kinds.count("advanced") == 5  # four stages on, and the postponement
+    assert kinds.count("advanced") == 4  # four stages on
+    assert kinds.count("step_taken") == 1  # the postponement, in the hearing stage
     seqs = [event.seq for event in await harness.events()]
     assert seqs == list(range(1, len(seqs) + 1))

@@ -5,12 +5,14 @@ its reference, its clocks, its workflow), linked both ways, and the disciplinary
 neither move on from its investigation stage nor close while the investigation is open.
 """
 
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from temporalio.client import WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 
+from policies.calendar import LONDON
 from policies.loader import shipped_policies
 from records.models import Case
 from tests.support.catalogue import MAIN_PATHS, walk
@@ -52,8 +54,16 @@ async def test_the_disciplinary_waits_for_its_investigation_case(harness: Harnes
         harness.case_id,
         "E1001",
         "alice",
-        "terms_of_reference",
+        # The step agreed the terms of reference: the investigation opens at its interviews,
+        # and its clock is the disciplinary's investigation stage's (14 + 7 = 21 days).
+        "interviews",
     )
+    # Interviews P2W, then the report P1W: the child's report is due the day the parent's
+    # investigation stage (P21D) falls due.
+    parent = await handle.query(DisciplinaryCase.state)
+    assert child.stage_due_at is not None and parent.stage_due_at is not None
+    child_report_due = child.stage_due_at.astimezone(LONDON).date() + timedelta(days=7)
+    assert child_report_due == parent.stage_due_at.astimezone(LONDON).date()
 
     waiting = await refusal(handle, "submit_report", REPORT)
     assert waiting.type == "NotAllowed"
@@ -63,7 +73,7 @@ async def test_the_disciplinary_waits_for_its_investigation_case(harness: Harnes
 
     investigation = harness.env.client.get_workflow_handle(workflow_id(child_id))
     policy = shipped_policies()["investigation"]
-    closed = await walk(harness.env, investigation, policy, MAIN_PATHS["investigation"])
+    closed = await walk(harness.env, investigation, policy, MAIN_PATHS["investigation"][1:])
     assert closed[-1].status == "closed"
 
     async def parent_heard_of_it() -> bool:
