@@ -425,7 +425,11 @@ async def test_steps_walk_every_stage_and_timeline_is_oldest_first(
         ("schedule_hearing", hearing, "hearing"),
         (
             "record_decision",
-            {"outcome": "Final written warning", "accompanied": "Chose not to be accompanied"},
+            {
+                "outcome": "Final written warning",
+                "sanction": "Final written warning",
+                "accompanied": "Chose not to be accompanied",
+            },
             "outcome_letter",
         ),
         ("send_outcome_letter", {"letter_sent_on": london_today()}, "closed"),

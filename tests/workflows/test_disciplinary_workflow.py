@@ -182,7 +182,10 @@ async def test_a_full_case_from_opening_to_closure(harness: Harness) -> None:
     assert isinstance(unrecorded.value.cause, ApplicationError)
     assert "accompanied" in unrecorded.value.cause.message
     state = await act(
-        "record_decision", outcome="Final written warning", accompanied="Accompanied by a colleague"
+        "record_decision",
+        outcome="Final written warning",
+        sanction="Final written warning",
+        accompanied="Accompanied by a colleague",
     )
     assert state.stage_key == "outcome_letter"
     state = await act("send_outcome_letter", letter_sent_on=today.isoformat())
