@@ -208,10 +208,12 @@ class CaseLetters:
         """The letter saved as a case document, in the format asked for."""
         if format not in FORMATS:
             raise Invalid("format must be 'pdf' or 'docx'.")
-        # A case this person may not see is a 404 (in _fill) before any question of role.
-        template, filled = await self._fill(case_id, key, None)
+        # A case this person may not see is a 404 before any question of role (not a 403).
+        async with self.context.database.transaction() as session:
+            await self.context.visible(session, case_id)
         if not self.context.principal.has_any(CASE_WORKERS):
             raise Forbidden("Your role cannot add letters to cases.")
+        template, filled = await self._fill(case_id, key, None)
         if filled.missing:
             raise Invalid(
                 f"The letter '{template.name}' needs what case {case_id} does not record yet: "
