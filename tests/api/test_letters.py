@@ -21,6 +21,7 @@ The dates are checked against the rules worked out here, apart from ercase's cal
 
 import calendar
 import io
+import logging
 import shutil
 from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta
@@ -325,8 +326,9 @@ async def test_a_broken_template_is_refused_with_a_sentence(
 
 
 async def test_who_may_and_nothing_reaches_the_workflow(
-    api_stack: ApiStack, tmp_path: Path
+    api_stack: ApiStack, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.DEBUG)  # every log line of the API and the worker is kept
     alice = await api_stack.token("alice")
     http = api_stack.http
     walk = Walk(api_stack, alice, tmp_path)
@@ -359,4 +361,9 @@ async def test_who_may_and_nothing_reaches_the_workflow(
     ]
     assert len(updates) == 1  # arrange_meeting
     as_json = history.to_json()
-    assert "Priya Patel" not in as_json and "Invitation to a grievance meeting" not in as_json
+    letter_words = ("Priya Patel", "Invitation to a grievance meeting", "priya@north.example")
+    assert [words for words in letter_words if words in as_json] == []
+    # Nor in the logs.
+    assert caplog.records, "the logs were not captured"
+    logged = "\n".join(record.getMessage() for record in caplog.records) + caplog.text
+    assert [words for words in letter_words if words in logged] == []
