@@ -47,6 +47,9 @@ class Settings(BaseSettings):
     payload_key: str = Field(default="")
     secret_key: str = Field(default="")
     documents_dir: Path = Path("var/documents")
+    # The letter templates policies name (policies/letters/ ships ercase's own); a trust that
+    # keeps its own points this at a folder holding them.
+    letter_templates_dir: Path = Path(__file__).resolve().parent / "policies" / "letters"
     # Every case the retention purge destroyed, outside the database, so that a restored
     # backup can be purged again (records/shred_ledger.py). In production, on storage that is
     # never restored with the database.

@@ -27,6 +27,7 @@ from api.routes import (
     forgot_password,
     governance,
     health,
+    letters,
     me,
     notes,
     organisation,
@@ -157,8 +158,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     for router in (auth.router, cases.router, staff.router, policies.router, health.router):
         app.include_router(router)
-    for router in (notes.router, documents.router, time_entries.router, reports.router):
+    for router in (notes.router, documents.router, letters.router, time_entries.router):
         app.include_router(router)
+    app.include_router(reports.router)
     app.include_router(access.router)
     web.install(app)
     _document_errors_as_sent(app)

@@ -100,6 +100,32 @@ RetentionSpec = Annotated[
         }
     ),
 ]
+
+
+def _check_period(value: object) -> str:
+    try:
+        parse_retention(value)
+    except ValueError:
+        raise ValueError(
+            "this is an ISO 8601 period in years, months and days, e.g. P12M or P2M"
+        ) from None
+    assert isinstance(value, str)
+    return value
+
+
+# A calendar period (years, months, days), as retention is written: a warning's life, the
+# statutory decision period. Clocks refuse months; dates in letters are written in them.
+PeriodSpec = Annotated[
+    str,
+    PlainValidator(_check_period),
+    WithJsonSchema(
+        {
+            "description": "ISO 8601 period in years, months and days (P12M, P2M, P1Y6M)",
+            "type": "string",
+            "pattern": r"^P(\d+Y)?(\d+M)?(\d+D)?$",
+        }
+    ),
+]
 KEY_PATTERN = r"^[a-z][a-z0-9_]*$"
 Key = Annotated[str, Field(pattern=KEY_PATTERN, max_length=60)]
 
@@ -278,6 +304,47 @@ class Triggers(_Strict):
     long_term: LongTermTrigger | None = None
 
 
+TEMPLATE_FILE_PATTERN = r"^[a-z0-9_]+(/[a-z0-9_]+)*\.docx$"
+
+
+class LetterTemplate(_Strict):
+    """A letter the advisor may generate from the case: a DOCX template with placeholders.
+
+    Offered while the case is in one of `stages`, or once the latest step taken was one of the
+    actions in `after` (a letter that follows the step recording what it says, the case having
+    moved on or closed).
+    """
+
+    key: Key
+    name: str = Field(min_length=1)
+    file: str = Field(pattern=TEMPLATE_FILE_PATTERN, max_length=200)
+    stages: list[Key] = []
+    after: list[Key] = []
+
+
+class WarningPeriods(_Strict):
+    """How long each warning stays live, by the choice of the field that records the sanction."""
+
+    field: Key
+    expire_after: dict[str, PeriodSpec] = Field(min_length=1)
+
+
+class Letters(_Strict):
+    """The letters of the case type and what ercase computes for them."""
+
+    templates: list[LetterTemplate] = []
+    # The stage whose clock is the employee's time to appeal (for a policy whose appeal is a
+    # stage of the case rather than a linked case, `appeal`).
+    appeal_window: Key | None = None
+    # The statutory decision period, beginning with the day the case was opened (the request
+    # received): the two months of a flexible working request.
+    decision_period: PeriodSpec | None = None
+    warnings: WarningPeriods | None = None
+
+    def template(self, key: str) -> LetterTemplate | None:
+        return next((template for template in self.templates if template.key == key), None)
+
+
 class PolicyDefinition(_Strict):
     case_type: Key
     name: str = Field(min_length=1)
@@ -296,6 +363,7 @@ class PolicyDefinition(_Strict):
     # How long after closure the case's personal data is kept before the purge destroys it.
     retention: RetentionSpec | None = None
     triggers: Triggers | None = None
+    letters: Letters = Letters()
     stages: list[Stage] = Field(min_length=1)
 
     def stage(self, key: str) -> Stage:
@@ -343,6 +411,9 @@ _NESTED: dict[str, type[BaseModel]] = {
     "days_lost": CountTrigger,
     "bradford": BradfordTrigger,
     "long_term": LongTermTrigger,
+    "letters": Letters,
+    "templates": LetterTemplate,
+    "warnings": WarningPeriods,
 }
 """The fields whose values (or list items) are themselves blocks of fields."""
 
@@ -352,6 +423,8 @@ _BLOCK_NAMES: dict[type[BaseModel], str] = {
     Action: "an action",
     Escalation: "an escalation",
     Notice: "a notice",
+    Letters: "the letters block",
+    LetterTemplate: "a letter template",
 }
 
 
@@ -416,6 +489,11 @@ def _message(error: ErrorDetails) -> str:
             return (
                 f"'{value}' is not a valid key: use lower-case letters, digits and "
                 "underscores, starting with a letter (e.g. hearing_date)"
+            )
+        if context.get("pattern") == TEMPLATE_FILE_PATTERN:
+            return (
+                f"'{value}' is not a template file name: lower-case folders and a name ending "
+                "in .docx (e.g. disciplinary/hearing_invitation.docx)"
             )
         return f"'{value}' is not valid here: use 2 to 5 capital letters (e.g. DIS)"
     if kind == "string_too_long":
@@ -630,6 +708,7 @@ def _structure_errors(data: dict[str, Any]) -> list[PolicyError]:
             )
     errors += _trigger_errors(data.get("triggers"), stage_keys)
     errors += _span_errors(data, stages, stage_keys)
+    errors += _letter_errors(data, stages, stage_keys)
     return errors
 
 
@@ -697,6 +776,105 @@ def _span_errors(
                     )
                 )
     return errors
+
+
+def _letter_errors(
+    data: dict[str, Any], stages: list[tuple[int, dict[str, Any]]], stage_keys: list[str]
+) -> list[PolicyError]:
+    """Letters are offered at stages and after actions that exist, each key once; the appeal
+    window is a stage with a clock; warnings are the choices of a declared choice field."""
+    letters = data.get("letters")
+    if not isinstance(letters, dict):
+        return []
+    errors: list[PolicyError] = []
+    action_keys = {
+        key
+        for _, stage in stages
+        for _, action in _blocks(stage.get("actions"))
+        if (key := _text(action, "key")) is not None
+    }
+    seen: dict[str, int] = {}
+    for index, template in _blocks(letters.get("templates")):
+        path = f"letters.templates[{index}]"
+        key = _text(template, "key")
+        if key is not None and key in seen:
+            errors.append(
+                PolicyError(
+                    f"{path}.key",
+                    f"duplicate letter key '{key}' (already used by templates[{seen[key]}])",
+                )
+            )
+        elif key is not None:
+            seen[key] = index
+        for stage_index, stage in enumerate(template.get("stages") or []):
+            if isinstance(stage, str) and stage not in stage_keys:
+                errors.append(
+                    PolicyError(
+                        f"{path}.stages[{stage_index}]",
+                        f"unknown stage '{stage}'; use one of the stage keys "
+                        f"({', '.join(stage_keys)})",
+                    )
+                )
+        for action_index, action in enumerate(template.get("after") or []):
+            if isinstance(action, str) and action not in action_keys:
+                errors.append(
+                    PolicyError(
+                        f"{path}.after[{action_index}]",
+                        f"'{action}' is not the key of any action of this definition",
+                    )
+                )
+        if not template.get("stages") and not template.get("after"):
+            errors.append(
+                PolicyError(
+                    path, "a letter is offered at some stages or after some actions; name them"
+                )
+            )
+    window = _text(letters, "appeal_window")
+    if window is not None:
+        stage = next((s for _, s in stages if _text(s, "key") == window), None)
+        if stage is None:
+            errors.append(
+                PolicyError(
+                    "letters.appeal_window",
+                    f"unknown stage '{window}'; use one of the stage keys "
+                    f"({', '.join(stage_keys)})",
+                )
+            )
+        elif stage.get("due") is None:
+            errors.append(
+                PolicyError(
+                    "letters.appeal_window",
+                    f"stage '{window}' has no due, so it gives no time to appeal",
+                )
+            )
+    errors += _warning_errors(data.get("fields"), letters.get("warnings"))
+    return errors
+
+
+def _warning_errors(fields: object, warnings: object) -> list[PolicyError]:
+    if not isinstance(warnings, dict) or not isinstance(fields, dict):
+        return []
+    name = _text(warnings, "field")
+    field = fields.get(name) if name is not None else None
+    if name is not None and (not isinstance(field, dict) or field.get("type") != "choice"):
+        return [
+            PolicyError(
+                "letters.warnings.field",
+                f"'{name}' is not a choice field declared under fields",
+            )
+        ]
+    choices = field.get("choices") if isinstance(field, dict) else None
+    periods = warnings.get("expire_after")
+    if not isinstance(choices, list) or not isinstance(periods, dict):
+        return []
+    return [
+        PolicyError(
+            f"letters.warnings.expire_after.{choice}",
+            f"'{choice}' is not one of the choices of '{name}' ({', '.join(map(str, choices))})",
+        )
+        for choice in periods
+        if choice not in choices
+    ]
 
 
 def _recording_errors(stage: dict[str, Any], index: int, key: str | None) -> list[PolicyError]:

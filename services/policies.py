@@ -2,6 +2,7 @@
 the API and the web pages."""
 
 from collections.abc import Iterable
+from pathlib import Path
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
@@ -12,7 +13,8 @@ from records.cases import current_policy, policy_history, policy_version
 from records.database import Database
 from records.models import PolicyVersion
 from services.access import POLICY_PUBLISHERS, Principal
-from services.errors import Conflict, Forbidden
+from services.errors import Conflict, Forbidden, Invalid
+from services.letters import template_problems
 
 
 async def current_policies(
@@ -49,14 +51,22 @@ ATTEMPTS = 3
 
 
 async def publish_policy(
-    database: Database, principal: Principal, policy: PolicyDefinition, change_note: str
+    database: Database,
+    principal: Principal,
+    policy: PolicyDefinition,
+    change_note: str,
+    letter_templates: Path,
 ) -> int:
     """Store the definition as the next version, with author, note and an audit row.
 
-    New cases use it from now on; running cases keep the version they started with.
+    New cases use it from now on; running cases keep the version they started with. Every
+    letter template it names must be in `letter_templates` and readable.
     """
     if not principal.has_any(POLICY_PUBLISHERS):
         raise Forbidden("Your role does not allow you to publish policies.")
+    problems = template_problems(policy, letter_templates)
+    if problems:
+        raise Invalid(f"The definition cannot be published: {'; '.join(problems)}.")
     for _ in range(ATTEMPTS):
         try:
             return await _store_next_version(database, principal, policy, change_note)

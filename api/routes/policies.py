@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request, status
 from pydantic import BaseModel
 
-from api.deps import CurrentUser, get_database, require_role
+from api.deps import CurrentUser, get_database, get_settings, require_role
 from api.schemas import DATABASE_INT_MAX
 from policies.diff import describe_changes
 from policies.loader import parse_policy_text, shipped_policies
@@ -158,7 +158,8 @@ async def publish_version(
         raise Invalid(f"The definition is for '{policy.case_type}', not '{case_type}'.")
     if case_type not in shipped_policies():
         raise NotFound(f"There is no case type '{case_type}'.")
-    version = await publish_policy(database, principal, policy, change_note)
+    templates = get_settings(request).letter_templates_dir
+    version = await publish_policy(database, principal, policy, change_note, templates)
     warnings = [
         PolicyWarning(path=warning.path, message=warning.message)
         for warning in target_warnings(policy)

@@ -1,13 +1,14 @@
 """What the case page shows beyond the row: stage visits with their deadlines, the history in
 words, and the forms for the steps the policy allows now."""
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from policies.calendar import due_instant, paused_between
 from policies.durations import describe
 from policies.schema import PolicyDefinition, duration
-from records.models import Case, CaseEvent, Note
+from records.models import Case, CaseEvent, Document, Note
 
 
 @dataclass
@@ -156,10 +157,19 @@ def describe_event(event: CaseEvent, policy: PolicyDefinition) -> HistoryItem:
 
 
 def history(
-    events: list[CaseEvent], notes: list[Note], policy: PolicyDefinition
+    events: list[CaseEvent],
+    notes: list[Note],
+    policy: PolicyDefinition,
+    documents: Sequence[Document] = (),
 ) -> list[HistoryItem]:
-    """Every event and note, newest first."""
+    """Every event, note and document added (an upload or a letter saved), newest first."""
     items = [describe_event(event, policy) for event in events]
+    items += [
+        HistoryItem(
+            document.uploaded_at, document.uploaded_by, f"Document added: {document.filename}"
+        )
+        for document in documents
+    ]
     items += [
         HistoryItem(
             note.created_at, note.author, f"{note.kind.capitalize()} logged", [("", note.body)]

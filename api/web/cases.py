@@ -9,6 +9,7 @@ from fastapi.responses import FileResponse, RedirectResponse
 
 from api.deps import case_context, get_settings
 from api.routes.documents import attachment, case_documents, read_upload
+from api.routes.letters import case_letters
 from api.routes.time_entries import case_time
 from api.web.casefile import action_forms, field_errors, history, stage_visits
 from api.web.errors import WebRoute, require
@@ -39,6 +40,7 @@ DONE = {
     "note": "Note added.",
     "document": "Document uploaded.",
     "time": "Time recorded.",
+    "letter": "Letter saved: it is in the documents.",
 }
 NOTE_KINDS = {"note": "Note", "call": "Phone call", "email": "Email", "meeting": "Meeting"}
 
@@ -115,6 +117,17 @@ async def case_page(
     staff = await queries.subject(case)
     documents = await case_documents(request, principal).list(case_id)
     time_entries = await case_time(request, principal).list(case_id)
+    letters = case_letters(request, principal)
+    offered = await letters.offered(case_id)
+    chosen = request.query_params.get("letter", "")[:60]
+    preview, preview_error = None, None
+    if chosen:
+        try:
+            preview = await letters.preview(case_id, chosen)
+        except ServiceError as error:
+            if error.status in (403, 404):
+                raise
+            preview_error = error.detail
     now = datetime.now(UTC)
     context = {
         "title": f"Case {case.id}",
@@ -125,9 +138,13 @@ async def case_page(
         "urgency": by_urgency([case], now)[0][1],
         "visits": stage_visits(case, policy, events, now),
         "forms": action_forms(case, policy),
-        "history": history(events, notes, policy),
+        "history": history(events, notes, policy, documents),
         "documents": documents,
         "time_entries": time_entries,
+        "letters": offered,
+        "letter_preview": preview,
+        "letter_error": preview_error or (errors or {}).get("letter", {}).get(""),
+        "chosen_letter": chosen,
         "time_total": sum(entry.minutes for entry in time_entries),
         "activity_codes": ACTIVITY_CODES,
         "note_kinds": NOTE_KINDS,
@@ -320,6 +337,24 @@ async def upload_document(
     except ServiceError as error:
         return await refused_step(request, principal, case_id, "document", error, {"file": ""})
     return done(case_id, "document", "#documents")
+
+
+@router.post("/cases/{case_id}/letters")
+async def save_letter(
+    request: Request, case_id: str, principal: WebUser, form: CheckedForm
+) -> Response:
+    data = step_data(form)
+    try:
+        await case_letters(request, principal).generate(
+            case_id, data.get("template", ""), data.get("format", "")
+        )
+    except ServiceError as error:
+        if error.status in (403, 404):
+            raise
+        return await case_page(
+            request, principal, case_id, errors={"letter": {"": error.detail}}, status=error.status
+        )
+    return done(case_id, "letter", "#documents")
 
 
 @router.get("/cases/{case_id}/documents/{document_id}")

@@ -7,7 +7,7 @@ import yaml
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import RedirectResponse
 
-from api.deps import get_database
+from api.deps import get_database, get_settings
 from api.web.cases import step_data
 from api.web.errors import WebRoute, require
 from api.web.nav import POLICY_EDITORS
@@ -167,5 +167,8 @@ async def check_or_publish(
     if not publishing or checked.policy.case_type != case_type or not note:
         status = 200 if not publishing else 422
         return await editor(request, principal, case_type, text, note, status, checked)
-    version = await publish_policy(get_database(request), principal, checked.policy, note)
+    templates = get_settings(request).letter_templates_dir
+    version = await publish_policy(
+        get_database(request), principal, checked.policy, note, templates
+    )
     return RedirectResponse(f"/policies/{case_type}?published={version}", status_code=303)

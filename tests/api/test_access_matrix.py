@@ -110,6 +110,11 @@ API_CALLS: dict[tuple[str, str], Call] = {
     ("PUT", "/api/cases/{case_id}/restriction"): Call(
         RESTRICTERS, frozenset({200}), body={"restricted": False, "people": []}
     ),
+    ("GET", "/api/cases/{case_id}/letters"): READ,
+    # No letter is offered at the case's first stage: refused as bad input once it is found.
+    ("POST", "/api/cases/{case_id}/letters"): Call(
+        CASE_WORKERS, frozenset({422}), body={"template": "outcome", "format": "pdf"}
+    ),
     ("GET", "/api/cases/{case_id}/legal-hold"): READ,
     # Roles take turns: each places a hold, then lifts it (409 if there is none to lift).
     ("POST", "/api/cases/{case_id}/legal-hold"): Call(
@@ -132,6 +137,9 @@ WEB_CALLS: dict[tuple[str, str], Call] = {
         CASE_WORKERS, frozenset({303}), form={"text": "Called the ward", "kind": "note"}
     ),
     ("POST", "/cases/{case_id}/documents"): Call(CASE_WORKERS, frozenset({303}), upload=True),
+    ("POST", "/cases/{case_id}/letters"): Call(
+        CASE_WORKERS, frozenset({422}), form={"template": "outcome", "format": "pdf"}
+    ),
     ("POST", "/cases/{case_id}/time"): Call(
         CASE_WORKERS,
         frozenset({303}),

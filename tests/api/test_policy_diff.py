@@ -64,6 +64,8 @@ def test_added_and_removed_stages_and_steps() -> None:
         },
     )
     data["stages"][0]["actions"].append({"key": "mediate", "to": "mediation"})
+    # The hearing's letter is offered where the hearing is now arranged and decided.
+    data["letters"]["templates"][1]["stages"] = ["hearing_arrangement"]
     changes = describe_changes(SHIPPED, validate_policy(data))
     assert "New stage 'mediation' (Mediation), due after 28 days." in changes
     assert "Stage 'hearing' (Hearing) removed." in changes

@@ -323,3 +323,45 @@ async def test_attendance_page_from_the_case_it_opened(
         await expect(oscar.get_by_role("heading", name="Not found")).to_be_visible()
     finally:
         await end_monitors(dev_server_env.client, organisation_id, ["E1001"])
+
+
+async def test_letters_section_previews_and_saves_a_letter(web_stack: WebStack) -> None:
+    """The advisor picks the hearing invitation offered at the hearing stage, reads it filled
+    in, saves it as a PDF and finds it in the documents; an HR director previews but cannot
+    save. (The dates' rules are checked in tests/api/test_letters.py.)"""
+    stack = web_stack
+    hearing = working_days_ahead(6)
+    case_id = await stack.open_case(
+        "alice",
+        ("refer_to_investigation", REFER),
+        ("submit_report", REPORT),
+        ("schedule_hearing", {"hearing_date": hearing, "panel_chair": "Ms Ode"}),
+    )
+    on = datetime.fromisoformat(hearing)
+    alice = await stack.page_for("alice")
+    await alice.goto(f"{stack.base}/cases/{case_id}")
+    letters = alice.locator("#letters")
+    await letters.get_by_label("Letter to the employee").select_option(
+        label="Invitation to a disciplinary hearing"
+    )
+    await letters.get_by_role("button", name="Preview").click()
+    preview = alice.locator("#letter-preview")
+    await expect(preview).to_contain_text("Dear Priya Patel,")
+    await expect(preview).to_contain_text(f"Date: {on.day} {on:%B %Y}")
+    await expect(preview).to_contain_text("Chaired by: Ms Ode")
+    await expect(preview).to_contain_text("Timesheets, January to March")
+    await shot(alice, "case-letter-preview")
+    await alice.locator("#letters").get_by_role("button", name="Save as PDF").click()
+    await expect(alice.get_by_text("Letter saved: it is in the documents.")).to_be_visible()
+    filename = f"{case_id} Invitation to a disciplinary hearing.pdf"
+    await expect(alice.locator("#documents")).to_contain_text(filename)
+    await expect(alice.get_by_text(f"Document added: {filename}")).to_be_visible()
+    documents = await stack.api("GET", f"/api/cases/{case_id}/documents", "alice")
+    assert [d["filename"] for d in documents] == [filename]
+
+    hannah = await stack.page_for("hannah")
+    await hannah.goto(f"{stack.base}/cases/{case_id}?letter=hearing_invitation#letters")
+    await expect(hannah.locator("#letter-preview")).to_contain_text("Dear Priya Patel,")
+    await expect(
+        hannah.locator("#letters").get_by_role("button", name="Save as PDF")
+    ).to_have_count(0)
