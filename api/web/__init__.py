@@ -10,6 +10,7 @@ from api.web import (
     auth,
     case_import,
     cases,
+    errors,
     oidc,
     overview,
     policies,
@@ -25,6 +26,7 @@ STATIC = Path(__file__).parent.parent / "static"
 def install(app: FastAPI) -> None:
     """Add the pages and the static files (htmx, the style sheet) to the app."""
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    errors.install_error_pages(app)
     for module in (
         auth,
         oidc,
