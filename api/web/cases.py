@@ -351,18 +351,19 @@ async def refused_step(
     on) is refused at the top of the page, saying what changed, with the typed text to copy."""
     if error.status in (403, 404):
         raise error
+    queries = CaseQueries(case_context(request, principal))
+    case = await queries.read(case_id)
+    fields = (await queries.pinned_policy(case)).fields
     if isinstance(error, text_limits.TooLong):
         errors = {form_key: {error.field: error.detail}}
     else:
-        errors = {form_key: field_errors(error.detail, list(values))}
-    queries = CaseQueries(case_context(request, principal))
-    case = await queries.read(case_id)
+        labels = {name: declared.label for name, declared in fields.items()}
+        errors = {form_key: field_errors(error.detail, list(values), labels)}
     not_done = None
     if not _form_shown(case, form_key):
         seen = {name: str(form.get(name, "")) if form else "" for name in FORM_ONLY}
         moved = _moved_on(case, seen["seen_stage"], seen["seen_status"])
         reason = f"{moved}, so this was not done." if moved else error.detail
-        fields = (await queries.pinned_policy(case)).fields
         typed = [
             (fields[name].label if name in fields else humanise(name), value)
             for name, value in values.items()

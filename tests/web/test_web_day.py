@@ -165,3 +165,34 @@ async def test_a_step_from_a_stale_tab_says_why_and_keeps_the_text(web_stack: We
     case = await stack.api("GET", f"/api/cases/{case_id}", "alice")
     assert case["stage"]["key"] == "hearing_arrangement"
     assert all(typed not in str(event) for event in case["timeline"])
+
+
+async def test_dates_say_which_way_they_look_and_impossible_ones_are_refused(
+    web_stack: WebStack,
+) -> None:
+    """Defect 7: an outcome letter 'sent' next June closed the case. A date that records
+    something done cannot be in the future; every date field's hint says which."""
+    stack = web_stack
+    concern = await stack.api(
+        "POST",
+        "/api/cases",
+        "alice",
+        json={"case_type": "freedom_to_speak_up", "employee_id": "E1001", "summary": "Rotas"},
+    )
+    alice = await stack.page_for("alice")
+    await alice.goto(f"{stack.base}/cases/{concern['id']}")
+    form = alice.locator("form", has=alice.get_by_role("heading", name="Acknowledged"))
+    date_field = form.get_by_label("Date the concern was acknowledged")
+    await expect(form).to_contain_text("The day it was done: today or earlier.")
+    today = london_today().date()
+    await expect(date_field).to_have_attribute("max", today.isoformat())
+    # Past the browser's own check, the server's rule still holds.
+    await date_field.evaluate("field => field.removeAttribute('max')")
+    await date_field.fill((today + timedelta(days=200)).isoformat())
+    await form.get_by_label("How the person chose to speak up").select_option("Openly")
+    await form.get_by_role("button").click()
+    error = alice.locator(".has-error", has=alice.get_by_label("Date the concern was acknowledged"))
+    await expect(error.locator(".field-error")).to_contain_text("cannot be in the future")
+    await shot(alice, "advisor-date-in-the-future")
+    case = await stack.api("GET", f"/api/cases/{concern['id']}", "alice")
+    assert case["stage"]["key"] == "received"
