@@ -196,3 +196,40 @@ async def test_dates_say_which_way_they_look_and_impossible_ones_are_refused(
     await shot(alice, "advisor-date-in-the-future")
     case = await stack.api("GET", f"/api/cases/{concern['id']}", "alice")
     assert case["stage"]["key"] == "received"
+
+
+async def test_a_stage_running_late_is_counted_beside_the_on_time_rate(
+    web_stack: WebStack,
+) -> None:
+    """Defect 3: a stage's on-time rate counted only finished stages, so an investigation past
+    its deadline and still open was invisible. An imported case in investigation for 30 days
+    (the policy gives 21) is shown as open overdue, and the rate so far counts it late."""
+    stack = web_stack
+    now = london_today()
+    await stack.api(
+        "POST",
+        "/api/cases/import",
+        "alice",
+        json=[
+            {
+                "case_type": "disciplinary",
+                "employee_id": "E1001",
+                "summary": "Timesheets",
+                "opened_at": (now - timedelta(days=40)).isoformat(),
+                "stage": "investigation",
+                "stage_started_at": (now - timedelta(days=30)).isoformat(),
+            }
+        ],
+    )
+    hannah = await stack.page_for("hannah")
+    await hannah.goto(f"{stack.base}/reports")
+    table = hannah.get_by_role("table", name="Stages by case type")
+    headers = [text.strip() for text in await table.locator("thead th").all_inner_texts()]
+    row = table.locator("tbody tr", has_text="investigation")
+    cells = [text.strip() for text in await row.locator("td").all_inner_texts()]
+    found = dict(zip(headers, cells, strict=True))
+    assert found["stage"] == "investigation"
+    assert found["ended"] == "0"
+    assert found["open overdue"] == "1"
+    assert found["on time rate so far"] == "0.00"
+    await shot(hannah, "director-reports-open-overdue")
