@@ -6,7 +6,7 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-from fastapi import FastAPI, Request, status
+from fastapi import FastAPI, Request, Response, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
@@ -39,6 +39,7 @@ from api.routes import (
     users,
 )
 from api.security_headers import SecurityHeaders
+from api.web import errors as web_errors
 from records.database import Database
 from services.errors import ServiceError
 from services.retention import reapply_shreds
@@ -137,10 +138,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return JSONResponse(body, status_code=error.status, headers=getattr(error, "headers", None))
 
     @app.exception_handler(RequestValidationError)
-    async def invalid_request(_request: Request, error: RequestValidationError) -> JSONResponse:
+    async def invalid_request(request: Request, error: RequestValidationError) -> Response:
         problems = [_problem(item) for item in error.errors()]
         first = problems[0] if problems else {"path": "body", "message": "invalid"}
         detail = f"{first['path']}: {first['message']}"
+        if web_errors.is_page(request):
+            return web_errors.invalid_form_page(request, detail)
         if len(problems) > 1:
             detail += f" (and {len(problems) - 1} more problem(s); see errors)"
         return JSONResponse(
@@ -149,8 +152,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
 
     @app.exception_handler(Exception)
-    async def unexpected(_request: Request, error: Exception) -> JSONResponse:
+    async def unexpected(request: Request, error: Exception) -> Response:
         log.exception("unexpected error", exc_info=error)
+        if web_errors.is_page(request):
+            return web_errors.unexpected_page(request)
         return JSONResponse(
             {"detail": "Something went wrong on our side; nothing was changed. Try again."},
             status_code=status.HTTP_500_INTERNAL_SERVER_ERROR,

@@ -7,6 +7,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from records.models import Case, CaseEvent, Note
+from services import text_limits
 
 # The largest value of an `integer` column on PostgreSQL (ids, policy versions); every integer
 # the API takes is bounded by it, so a larger one is a 422 and not a database overflow (500).
@@ -21,7 +22,7 @@ class _Input(BaseModel):
 class OpenCaseIn(_Input):
     case_type: str = Field(min_length=1, max_length=60)
     employee_id: str = Field(min_length=1, max_length=40)
-    summary: str = Field(min_length=1, max_length=5000)
+    summary: str = Field(min_length=1, max_length=text_limits.SUMMARY)
     risk: Literal["urgent", "routine"] = "routine"
     advisor: str | None = Field(default=None, min_length=1, max_length=80)
 
@@ -53,6 +54,13 @@ class ActionIn(_Input):
     def _bounded(cls, data: dict[str, Any]) -> dict[str, Any]:
         if _nesting(data) > MAX_DATA_DEPTH:
             raise ValueError(f"data nests more than {MAX_DATA_DEPTH} levels deep")
+        for key, value in data.items():
+            if isinstance(value, str) and len(value) > text_limits.STEP_FIELD:
+                # The same limit as each field of the web page's form.
+                raise ValueError(
+                    f"data.{key} is {len(value):,} characters long; it may be at most "
+                    f"{text_limits.STEP_FIELD:,} (put the full text in a document)"
+                )
         if len(json.dumps(data)) > MAX_DATA_CHARS:
             raise ValueError(
                 f"data is too large (at most {MAX_DATA_CHARS} characters as JSON); "
@@ -63,7 +71,7 @@ class ActionIn(_Input):
 
 class PauseIn(_Input):
     # A blank reason is refused by the case service (services/case_steps.py), for every caller.
-    reason: str = Field(max_length=2000)
+    reason: str = Field(max_length=text_limits.PAUSE_REASON)
     request_id: str | None = Field(default=None, min_length=1, max_length=100)
 
 

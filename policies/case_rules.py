@@ -60,6 +60,7 @@ def check_action(
     _check_declared_types(policy, data)
     if action.records is not None:
         _check_recording(state, stage, action.records, data, now)
+    _check_when(policy, data, now.astimezone(LONDON).date())
     if action.notice:
         _check_notice(
             data[action.notice.field],
@@ -203,6 +204,28 @@ def _check_declared_types(policy: PolicyDefinition, data: dict[str, Any]) -> Non
             raise Refusal(f"{key} must be a date such as 2026-12-01.", INVALID_DATA)
         if declared.type == "choice" and value not in declared.choices:
             raise Refusal(f"{key} must be one of: {', '.join(declared.choices)}.", INVALID_DATA)
+
+
+def _check_when(policy: PolicyDefinition, data: dict[str, Any], today: date) -> None:
+    """A date that records something done is not after today; one that plans something is not
+    before it (London's today). Only where the policy says which (`when`)."""
+    for key, value in data.items():
+        declared = policy.fields.get(key)
+        day = _iso_date(value)
+        if declared is None or declared.when is None or day is None:
+            continue
+        if declared.when == "done" and day > today:
+            raise Refusal(
+                f"{declared.label} records something already done, so it cannot be in "
+                f"the future: give today ({today.isoformat()}) or an earlier day.",
+                INVALID_DATA,
+            )
+        if declared.when == "planned" and day < today:
+            raise Refusal(
+                f"{declared.label} plans something ahead, so it cannot be in the past: "
+                f"give today ({today.isoformat()}) or a later day.",
+                INVALID_DATA,
+            )
 
 
 def _check_recording(

@@ -4,7 +4,15 @@ import difflib
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, PlainValidator, ValidationError, WithJsonSchema
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainValidator,
+    ValidationError,
+    WithJsonSchema,
+    model_validator,
+)
 from pydantic_core import ErrorDetails
 
 from policies.durations import Duration, as_timedelta, parse_duration
@@ -232,6 +240,11 @@ class Stage(_Strict):
 FieldType = Literal["text", "long_text", "date", "choice"]
 
 
+# A date either records something done (today at the latest) or plans something ahead (today
+# at the earliest): a letter "sent" next June, or a hearing set for last week, is refused.
+DateWhen = Literal["done", "planned"]
+
+
 class DataField(_Strict):
     """A piece of data a step asks for: how forms label it and how the workflow checks it."""
 
@@ -239,6 +252,13 @@ class DataField(_Strict):
     type: FieldType = "text"
     choices: list[str] = []
     help: str = ""
+    when: DateWhen | None = None
+
+    @model_validator(mode="after")
+    def _when_is_for_dates(self) -> "DataField":
+        if self.when is not None and self.type != "date":
+            raise ValueError("'when' (done or planned) is only for fields of type date")
+        return self
 
 
 class Suspension(_Strict):

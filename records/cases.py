@@ -1,16 +1,16 @@
 """Queries about cases: references, the current policy of a case type, filtered lists."""
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import Select, func, or_, select, update
+from sqlalchemy import ColumnElement, Select, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import Executable
 
-from policies.calendar import due_instant
+from policies.calendar import LONDON, due_instant
 from policies.case_clock import decision_due
 from policies.case_state import CaseState
 from policies.loader import shipped_policies
@@ -193,16 +193,72 @@ async def find_staff(session: AsyncSession, organisation_id: int, employee_id: s
 
 @dataclass
 class CaseFilters:
+    # open, paused or closed; None (or the API's "all"): every status.
     status: str | None = None
     case_type: str | None = None
     advisor: str | None = None
     division: str | None = None
     breached: bool | None = None
     due_before: datetime | None = None
+    # Words that must each appear in the reference, the employee number, the employee's name
+    # or the summary.
     q: str | None = None
     page: int = 1
     # Cases with (or without) mail that never reached someone: a person must act on those.
     undelivered: bool | None = None
+    # Days in London, both ends included.
+    opened_from: date | None = None
+    opened_to: date | None = None
+    closed_from: date | None = None
+    closed_to: date | None = None
+
+
+# A search's words beyond these are not looked for: each one is a condition on every case.
+MAX_SEARCH_WORDS = 10
+
+
+def search_words(text: str | None) -> list[str]:
+    """The distinct words of a search, lower case, in order."""
+    return list(dict.fromkeys((text or "").lower().split()))
+
+
+def _like(text: str) -> str:
+    """A LIKE pattern that finds `text` anywhere, its own % and _ taken literally."""
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def _matches_word(word: str) -> ColumnElement[bool]:
+    pattern = _like(word)
+    named = (
+        select(Staff.id)
+        .where(
+            Staff.organisation_id == Case.organisation_id,
+            Staff.employee_id == Case.employee_id,
+            func.lower(Staff.name).like(pattern, escape="\\"),
+        )
+        .exists()
+    )
+    return or_(
+        func.lower(Case.id).like(pattern, escape="\\"),
+        func.lower(Case.employee_id).like(pattern, escape="\\"),
+        func.lower(Case.summary).like(pattern, escape="\\"),
+        named,
+    )
+
+
+def _from_day(day: date) -> datetime:
+    """The first instant of a London day."""
+    return datetime.combine(day, time(), LONDON)
+
+
+def _within(column: Any, first: date | None, last: date | None) -> list[ColumnElement[bool]]:
+    conditions = []
+    if first is not None:
+        conditions.append(column >= _from_day(first))
+    if last is not None:
+        conditions.append(column < _from_day(last + timedelta(days=1)))
+    return conditions
 
 
 def filtered(query: Select[Case], filters: CaseFilters) -> Select[Case]:
@@ -222,11 +278,12 @@ def filtered(query: Select[Case], filters: CaseFilters) -> Select[Case]:
             select(OutboxMessage.case_id).where(OutboxMessage.status == "undelivered")
         )
         query = query.where(with_undelivered if filters.undelivered else ~with_undelivered)
-    if filters.q:
-        pattern = f"%{filters.q.strip().lower()}%"
-        query = query.where(
-            or_(func.lower(Case.id).like(pattern), func.lower(Case.employee_id).like(pattern))
-        )
+    query = query.where(
+        *_within(Case.opened_at, filters.opened_from, filters.opened_to),
+        *_within(Case.closed_at, filters.closed_from, filters.closed_to),
+    )
+    for word in search_words(filters.q)[:MAX_SEARCH_WORDS]:
+        query = query.where(_matches_word(word))
     return query
 
 

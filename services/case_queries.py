@@ -10,19 +10,42 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from policies.schema import PolicyDefinition
 from records.cases import (
+    MAX_SEARCH_WORDS,
     CaseFilters,
     filtered,
     find_staff,
     linked_cases,
     list_page,
     policy_version,
+    search_words,
     timeline,
     undelivered_counts,
 )
 from records.models import Case, CaseEvent, Note, Staff, User
+from services import text_limits
 from services.access import visible_cases
 from services.case_context import CaseContext
-from services.errors import NotFound
+from services.errors import Invalid, NotFound
+
+
+def check_filters(filters: CaseFilters) -> None:
+    """A search that can be run as asked, or Invalid saying what to change."""
+    if filters.q is not None and len(filters.q) > text_limits.SEARCH:
+        raise Invalid(
+            f"The search is {len(filters.q):,} characters long; search with at most "
+            f"{text_limits.SEARCH}."
+        )
+    if len(search_words(filters.q)) > MAX_SEARCH_WORDS:
+        raise Invalid(f"Search with at most {MAX_SEARCH_WORDS} words.")
+    for what, first, last in (
+        ("Opened", filters.opened_from, filters.opened_to),
+        ("Closed", filters.closed_from, filters.closed_to),
+    ):
+        if first is not None and last is not None and first > last:
+            raise Invalid(
+                f"{what} from {first.isoformat()} is after {what.lower()} to "
+                f"{last.isoformat()}; give the earlier day first."
+            )
 
 
 @dataclass(frozen=True)
@@ -48,6 +71,7 @@ class CaseQueries:
 
     async def page(self, filters: CaseFilters) -> tuple[list[Case], int]:
         """A page of the visible cases matching; audited with the search and what it showed."""
+        check_filters(filters)
         async with self.context.database.transaction() as session:
             items, total = await list_page(session, visible_cases(self.context.principal), filters)
             self._audit_listing(session, filters, items)
@@ -57,6 +81,7 @@ class CaseQueries:
         self, filters: CaseFilters, *conditions: ColumnElement[bool], limit: int = 5000
     ) -> Sequence[Case]:
         """Every visible case that matches, unpaged (up to `limit`): work lists, dashboards."""
+        check_filters(filters)
         query = filtered(visible_cases(self.context.principal), filters).where(*conditions)
         async with self.context.database.transaction() as session:
             rows = list(

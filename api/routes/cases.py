@@ -1,6 +1,6 @@
 """Cases: open, list, read with timeline, steps, pause and resume, assignment, notes."""
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request, Response, status
@@ -20,6 +20,7 @@ from api.schemas import (
     ResumeIn,
 )
 from records.cases import PAGE_SIZE, CaseFilters
+from services import text_limits
 from services.case_import import parse_csv, parse_json
 from services.case_import_preview import ImportPreview, preview_import
 from services.case_opening import OpenCase
@@ -94,20 +95,43 @@ async def import_cases(
 @router.get("")
 async def list_cases(
     cases: Queries,
-    status: Literal["open", "paused", "closed"] | None = None,
+    status: Literal["open", "paused", "closed", "all"] | None = None,
     case_type: str | None = None,
     advisor: str | None = None,
     division: str | None = None,
     breached: bool | None = None,
     due_before: datetime | None = None,
-    q: Annotated[str | None, Query(max_length=100)] = None,
+    q: Annotated[
+        str | None,
+        Query(
+            max_length=text_limits.SEARCH,
+            description="Words each found in the reference, employee number, employee's name "
+            "or summary.",
+        ),
+    ] = None,
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
     undelivered: bool | None = None,
+    opened_from: Annotated[date | None, Query(description="London day, included.")] = None,
+    opened_to: Annotated[date | None, Query(description="London day, included.")] = None,
+    closed_from: Annotated[date | None, Query(description="London day, included.")] = None,
+    closed_to: Annotated[date | None, Query(description="London day, included.")] = None,
 ) -> CasePage:
     if due_before is not None and due_before.tzinfo is None:
         raise Invalid("due_before needs a time zone offset, e.g. 2026-12-01T00:00:00Z.")
     filters = CaseFilters(
-        status, case_type, advisor, division, breached, due_before, q, page, undelivered
+        status=None if status == "all" else status,
+        case_type=case_type,
+        advisor=advisor,
+        division=division,
+        breached=breached,
+        due_before=due_before,
+        q=q,
+        page=page,
+        undelivered=undelivered,
+        opened_from=opened_from,
+        opened_to=opened_to,
+        closed_from=closed_from,
+        closed_to=closed_to,
     )
     items, total = await cases.page(filters)
     counts = await cases.undelivered([case.id for case in items])
@@ -182,7 +206,7 @@ async def change_policy(case_id: str, body: ChangePolicyIn, cases: Steps) -> Pol
 
 class NoteIn(BaseModel):
     model_config = {"extra": "forbid", "str_strip_whitespace": True}
-    text: str = Field(min_length=1, max_length=20_000)
+    text: str = Field(min_length=1, max_length=text_limits.NOTE)
     kind: Literal["note", "call", "email", "meeting"] = "note"
 
 

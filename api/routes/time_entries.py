@@ -8,6 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import CurrentUser, get_database
 from records.models import TimeEntry
+from services import text_limits
 from services.access import Principal
 from services.time_entries import MAX_MINUTES, CaseTime, NewTimeEntry
 
@@ -34,7 +35,7 @@ class TimeEntryIn(BaseModel):
     worked_on: date
     minutes: int = Field(ge=1, le=MAX_MINUTES)
     activity_code: str = Field(min_length=1, max_length=40)
-    note: str = Field(default="", max_length=2000)
+    note: str = Field(default="", max_length=text_limits.TIME_NOTE)
 
 
 class TimeEntryOut(BaseModel):

@@ -10,6 +10,7 @@ from api.web import (
     auth,
     case_import,
     cases,
+    errors,
     forgot_password,
     oidc,
     organisation_settings,
@@ -28,6 +29,7 @@ STATIC = Path(__file__).parent.parent / "static"
 def install(app: FastAPI) -> None:
     """Add the pages and the static files (htmx, the style sheet) to the app."""
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    errors.install_error_pages(app)
     for module in (
         auth,
         oidc,

@@ -186,6 +186,9 @@ class ActionField:
     kind: str  # text | long_text | date | choice, as the policy declares it
     hint: str = ""
     choices: list[str] = field(default_factory=list)
+    # A date's direction, as the policy declares it: done (not after today), planned (not
+    # before today), or None.
+    when: str | None = None
 
 
 @dataclass
@@ -194,6 +197,13 @@ class ActionForm:
     label: str
     fields: list[ActionField]
     closes: bool
+
+
+# What each date field's hint says about which days it takes.
+WHEN_HINTS = {
+    "done": "The day it was done: today or earlier.",
+    "planned": "A day ahead: today or later.",
+}
 
 
 def _field(policy: PolicyDefinition, name: str, notice_at_least: str | None) -> ActionField:
@@ -207,7 +217,10 @@ def _field(policy: PolicyDefinition, name: str, notice_at_least: str | None) -> 
         kind, label, hint, choices = ("date" if dated else "long_text"), humanise(name), "", []
     if notice_at_least is not None and not hint:
         hint = f"{hint} At least {notice_at_least}' notice from today.".strip()
-    return ActionField(name, label, kind, hint, choices)
+    when = declared.when if declared is not None else None
+    if when is not None:
+        hint = f"{hint} {WHEN_HINTS[when]}".strip()
+    return ActionField(name, label, kind, hint, choices, when)
 
 
 def humanise(key: str) -> str:
@@ -239,7 +252,15 @@ def action_forms(case: Case, policy: PolicyDefinition) -> list[ActionForm]:
     return forms
 
 
-def field_errors(message: str, names: list[str]) -> dict[str, str]:
-    """Put a rule's refusal beside the fields it names, or under '' for the whole form."""
-    named = [name for name in names if name in message]
+def field_errors(
+    message: str, names: list[str], labels: dict[str, str] | None = None
+) -> dict[str, str]:
+    """Put a rule's refusal beside the fields it names (by key or by label), or under '' for
+    the whole form."""
+    labels = labels or {}
+    named = [
+        name
+        for name in names
+        if name in message or (name in labels and message.startswith(labels[name]))
+    ]
     return {name: message for name in named} if named else {"": message}

@@ -1,6 +1,7 @@
 """Case pages: the work list, one case with everything done in it, and opening a case."""
 
 import secrets
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
@@ -11,7 +12,7 @@ from api.deps import case_context, get_settings
 from api.routes.documents import attachment, case_documents, read_upload
 from api.routes.letters import case_letters
 from api.routes.time_entries import case_time
-from api.web.casefile import action_forms, field_errors, history, stage_visits
+from api.web.casefile import action_forms, field_errors, history, humanise, stage_visits
 from api.web.errors import WebRoute, require
 from api.web.render import render
 from api.web.session import CheckedForm, WebUser
@@ -20,6 +21,7 @@ from policies.calendar import LONDON
 from policies.loader import shipped_policies
 from records.cases import CaseFilters
 from records.models import Case
+from services import text_limits
 from services.access import CASE_READERS, CASE_WORKERS, Principal
 from services.case_opening import CaseOpening, OpenCase
 from services.case_queries import CaseQueries
@@ -52,6 +54,34 @@ def done(case_id: str, what: str, anchor: str = "") -> RedirectResponse:
 # ---- the work list ---------------------------------------------------------------------
 
 
+# The work list's status choices: its own work (open or paused) unless asked otherwise.
+STATUSES = {
+    "": "Open or paused",
+    "open": "Open",
+    "paused": "Paused",
+    "closed": "Closed",
+    "all": "Any status",
+}
+DATE_FILTERS = {
+    "opened_from": "Opened from",
+    "opened_to": "Opened to",
+    "closed_from": "Closed from",
+    "closed_to": "Closed to",
+}
+
+
+def filter_day(name: str, text: str) -> date | None:
+    """A day from the filters' date input (empty: no limit)."""
+    if not text.strip():
+        return None
+    try:
+        return date.fromisoformat(text.strip())
+    except ValueError:
+        raise Invalid(
+            f"{DATE_FILTERS[name]}: give a date such as 2026-05-04, or leave it empty."
+        ) from None
+
+
 @router.get("/cases")
 async def work_list(
     request: Request,
@@ -61,22 +91,48 @@ async def work_list(
     risk: str = "",
     q: str = "",
     scope: str = "",
+    status: str = "",
+    opened_from: str = "",
+    opened_to: str = "",
+    closed_from: str = "",
+    closed_to: str = "",
 ) -> Response:
     require(principal.roles, CASE_READERS, "see cases")
     is_advisor = "advisor" in principal.roles
     mine = is_advisor and scope != "all"
-    filters = CaseFilters(
-        case_type=case_type or None,
-        advisor=principal.username if mine else None,
-        q=q.strip()[:100] or None,
-    )
-    conditions: list[Any] = [Case.status.in_(("open", "paused"))]
+    sent = {
+        "opened_from": opened_from,
+        "opened_to": opened_to,
+        "closed_from": closed_from,
+        "closed_to": closed_to,
+    }
+    chosen = {"case_type": case_type, "stage": stage, "risk": risk, "q": q, "scope": scope}
+    chosen |= {"status": status if status in STATUSES else "", **sent}
+    conditions: list[Any] = []
+    if chosen["status"] == "":
+        conditions.append(Case.status.in_(("open", "paused")))
     if stage:
         conditions.append(Case.stage_key == stage)
     if risk in ("urgent", "routine"):
         conditions.append(Case.risk == risk)
-    cases = await CaseQueries(case_context(request, principal)).matching(filters, *conditions)
-    rows = by_urgency(list(cases), datetime.now(UTC))
+    cases: list[Case] = []
+    problem = ""
+    try:
+        filters = CaseFilters(
+            status=chosen["status"] if chosen["status"] not in ("", "all") else None,
+            case_type=case_type or None,
+            advisor=principal.username if mine else None,
+            q=q.strip() or None,
+            opened_from=filter_day("opened_from", opened_from),
+            opened_to=filter_day("opened_to", opened_to),
+            closed_from=filter_day("closed_from", closed_from),
+            closed_to=filter_day("closed_to", closed_to),
+        )
+        reader = case_context(request, principal)
+        cases = list(await CaseQueries(reader).matching(filters, *conditions))
+    except Invalid as error:
+        problem = error.detail
+    rows = by_urgency(cases, datetime.now(UTC))
     policies = shipped_policies()
     stages = sorted(
         {(s.key, s.name) for policy in policies.values() for s in policy.stages}, key=lambda s: s[1]
@@ -86,17 +142,28 @@ async def work_list(
         "rows": rows,
         "case_types": {key: policy.name for key, policy in policies.items()},
         "stages": stages,
-        "chosen": {"case_type": case_type, "stage": stage, "risk": risk, "q": q, "scope": scope},
+        "statuses": STATUSES,
+        "date_filters": DATE_FILTERS,
+        "chosen": chosen,
+        "problem": problem,
         "is_advisor": is_advisor,
         "mine": mine,
     }
     # The filters ask htmx for just the rows, so typing in the search box keeps its focus.
     if request.headers.get("HX-Target") == "case-rows":
-        return render(request, "_case_rows.html", context)
-    return render(request, "cases.html", context)
+        return render(request, "_case_rows.html", context, 422 if problem else 200)
+    return render(request, "cases.html", context, 422 if problem else 200)
 
 
 # ---- one case ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class NotDone:
+    """A refused step whose form is no longer on the page: why, and the text to copy."""
+
+    reason: str
+    typed: list[tuple[str, str]]
 
 
 async def case_page(
@@ -107,8 +174,10 @@ async def case_page(
     errors: dict[str, dict[str, str]] | None = None,
     values: dict[str, str] | None = None,
     status: int = 200,
+    not_done: NotDone | None = None,
 ) -> Response:
-    """The case page; `errors` by form (an action key, 'pause', 'note', …) then by field."""
+    """The case page; `errors` by form (an action key, 'pause', 'note', …) then by field;
+    `not_done`, a refused step whose form the page no longer shows, with what was typed."""
     queries = CaseQueries(case_context(request, principal))
     case = await queries.read(case_id)
     policy = await queries.pinned_policy(case)
@@ -153,6 +222,8 @@ async def case_page(
         "can_work": principal.has_any(CASE_WORKERS),
         "errors": errors or {},
         "values": values or {},
+        "not_done": not_done,
+        "note_max": text_limits.NOTE,
         "request_id": secrets.token_urlsafe(12),
         "done": DONE.get(request.query_params.get("done", "")),
         "today": now.astimezone(LONDON).date().isoformat(),
@@ -200,7 +271,8 @@ async def open_case(
     form: CheckedForm,
     case_type: Annotated[str, Form(max_length=60)] = "",
     employee_id: Annotated[str, Form(max_length=40)] = "",
-    summary: Annotated[str, Form(max_length=5000)] = "",
+    # Checked below, so that a summary too long is said beside it with the form kept.
+    summary: Annotated[str, Form()] = "",
     risk: Annotated[str, Form(max_length=10)] = "routine",
     advisor: Annotated[str, Form(max_length=80)] = "",
 ) -> Response:
@@ -213,9 +285,12 @@ async def open_case(
         "advisor": advisor,
     }
     try:
+        text_limits.check_length("summary", "The summary", summary, text_limits.SUMMARY)
         case = await CaseOpening(case_context(request, principal)).open(
             OpenCase(case_type, employee_id.strip(), summary, risk, advisor or None)
         )
+    except text_limits.TooLong as error:
+        return await new_case_page(request, principal, values, {error.field: error.detail}, 422)
     except Invalid as error:
         field = next(
             (
@@ -234,16 +309,49 @@ async def show_case(request: Request, case_id: str, principal: WebUser) -> Respo
     return await case_page(request, principal, case_id)
 
 
-MAX_FIELD_CHARS = 20_000
+# Hidden fields every case form carries: not data of the step.
+FORM_ONLY = ("csrf_token", "request_id", "seen_stage", "seen_status")
 
 
 def step_data(form: CheckedForm) -> dict[str, str]:
-    """The data fields of a step's form (not the CSRF token or the request id)."""
+    """The data fields of a form as typed (trimmed; never cut: see services/text_limits)."""
     return {
-        name: value.strip()[:MAX_FIELD_CHARS]
+        name: value.strip()
         for name, value in form.items()
-        if isinstance(value, str) and name not in ("csrf_token", "request_id")
+        if isinstance(value, str) and name not in FORM_ONLY
     }
+
+
+def check_lengths(data: dict[str, str], limits: dict[str, tuple[str, int]]) -> None:
+    """Refuse the first field over its limit (`limits`: field → (its name in words, limit));
+    fields not named are a step's answers, each up to text_limits.STEP_FIELD."""
+    for name, value in data.items():
+        what, limit = limits.get(name, ("This answer", text_limits.STEP_FIELD))
+        text_limits.check_length(name, what, value, limit)
+
+
+def _form_shown(case: Case, form_key: str) -> bool:
+    """Whether the case page as it is now still shows the form `form_key` was sent from."""
+    if form_key in ("note", "document", "time"):
+        return True
+    if form_key == "pause":
+        return case.status == "open"
+    if form_key == "resume":
+        return case.status == "paused"
+    return case.status == "open" and form_key in case.actions
+
+
+def _moved_on(case: Case, seen_stage: str, seen_status: str) -> str | None:
+    """What changed since the page the form came from was drawn, in words, or None."""
+    if seen_status and seen_status != case.status:
+        if case.status == "closed":
+            return "This case was closed since you opened it"
+        if case.status == "paused":
+            return f"The clock of this case was paused since you opened it ({case.paused_reason})"
+        return "The clock of this case was started again since you opened it"
+    if seen_stage and seen_stage != case.stage_key:
+        return f"This case moved to {case.stage_name} since you opened it"
+    return None
 
 
 async def refused_step(
@@ -253,13 +361,40 @@ async def refused_step(
     form_key: str,
     error: ServiceError,
     values: dict[str, str],
+    form: CheckedForm | None = None,
 ) -> Response:
-    """The case page again, with the rule's words beside the field (or form) they concern."""
+    """The case page again, with the rule's words beside the field (or form) they concern and
+    what was typed still in it. A form that the page no longer shows (another tab moved the case
+    on) is refused at the top of the page, saying what changed, with the typed text to copy."""
     if error.status in (403, 404):
         raise error
-    errors = {form_key: field_errors(error.detail, list(values))}
+    queries = CaseQueries(case_context(request, principal))
+    case = await queries.read(case_id)
+    fields = (await queries.pinned_policy(case)).fields
+    if isinstance(error, text_limits.TooLong):
+        errors = {form_key: {error.field: error.detail}}
+    else:
+        labels = {name: declared.label for name, declared in fields.items()}
+        errors = {form_key: field_errors(error.detail, list(values), labels)}
+    not_done = None
+    if not _form_shown(case, form_key):
+        seen = {name: str(form.get(name, "")) if form else "" for name in FORM_ONLY}
+        moved = _moved_on(case, seen["seen_stage"], seen["seen_status"])
+        reason = f"{moved}, so this was not done." if moved else error.detail
+        typed = [
+            (fields[name].label if name in fields else humanise(name), value)
+            for name, value in values.items()
+            if value
+        ]
+        not_done = NotDone(reason, typed)
     return await case_page(
-        request, principal, case_id, errors=errors, values=values, status=error.status
+        request,
+        principal,
+        case_id,
+        errors=errors,
+        values=values,
+        status=error.status,
+        not_done=not_done,
     )
 
 
@@ -274,11 +409,12 @@ async def take_action(
 ) -> Response:
     data = step_data(form)
     try:
+        check_lengths(data, {})
         await CaseSteps(case_context(request, principal)).act(
             case_id, action, data, request_id_of(form)
         )
     except ServiceError as error:
-        return await refused_step(request, principal, case_id, action, error, data)
+        return await refused_step(request, principal, case_id, action, error, data, form)
     return done(case_id, "step")
 
 
@@ -286,11 +422,12 @@ async def take_action(
 async def pause(request: Request, case_id: str, principal: WebUser, form: CheckedForm) -> Response:
     data = step_data(form)
     try:
+        check_lengths(data, {"reason": ("The reason", text_limits.PAUSE_REASON)})
         await CaseSteps(case_context(request, principal)).pause(
             case_id, data.get("reason", ""), request_id_of(form)
         )
     except ServiceError as error:
-        return await refused_step(request, principal, case_id, "pause", error, data)
+        return await refused_step(request, principal, case_id, "pause", error, data, form)
     return done(case_id, "paused")
 
 
@@ -299,7 +436,7 @@ async def resume(request: Request, case_id: str, principal: WebUser, form: Check
     try:
         await CaseSteps(case_context(request, principal)).resume(case_id, request_id_of(form))
     except ServiceError as error:
-        return await refused_step(request, principal, case_id, "resume", error, {})
+        return await refused_step(request, principal, case_id, "resume", error, {}, form)
     return done(case_id, "resumed")
 
 
@@ -314,6 +451,7 @@ async def add_note(
             raise Invalid(f"kind: choose one of {', '.join(NOTE_KINDS)}.")
         if not text:
             raise Invalid("text: write the note before adding it.")
+        check_lengths(data, {"text": ("The note", text_limits.NOTE), "kind": ("The kind", 20)})
         await CaseRecords(case_context(request, principal)).add_note(case_id, kind, text)
     except ServiceError as error:
         return await refused_step(request, principal, case_id, "note", error, data)
@@ -379,6 +517,7 @@ async def add_time(
             minutes = int(data.get("minutes", ""))
         except ValueError:
             raise Invalid("minutes: give the time spent as a whole number of minutes.") from None
+        check_lengths(data, {"note": ("The note", text_limits.TIME_NOTE)})
         entry = NewTimeEntry(
             worked_on, minutes, data.get("activity_code", ""), data.get("note", "")
         )
@@ -435,6 +574,14 @@ async def log_enquiry(request: Request, principal: WebUser, form: CheckedForm) -
         errors["case_id"] = "Give the case reference, or the employee id for a new enquiry."
     if not text:
         errors["text"] = "Write what was asked or said."
+    for name, what, limit in (
+        ("text", "What was asked or said", text_limits.NOTE),
+        ("caller", "Who called or wrote", text_limits.CALLER),
+    ):
+        try:
+            text_limits.check_length(name, what, data.get(name, ""), limit)
+        except text_limits.TooLong as error:
+            errors[name] = error.detail
     context = case_context(request, principal)
     if not errors:
         try:

@@ -129,6 +129,8 @@ async def data_set_1(database: Database) -> People:
                     stage_key="investigation",
                     stage_name="Investigation",
                     opened_at=d(10, 1),
+                    # Issue 19, defect 3: nine days past its deadline on NOW (11-23), still open.
+                    stage_due_at=d(11, 14),
                     breached=True,
                     risk="urgent",
                 ),
@@ -297,6 +299,11 @@ async def check_stages_on_time_per_step(database: Database, people: People) -> N
         "late": 1,
         "late_days_mean": 5.0,
         "late_days_max": 5.0,
+        # no assessment is still open past its deadline: the rate so far is the same
+        "open_overdue": 0,
+        "open_overdue_days_max": None,
+        "due_so_far": 4,
+        "on_time_rate_so_far": 0.75,
     }
     # investigation ended: A 7 days (a day late, though A closed on time), B 10 days (on time);
     # F's is still open. median 8.5; p90 rank 0.9 -> 7 + 0.9 x 3 = 9.7
@@ -311,6 +318,12 @@ async def check_stages_on_time_per_step(database: Database, people: People) -> N
         "late": 1,
         "late_days_mean": 1.0,
         "late_days_max": 1.0,
+        # F, open in investigation, due 11-14: on NOW (11-23) 9 days overdue and counted late
+        # in the rate so far: on time 1 of 2 ended + 1 open overdue = 1/3 -> 0.333
+        "open_overdue": 1,
+        "open_overdue_days_max": 9.0,
+        "due_so_far": 3,
+        "on_time_rate_so_far": 0.333,
     }
 
 

@@ -301,3 +301,41 @@ def test_a_case_moves_only_forward_to_a_version_of_its_own_type_that_has_its_sta
         "the stage first."
     )
     check_policy_change(state, DISCIPLINARY, 1, DISCIPLINARY, 2)
+
+
+def test_a_date_done_is_not_ahead_and_a_date_planned_is_not_behind() -> None:
+    # Issue 19, defect 7: an outcome letter "sent" next June closed the case. The policy says
+    # which way each date looks (`when`): letter_sent_on records something done, so London's
+    # today at the latest; hearing_date plans something, so today at the earliest.
+    # Now: Thu 24 Dec 2026, 23:30 UTC = 23:30 in London (GMT), so today is 24 December.
+    now = datetime(2026, 12, 24, 23, 30, tzinfo=UTC)
+    letter = state_in("outcome_letter")
+    sent_ahead = refusal(act, letter, "send_outcome_letter", {"letter_sent_on": "2027-06-01"}, now)
+    assert (sent_ahead.kind, sent_ahead.message) == (
+        INVALID_DATA,
+        "Date the outcome letter was sent records something already done, so it cannot be in "
+        "the future: give today (2026-12-24) or an earlier day.",
+    )
+    refusal(act, letter, "send_outcome_letter", {"letter_sent_on": "2026-12-25"}, now)
+    act(letter, "send_outcome_letter", {"letter_sent_on": "2026-12-24"}, now)
+    act(letter, "send_outcome_letter", {"letter_sent_on": "2026-11-30"}, now)
+
+    # A hearing set in the past; the notice rule would refuse it too, but this says why.
+    hearing = state_in("hearing_arrangement", now)
+    behind = refusal(
+        act, hearing, "schedule_hearing", {"hearing_date": "2026-12-23", "panel_chair": "Sam"}, now
+    )
+    assert behind.message == (
+        "Hearing date plans something ahead, so it cannot be in the past: give today "
+        "(2026-12-24) or a later day."
+    )
+
+
+def test_when_is_only_for_dates_and_every_shipped_date_says_which() -> None:
+    for policy in POLICIES.values():
+        for key, field in policy.fields.items():
+            assert (field.type == "date") == (field.when is not None), (policy.case_type, key)
+    definition = DISCIPLINARY.model_dump(mode="json")
+    definition["fields"]["panel_chair"]["when"] = "done"
+    with pytest.raises(ValueError, match="only for fields of type date"):
+        PolicyDefinition.model_validate(definition)
