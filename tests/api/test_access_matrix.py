@@ -26,7 +26,7 @@ from services.access import CASE_READERS, CASE_WORKERS, POLICY_MOVERS, RESTRICTE
 from services.retention import HOLDERS
 from settings import Settings
 from tests.support.configuration import make_settings
-from tests.support.people import DEMO_HASH, add_people
+from tests.support.people import DEMO_HASH, SHARED, add_people, add_shared_person
 from tests.support.smtp import SmtpServer
 from tests.support.stack import ApiStack
 from tests.web.test_web_security import Browser
@@ -348,11 +348,18 @@ async def test_every_case_route_for_every_role_and_kind_of_case(api_stack: ApiSt
         raise AssertionError(f"{MATRIX_FILE} was out of date and is rewritten: review, commit")
 
 
-# ---- account routes: every role, and an admin of another organisation -------------------
+# ---- account routes: every role, an admin of another organisation, a member of both -------
 
-# Whose account each route is called on: bob of the first trust, oscar of the other.
-ACCOUNT_TARGETS = {"bob": "RXA", "oscar": "RXB"}
-ACCOUNT_CALLERS = {**{user: "RXA" for user in ROLE_USERS.values()}, "olga": "RXB"}
+# Whose account each route is called on: bob of the first trust, oscar of the other, and
+# shona, who works in both (her own account is the other trust's; the first added her).
+ACCOUNT_TARGETS = {"bob": {"RXA"}, "oscar": {"RXB"}, SHARED: {"RXA", "RXB"}}
+# (caller, the organisation they work in, their roles there); shona signs in to each in turn.
+ACCOUNT_CALLERS = [
+    *((user, "RXA", frozenset({role})) for role, user in ROLE_USERS.items()),
+    ("olga", "RXB", frozenset({"admin"})),
+    (SHARED, "RXA", frozenset({"advisor"})),
+    (SHARED, "RXB", frozenset({"manager"})),
+]
 ADMINS = frozenset({"admin"})
 HANDOVER = frozenset({"admin", "manager"})
 BOB_FORM = {"full_name": "Bob Advisor", "email": "bob@north.example", "roles": "advisor"}
@@ -371,7 +378,12 @@ ACCOUNT_CALLS: dict[tuple[str, str], Call] = {
     ),
     ("GET", "/api/users/{username}"): Call(ADMINS, frozenset({200})),
     ("PATCH", "/api/users/{username}"): Call(ADMINS, frozenset({200}), body={"divisions": []}),
-    ("POST", "/api/users/{username}/set-password-link"): Call(ADMINS, frozenset({200})),
+    # A member's password is their own organisation's to reset (409 elsewhere).
+    ("POST", "/api/users/{username}/set-password-link"): Call(ADMINS, frozenset({200, 409})),
+    # Nobody has this address: whoever is named, an admin is answered 404 (and learns nothing).
+    ("POST", "/api/users/{username}/membership"): Call(
+        ADMINS, frozenset({404}), body={"email": "nobody@x.example", "roles": ["advisor"]}
+    ),
     ("GET", "/api/users/{username}/cases"): Call(HANDOVER, frozenset({200})),
     # Nobody has open cases here; alice is no advisor of the other trust (422 there).
     ("POST", "/api/users/{username}/reassign"): Call(
@@ -392,7 +404,12 @@ ACCOUNT_CALLS: dict[tuple[str, str], Call] = {
     ("POST", "/admin/users/{username}"): Call(ADMINS, frozenset({303, 409}), form=BOB_FORM),
     ("POST", "/admin/users/{username}/deactivate"): Call(ADMINS, frozenset({303})),
     ("POST", "/admin/users/{username}/reactivate"): Call(ADMINS, frozenset({303})),
-    ("POST", "/admin/users/{username}/set-password-link"): Call(ADMINS, frozenset({303})),
+    ("POST", "/admin/users/{username}/set-password-link"): Call(ADMINS, frozenset({303, 409})),
+    ("POST", "/admin/members"): Call(
+        ADMINS,
+        frozenset({404}),
+        form={"username": "oscar", "email": "nobody@x.example", "roles": "advisor"},
+    ),
     ("POST", "/admin/users/{username}/reassign"): Call(
         HANDOVER, frozenset({303, 422}), form={"to": "alice"}
     ),
@@ -403,7 +420,7 @@ def account_routes(settings: Settings) -> set[tuple[str, str]]:
     return {
         (method, path)
         for method, path in all_routes(settings)
-        if path.startswith(("/api/users", "/admin/users"))
+        if path.startswith(("/api/users", "/admin/users", "/admin/members"))
     }
 
 
@@ -416,19 +433,36 @@ def all_routes(settings: Settings) -> Iterator[tuple[str, str]]:
                 yield method, path
 
 
-def account_expected(roles: frozenset[str], caller_org: str, target_org: str, call: Call) -> str:
+def account_expected(
+    roles: frozenset[str], caller_org: str, target_orgs: set[str], path: str, call: Call
+) -> str:
     """The rules of services/organisation_accounts.py and case_handover.py: the role first
-    (403 whoever is asked about), then another organisation's account is as if none (404)."""
+    (403 whoever is asked about), then an account that does not work in the caller's
+    organisation is as if none (404). Adding a member names someone of elsewhere on purpose."""
     assert call.allowed is not None
     if not roles & call.allowed:
         return "403"
-    return THROUGH if caller_org == target_org else "404"
+    if path.endswith("/membership"):
+        return THROUGH
+    return THROUGH if caller_org in target_orgs else "404"
+
+
+def account_form(call: Call, target: str, caller_org: str) -> Call:
+    """Saving shona's page sends what it shows: her own name and address, and her roles in
+    the organisation it is saved in (a member's name and address are not another's to
+    change, and the callers after need her roles as they are)."""
+    if call.form != BOB_FORM or target != SHARED:
+        return call
+    roles = "advisor" if caller_org == "RXA" else "manager"
+    form = {"full_name": "Shona Shared", "email": "shona@shared.example", "roles": roles}
+    return Call(call.allowed, call.answers, form=form)
 
 
 async def test_every_account_route_for_every_role_and_another_organisation(
     sqlite_database: Database, smtp_server: SmtpServer
 ) -> None:
     people = await add_people(sqlite_database)
+    await add_shared_person(sqlite_database, people)
     async with sqlite_database.transaction() as session:
         await create_user(
             session, people.organisation, "audrey", DEMO_HASH, ["auditor"], "A", "a@n.ex"
@@ -443,7 +477,6 @@ async def test_every_account_route_for_every_role_and_another_organisation(
     settings = make_settings(url, smtp_port=smtp_server.port)
     routes = account_routes(settings)
     assert routes == set(ACCOUNT_CALLS), f"rows to add or remove: {routes ^ set(ACCOUNT_CALLS)}"
-    roles_of = {**{user: frozenset({role}) for role, user in ROLE_USERS.items()}, "olga": ADMINS}
     app = create_app(settings)
     wrong: list[str] = []
     async with (
@@ -452,23 +485,28 @@ async def test_every_account_route_for_every_role_and_another_organisation(
             transport=httpx.ASGITransport(app), base_url="http://ercase.test"
         ) as http,
     ):
-        for caller, caller_org in ACCOUNT_CALLERS.items():
+        for caller, caller_org, roles in ACCOUNT_CALLERS:
             token = await http.post(
-                "/api/auth/token", data={"username": caller, "password": "demo"}
+                "/api/auth/token",
+                data={"username": caller, "password": "demo", "organisation": caller_org},
             )
             headers = {"Authorization": f"Bearer {token.json()['access_token']}"}
             browser = Browser(http)
             await browser.sign_in(caller)
+            await browser.work_in(caller_org)
             for (method, path), call in sorted(ACCOUNT_CALLS.items(), key=lambda item: item[0][1]):
                 named = "{username}" in path
-                for target, target_org in ACCOUNT_TARGETS.items() if named else [("", caller_org)]:
+                targets = ACCOUNT_TARGETS.items() if named else [("", {caller_org})]
+                for target, target_orgs in targets:
                     url = path.replace("{username}", target)
+                    sent = account_form(call, target, caller_org)
                     if path.startswith("/admin"):
-                        status = await call_web(browser, method, url, call)
+                        status = await call_web(browser, method, url, sent)
                     else:
-                        status = await call_api(http, headers, method, url, call)
-                    want = account_expected(roles_of[caller], caller_org, target_org, call)
+                        status = await call_api(http, headers, method, url, sent)
+                    want = account_expected(roles, caller_org, target_orgs, path, call)
                     ok = status in call.answers if want == THROUGH else str(status) == want
                     if not ok:
-                        wrong.append(f"{caller} {method} {url}: {status}, expected {want}")
+                        who = f"{caller}@{caller_org}"
+                        wrong.append(f"{who} {method} {url}: {status}, expected {want}")
     assert not wrong, "\n".join(wrong)
