@@ -370,9 +370,15 @@ async def accounts_command(settings: Settings, args: argparse.Namespace) -> None
                     "Send them this one-time link to set their password (it works once, "
                     f"within 3 days):\n{result.set_password_link}"
                 )
+        elif args.users_command == "add-membership":
+            member = await admin.add_membership(args.username, args.organisation, args.role)
+            roles = ", ".join(member.roles)
+            print(f"{member.username} is now a member of {member.organisation} ({roles})")
         elif args.users_command == "list":
             for user in await admin.list(args.organisation):
                 state = "active" if user.active else "deactivated"
+                if not user.home:
+                    state = "member" if user.active else "member (ended)"
                 roles = ",".join(user.roles)
                 print(f"{user.username}\t{user.full_name}\t{user.email}\t{roles}\t{state}")
         elif args.users_command == "set-password":
@@ -410,7 +416,13 @@ def _add_account_commands(commands: "argparse._SubParsersAction[argparse.Argumen
     add_user.add_argument("--name", required=True, help="the person's full name")
     add_user.add_argument("--email", required=True)
     add_user.add_argument("--password-stdin", action="store_true", help="read it from stdin")
-    list_users = user_commands.add_parser("list", help="an organisation's accounts")
+    add_membership = user_commands.add_parser(
+        "add-membership", help="give an account roles in another organisation as well"
+    )
+    add_membership.add_argument("username")
+    add_membership.add_argument("--organisation", required=True, help="the organisation's code")
+    add_membership.add_argument("--role", action="append", required=True, help="repeat for more")
+    list_users = user_commands.add_parser("list", help="an organisation's accounts and members")
     list_users.add_argument("--organisation", required=True)
     set_password = user_commands.add_parser("set-password", help="set a password (from stdin)")
     set_password.add_argument("username")

@@ -32,7 +32,8 @@ from records.cases import (
     new_case_row,
 )
 from records.database import Database
-from records.models import AttendanceTrigger, Case, PolicyVersion, User
+from records.memberships import members_of
+from records.models import AttendanceTrigger, Case, PolicyVersion
 
 SICKNESS = "sickness"
 MONITOR = "attendance-monitor"  # who opened the case, on the case and in the audit log
@@ -107,12 +108,8 @@ def _not_opened(request: AttendanceCaseRequest, reason: str) -> AttendanceCase:
 
 async def _least_busy_advisor(session: AsyncSession, organisation_id: int) -> str:
     """Nobody chose an advisor: the organisation's advisor with the fewest open cases."""
-    users = await session.scalars(
-        select(User)
-        .where(User.organisation_id == organisation_id, User.active.is_(True))
-        .order_by(User.username)
-    )
-    advisors = [user.username for user in users if "advisor" in user.roles]
+    people = await members_of(session, organisation_id)
+    advisors = [person.username for person in people if "advisor" in person.roles]
     if not advisors:
         # Retried: the case opens once the organisation has an advisor.
         raise ApplicationError(f"organisation {organisation_id} has no advisor to open a case for")

@@ -27,6 +27,7 @@ from mail.outbox import Delivery, Letter, Outbox, organisation_scope
 from mail.render import RenderedMail, render_mail
 from policies.calendar import LONDON
 from records.database import Database
+from records.memberships import Member, member_in, members_of
 from records.models import Case, Organisation, User
 from records.organisation_settings import organisation_settings
 from settings import Settings
@@ -79,12 +80,24 @@ def _day_key(moment: datetime) -> str:
     return moment.astimezone(LONDON).date().isoformat()
 
 
-async def _active_users(session: AsyncSession, role: str) -> list[User]:
-    users = await session.scalars(
-        select(User).where(User.active.is_(True)).order_by(User.organisation_id, User.username)
-    )
+async def _active_people(
+    session: AsyncSession, role: str, organisation_id: int | None = None
+) -> list[Member]:
+    """Those with the role and an address, in each organisation (or in the one given): a
+    member of two organisations with the role in both is in each one's list."""
+    if organisation_id is None:
+        organisations = list(
+            await session.scalars(select(Organisation.id).order_by(Organisation.id))
+        )
+    else:
+        organisations = [organisation_id]
     # roles is a JSON list, which SQLite and PostgreSQL query differently: filter here.
-    return [user for user in users if role in user.roles and user.email.strip()]
+    return [
+        person
+        for each in organisations
+        for person in await members_of(session, each)
+        if role in person.roles and person.user.email.strip()
+    ]
 
 
 class ReportActivities:
@@ -99,8 +112,8 @@ class ReportActivities:
     @activity.defn(name=LIST_DIGEST_RECIPIENTS)
     async def list_digest_recipients(self) -> list[DigestRecipient]:
         async with self.database.sessions() as session:
-            advisors = await _active_users(session, "advisor")
-        return [DigestRecipient(user.organisation_id, user.username) for user in advisors]
+            advisors = await _active_people(session, "advisor")
+        return [DigestRecipient(person.organisation_id, person.username) for person in advisors]
 
     @activity.defn(name=SEND_DIGEST)
     async def send_digest(self, request: DigestRequest) -> DigestOutcome:
@@ -110,15 +123,10 @@ class ReportActivities:
         to ignore it).
         """
         async with self.database.sessions() as session:
-            user = await session.scalar(
-                select(User).where(
-                    User.organisation_id == request.organisation_id,
-                    User.username == request.username,
-                    User.active.is_(True),
-                )
-            )
-            if user is None or not user.email.strip():
+            person = await member_in(session, request.organisation_id, request.username)
+            if person is None or not person.user.email.strip():
                 return DigestOutcome(sent=0, cases=0)
+            user = person.user
             cases = await session.scalars(
                 select(Case).where(
                     Case.organisation_id == request.organisation_id,
@@ -168,17 +176,16 @@ class ReportActivities:
     async def list_report_organisations(self) -> list[int]:
         """Organisations with at least one HR director to send the report to."""
         async with self.database.sessions() as session:
-            directors = await _active_users(session, "hr_director")
-        return sorted({user.organisation_id for user in directors})
+            directors = await _active_people(session, "hr_director")
+        return sorted({person.organisation_id for person in directors})
 
     @activity.defn(name=SEND_WEEKLY_REPORT)
     async def send_weekly_report(self, request: ReportRequest) -> DigestOutcome:
         async with self.database.sessions() as session:
             organisation = await session.get_one(Organisation, request.organisation_id)
             directors = [
-                user
-                for user in await _active_users(session, "hr_director")
-                if user.organisation_id == request.organisation_id
+                person.user
+                for person in await _active_people(session, "hr_director", request.organisation_id)
             ]
             context = await self._report(session, organisation, request.as_of)
         mail = render_mail("weekly_report", context)

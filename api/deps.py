@@ -64,7 +64,9 @@ async def get_current_user(
     )
     if claims is None:
         raise unauthorised
-    principal = await signed_in_principal(get_database(request), claims.jti, claims.username)
+    principal = await signed_in_principal(
+        get_database(request), claims.jti, claims.username, claims.organisation_id
+    )
     if principal is None:
         raise unauthorised
     # Signing out revokes this token: the route reads it from here.

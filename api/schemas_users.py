@@ -8,7 +8,12 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from services.account_mail import MailResult
 from services.case_handover import HandedOver, OpenCases
-from services.organisation_accounts import AccountChanges, AccountDetail, NewMember
+from services.organisation_accounts import (
+    AccountChanges,
+    AccountDetail,
+    NewMember,
+    NewMembership,
+)
 
 Division = Annotated[str, Field(min_length=1, max_length=120)]
 Role = Annotated[str, Field(min_length=1, max_length=40)]
@@ -32,6 +37,27 @@ class UserIn(_Input):
         return NewMember(
             username=self.username,
             full_name=self.full_name,
+            email=self.email,
+            roles=tuple(self.roles),
+            team=self.team,
+            divisions=tuple(self.divisions),
+            staff_employee_id=self.staff_employee_id,
+        )
+
+
+class MembershipIn(_Input):
+    """A person of another organisation, by their username (in the path) and their address:
+    both must match their account."""
+
+    email: str = Field(min_length=3, max_length=320)
+    roles: list[Role] = Field(min_length=1, max_length=6)
+    team: str | None = Field(default=None, max_length=80)
+    divisions: list[Division] = Field(default=[], max_length=50)
+    staff_employee_id: str | None = Field(default=None, max_length=40)
+
+    def membership(self, username: str) -> NewMembership:
+        return NewMembership(
+            username=username,
             email=self.email,
             roles=tuple(self.roles),
             team=self.team,
@@ -81,6 +107,9 @@ class UserOut(BaseModel):
     # False until the person has chosen a password from their link.
     password_set: bool
     created_at: datetime
+    # False: a member from another organisation (their name, address and password are kept
+    # there; `active` says whether their membership here is in force).
+    home: bool
 
     @classmethod
     def of(cls, account: AccountDetail) -> "UserOut":
@@ -95,6 +124,7 @@ class UserOut(BaseModel):
             active=account.active,
             password_set=account.password_set,
             created_at=account.created_at,
+            home=account.home,
         )
 
 

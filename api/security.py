@@ -1,4 +1,5 @@
-"""Access tokens: signed JWTs naming the user, each with an id (jti) so it can be revoked."""
+"""Access tokens: signed JWTs naming the user and the organisation they work in with it
+(`org`, its id), each with an id (jti) so it can be revoked."""
 
 import secrets
 from dataclasses import dataclass
@@ -14,16 +15,22 @@ class TokenClaims:
     username: str
     jti: str
     expires_at: datetime
+    # None in a token from before organisations were named: the person's home one.
+    organisation_id: int | None = None
 
 
-def create_access_token(username: str, secret_key: str, minutes: int) -> str:
+def create_access_token(
+    username: str, secret_key: str, minutes: int, organisation_id: int | None = None
+) -> str:
     now = datetime.now(UTC)
-    claims = {
+    claims: dict[str, object] = {
         "sub": username,
         "iat": now,
         "exp": now + timedelta(minutes=minutes),
         "jti": secrets.token_hex(16),
     }
+    if organisation_id is not None:
+        claims["org"] = organisation_id
     return jwt.encode(claims, secret_key, algorithm=ALGORITHM)
 
 
@@ -36,7 +43,9 @@ def token_claims(token: str, secret_key: str) -> TokenClaims | None:
         )
     except jwt.PyJWTError:
         return None
-    subject, jti = claims.get("sub"), claims.get("jti")
+    subject, jti, organisation = claims.get("sub"), claims.get("jti"), claims.get("org")
     if not isinstance(subject, str) or not isinstance(jti, str):
         return None
-    return TokenClaims(subject, jti, datetime.fromtimestamp(claims["exp"], UTC))
+    if organisation is not None and (type(organisation) is not int):
+        return None
+    return TokenClaims(subject, jti, datetime.fromtimestamp(claims["exp"], UTC), organisation)

@@ -1,4 +1,5 @@
-"""Who is told about a case: the people in the notified roles, within its organisation."""
+"""Who is told about a case: the people in the notified roles, within its organisation (its
+own accounts and the members it has added, with the roles they hold there)."""
 
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -6,6 +7,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from records.memberships import member_in, members_of
 from records.models import Case, Staff, User
 
 # How each role reads in a sentence such as "Now also told: managers and the HR director".
@@ -48,24 +50,14 @@ def _person(user: User) -> Recipient:
 async def _users_with_role(
     session: AsyncSession, organisation_id: int, role: str
 ) -> list[Recipient]:
-    users = await session.scalars(
-        select(User)
-        .where(User.organisation_id == organisation_id, User.active.is_(True))
-        .order_by(User.username)
-    )
     # roles is a JSON list, which SQLite and PostgreSQL query differently: filter here.
-    return [_person(user) for user in users if role in user.roles]
+    people = await members_of(session, organisation_id)
+    return [_person(person.user) for person in people if role in person.roles]
 
 
 async def _advisor(session: AsyncSession, case: Case, username: str) -> list[Recipient]:
-    user = await session.scalar(
-        select(User).where(
-            User.organisation_id == case.organisation_id,
-            User.username == username,
-            User.active.is_(True),
-        )
-    )
-    return [_person(user)] if user is not None else []
+    person = await member_in(session, case.organisation_id, username)
+    return [_person(person.user)] if person is not None else []
 
 
 async def _staff(session: AsyncSession, organisation_id: int, employee_id: str) -> Staff | None:

@@ -98,6 +98,28 @@ class User(Base):
     staff_employee_id: Mapped[str | None] = mapped_column(String(40))
 
 
+class Membership(Base):
+    """A person's roles in an organisation other than their own (a shared service's advisor):
+    their account's own row is their home organisation; each membership adds one more, with its
+    own roles and scope, which they choose to work in (services/memberships.py). Ending one
+    keeps the row (and its history), so the person's work there is still theirs."""
+
+    __tablename__ = "memberships"
+    __table_args__ = (UniqueConstraint("user_id", "organisation_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), index=True)
+    roles: Mapped[list[str]] = mapped_column(default=list)
+    team: Mapped[str | None] = mapped_column(String(80))
+    divisions: Mapped[list[str]] = mapped_column(default=list)
+    # The person's staff record in this organisation's directory, if they have one there.
+    staff_employee_id: Mapped[str | None] = mapped_column(String(40))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_by: Mapped[str | None] = mapped_column(String(80))
+    ended_at: Mapped[datetime | None]
+
+
 class Staff(Base):
     """The staff directory: the employees cases are about."""
 

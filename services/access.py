@@ -20,7 +20,8 @@ from dataclasses import dataclass, field
 from sqlalchemy import ColumnElement, Select, and_, exists, false, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from records.models import Case, CaseAccess, CaseParty, Staff, User
+from records.memberships import team_usernames
+from records.models import Case, CaseAccess, CaseParty, Membership, Staff, User
 from services.errors import Conflict, Forbidden, NotFound
 
 CASE_READERS = frozenset({"advisor", "manager", "hr_director", "auditor", "admin"})
@@ -40,7 +41,8 @@ ORGANISATION_WIDE = frozenset({"hr_director", "auditor", "admin"})
 
 @dataclass(frozen=True)
 class Principal:
-    """The signed-in person, as every service call sees them."""
+    """The signed-in person in the organisation they are working in, as every service call
+    sees them: the roles and scope are the ones they hold there (records/memberships.py)."""
 
     username: str
     organisation_id: int
@@ -53,14 +55,16 @@ class Principal:
         return bool(self.roles & roles)
 
 
-def principal_of(user: User) -> Principal:
+def principal_of(user: User, membership: Membership | None = None) -> Principal:
+    """The person working in their home organisation, or in the membership's."""
+    place = user if membership is None else membership
     return Principal(
         username=user.username,
-        organisation_id=user.organisation_id,
-        roles=frozenset(user.roles),
-        team=user.team,
-        divisions=frozenset(user.divisions or ()),
-        staff_employee_id=user.staff_employee_id,
+        organisation_id=place.organisation_id,
+        roles=frozenset(place.roles),
+        team=place.team,
+        divisions=frozenset(place.divisions or ()),
+        staff_employee_id=place.staff_employee_id,
     )
 
 
@@ -87,9 +91,7 @@ def _role_reach(principal: Principal) -> ColumnElement[bool]:
     if "advisor" in principal.roles:
         reaches.append(Case.advisor == principal.username)
         if principal.team:
-            team = select(User.username).where(
-                User.organisation_id == principal.organisation_id, User.team == principal.team
-            )
+            team = team_usernames(principal.organisation_id, principal.team)
             reaches.append(Case.advisor.in_(team))
     if "manager" in principal.roles and principal.divisions:
         reaches.append(Case.division.in_(sorted(principal.divisions)))

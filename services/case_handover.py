@@ -13,10 +13,10 @@ from datetime import datetime
 
 from sqlalchemy import func, select
 
-from records.models import Case, User
+from records.models import Case
 from services.access import Principal, visible_cases
 from services.case_context import CaseContext
-from services.case_people import advisor_for, check_may_handle
+from services.case_people import advisor_for, advisors_of, check_may_handle
 from services.case_steps import CaseSteps
 from services.errors import Conflict, Forbidden, Invalid, ServiceError
 from services.organisation_accounts import account_in
@@ -64,17 +64,12 @@ class CaseHandover:
         cases, the person themselves aside."""
         self._require()
         async with self.context.database.sessions() as session:
-            users = await session.scalars(
-                select(User)
-                .where(
-                    User.organisation_id == self.context.principal.organisation_id,
-                    User.active.is_(True),
-                    User.username != username,
-                )
-                .order_by(User.username)
-            )
-            # roles is a JSON list, which SQLite and PostgreSQL query differently: filter here.
-            return [(user.username, user.full_name) for user in users if "advisor" in user.roles]
+            advisors = await advisors_of(session, self.context.principal.organisation_id)
+            return [
+                (person.username, person.user.full_name)
+                for person in advisors
+                if person.username != username
+            ]
 
     async def open_cases(self, username: str) -> OpenCases:
         self._require()

@@ -9,7 +9,8 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from records.cases import find_staff
-from records.models import Case, CaseAccess, CaseParty, User
+from records.memberships import Member, member_in, members_of
+from records.models import Case, CaseAccess, CaseParty
 from services.access import (
     CASE_READERS,
     RESTRICTERS,
@@ -50,18 +51,12 @@ class CasePeople:
             if restricted and not names:
                 raise Invalid("Name at least one person who may see the restricted case.")
             for username in names:
-                user = await session.scalar(
-                    select(User).where(
-                        User.username == username,
-                        User.organisation_id == self.context.principal.organisation_id,
-                        User.active.is_(True),
-                    )
-                )
-                if user is None or not set(user.roles) & CASE_READERS:
+                person = await member_in(session, case.organisation_id, username)
+                if person is None or not set(person.roles) & CASE_READERS:
                     raise Invalid(
                         f"'{username}' is not a person in your organisation who reads cases."
                     )
-                await check_not_conflicted(session, case, user)
+                await check_not_conflicted(session, case, person)
             await session.execute(delete(CaseAccess).where(CaseAccess.case_id == case_id))
             for username in names:
                 session.add(
@@ -96,14 +91,8 @@ class CasePeople:
                 raise Invalid(f"role must be one of: {', '.join(PARTY_ROLES)}.")
             if await find_staff(session, case.organisation_id, employee_id) is None:
                 raise Invalid(f"There is no member of staff with id '{employee_id}'.")
-            handler = await session.scalar(
-                select(User).where(
-                    User.organisation_id == case.organisation_id,
-                    User.username == case.advisor,
-                    User.staff_employee_id == employee_id,
-                )
-            )
-            if handler is not None:
+            handler = await member_in(session, case.organisation_id, case.advisor, active=False)
+            if handler is not None and handler.staff_employee_id == employee_id:
                 raise Conflict(
                     f"{employee_id} is {case.advisor}, who handles case {case_id}: assign the case "
                     "to another advisor before recording them as a party."
@@ -131,29 +120,29 @@ class CasePeople:
             return party
 
 
-async def check_not_conflicted(session: AsyncSession, case: Case, user: User) -> None:
-    """The person is not a party to the case (conflict of interest)."""
-    if user.staff_employee_id is None:
+async def check_not_conflicted(session: AsyncSession, case: Case, person: Member) -> None:
+    """The person is not a party to the case (conflict of interest), by the staff record
+    they are linked to in the case's organisation."""
+    if person.staff_employee_id is None:
         return
     conflicted = await session.scalar(
-        select(Case.id).where(Case.id == case.id, party_to_case(user.staff_employee_id))
+        select(Case.id).where(Case.id == case.id, party_to_case(person.staff_employee_id))
     )
     if conflicted is not None:
         raise Conflict(
-            f"{user.username} cannot be given case {case.id}: they are a party to it "
+            f"{person.username} cannot be given case {case.id}: they are a party to it "
             "(conflict of interest)."
         )
 
 
 async def check_may_handle(session: AsyncSession, case: Case, advisor: str) -> None:
     """The new handler is not a party to the case, and is named on it if it is restricted."""
-    user = await session.scalar(
-        select(User).where(User.username == advisor, User.organisation_id == case.organisation_id)
-    )
-    assert user is not None  # advisor_for found them
-    await check_not_conflicted(session, case, user)
+    person = await member_in(session, case.organisation_id, advisor)
+    assert person is not None  # advisor_for found them
+    await check_not_conflicted(session, case, person)
     if case.restricted:
-        named = await session.scalar(reachable_cases(principal_of(user)).where(Case.id == case.id))
+        principal = principal_of(person.user, person.membership)
+        named = await session.scalar(reachable_cases(principal).where(Case.id == case.id))
         if named is None:
             raise Conflict(
                 f"Case {case.id} is restricted and {advisor} is not named on it; "
@@ -169,12 +158,8 @@ async def check_not_party(
     line_manager_id: str | None,
 ) -> None:
     """A new case is not handed to its subject or the subject's line manager."""
-    user = await session.scalar(
-        select(User).where(
-            User.username == advisor, User.organisation_id == principal.organisation_id
-        )
-    )
-    linked = user.staff_employee_id if user is not None else None
+    person = await member_in(session, principal.organisation_id, advisor, active=False)
+    linked = person.staff_employee_id if person is not None else None
     if linked is not None and linked in (employee_id, line_manager_id):
         raise Conflict(
             f"{advisor} cannot handle a case about {employee_id}: they are a party to it "
@@ -188,16 +173,17 @@ async def advisor_for(session: AsyncSession, principal: Principal, username: str
         if "advisor" in principal.roles:
             return principal.username
         raise Invalid("Name the advisor who will handle the case.")
-    user = await session.scalar(
-        select(User).where(
-            User.username == username,
-            User.organisation_id == principal.organisation_id,
-            User.active.is_(True),
-        )
-    )
-    if user is None or "advisor" not in user.roles:
+    person = await member_in(session, principal.organisation_id, username)
+    if person is None or "advisor" not in person.roles:
         raise Invalid(f"'{username}' is not an advisor in your organisation.")
-    return user.username
+    return person.username
+
+
+async def advisors_of(session: AsyncSession, organisation_id: int) -> list[Member]:
+    """The organisation's active advisors (its own and its members), by username."""
+    return [
+        person for person in await members_of(session, organisation_id) if "advisor" in person.roles
+    ]
 
 
 async def _named_people(session: AsyncSession, case_id: str) -> list[str]:

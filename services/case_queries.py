@@ -5,7 +5,7 @@ from dataclasses import asdict, dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, select
+from sqlalchemy import ColumnElement
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from policies.schema import PolicyDefinition
@@ -25,6 +25,7 @@ from records.models import Case, CaseEvent, Note, Staff, User
 from services import text_limits
 from services.access import visible_cases
 from services.case_context import CaseContext
+from services.case_people import advisors_of
 from services.errors import Invalid, NotFound
 
 
@@ -108,17 +109,10 @@ class CaseQueries:
         )
 
     async def advisors(self) -> Sequence[User]:
-        """The active advisors of this person's organisation, by name."""
+        """The active advisors of this person's organisation (its members too), by name."""
         async with self.context.database.transaction() as session:
-            users = await session.scalars(
-                select(User)
-                .where(
-                    User.organisation_id == self.context.principal.organisation_id,
-                    User.active.is_(True),
-                )
-                .order_by(User.full_name)
-            )
-            return [user for user in users if "advisor" in user.roles]
+            advisors = await advisors_of(session, self.context.principal.organisation_id)
+            return sorted((person.user for person in advisors), key=lambda user: user.full_name)
 
     async def pinned_policy(self, case: Case) -> PolicyDefinition:
         """The version of its policy the case runs under (read with the case, access checked)."""

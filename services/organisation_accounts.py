@@ -1,24 +1,32 @@
 """An organisation's accounts, managed by its own admins: list, add (the person gets a
-set-password link by mail), change roles and scope, deactivate and reactivate, send a new link.
+set-password link by mail), change roles and scope, deactivate and reactivate, send a new link;
+and members, people of another organisation added here with roles of their own (a shared HR
+service's advisor; records/memberships.py).
 
 Only an admin of the organisation may; another organisation's account is answered as if it did
-not exist (404). Every change is audited with who made it and from where. Nothing is ever
-deleted: a leaver is deactivated, and every token, session and calendar-feed URL of theirs is
-refused from their next request (services/signin.py, services/calendar_feed.py ask `active`).
+not exist (404). Every change is audited, in the organisation where it was made, with who made
+it and from where. Nothing is ever deleted: a leaver is deactivated, and every token, session
+and calendar-feed URL of theirs is refused from their next request (services/signin.py,
+services/calendar_feed.py ask `active`).
+
+A member's name, address, password and account belong to their home organisation: here they
+are given roles and scope, and their membership is ended or restored (`active`); deactivating
+the account itself, at home, ends every membership at once.
 """
 
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from records.audit import append_audit
 from records.cases import find_staff
 from records.database import Database
-from records.models import Case, Organisation, User, utcnow
+from records.memberships import Member, member_in, members_of
+from records.models import Case, Membership, Organisation, User, utcnow
 from services.access import Principal, party_to_case
 from services.account_mail import INVITE, RESET, LinkMail, MailResult, link_mail, send_link_mail
 from services.errors import Conflict, Forbidden, Invalid, NotFound
@@ -51,6 +59,9 @@ class AccountDetail:
     # False until the person has chosen a password from their link.
     password_set: bool
     created_at: datetime
+    # False: a member from another organisation, whose name, address and password are kept
+    # there; `active` then says whether their membership here is in force.
+    home: bool = True
 
 
 @dataclass(frozen=True)
@@ -65,6 +76,19 @@ class AccountFilter:
 class NewMember:
     username: str
     full_name: str
+    email: str
+    roles: tuple[str, ...]
+    team: str | None = None
+    divisions: tuple[str, ...] = ()
+    staff_employee_id: str | None = None
+
+
+@dataclass(frozen=True)
+class NewMembership:
+    """A person of another organisation, named by their username *and* address (both must
+    match, so a guess tells an admin nothing about another organisation's accounts)."""
+
+    username: str
     email: str
     roles: tuple[str, ...]
     team: str | None = None
@@ -92,18 +116,20 @@ class Invitation:
     mail: MailResult
 
 
-def detail_of(user: User) -> AccountDetail:
+def detail_of(member: Member) -> AccountDetail:
+    user = member.user
     return AccountDetail(
         username=user.username,
         full_name=user.full_name,
         email=user.email,
-        roles=tuple(user.roles),
-        team=user.team,
-        divisions=tuple(user.divisions or ()),
-        staff_employee_id=user.staff_employee_id,
-        active=user.active,
+        roles=tuple(member.roles),
+        team=member.team,
+        divisions=tuple(member.divisions),
+        staff_employee_id=member.staff_employee_id,
+        active=member.active,
         password_set=user.password_hash != NO_PASSWORD,
-        created_at=user.created_at,
+        created_at=user.created_at if member.membership is None else member.membership.created_at,
+        home=member.home,
     )
 
 
@@ -125,14 +151,21 @@ def _divisions(divisions: tuple[str, ...]) -> list[str]:
     return names
 
 
-async def account_in(session: AsyncSession, organisation_id: int, username: str) -> User:
-    """The organisation's account; another organisation's is the same 404 as none."""
-    user = await session.scalar(
-        select(User).where(User.username == username, User.organisation_id == organisation_id)
-    )
-    if user is None:
+async def account_in(session: AsyncSession, organisation_id: int, username: str) -> Member:
+    """The organisation's account or member (active or not); another organisation's is the
+    same 404 as none."""
+    member = await member_in(session, organisation_id, username, active=False)
+    if member is None:
         raise NotFound(f"There is no account {username!r} in your organisation.")
-    return user
+    return member
+
+
+def _kept_at_home(member: Member, what: str) -> None:
+    if not member.home:
+        raise Conflict(
+            f"{member.username} is a member from another organisation: their {what} is kept "
+            "by their own organisation's administrators."
+        )
 
 
 @dataclass
@@ -146,7 +179,9 @@ class OrganisationAccounts:
         if not self.principal.has_any(ACCOUNT_ADMINS):
             raise Forbidden("Only an administrator of your organisation can manage accounts.")
 
-    def _audit(self, session: AsyncSession, action: str, user: User, **detail: object) -> None:
+    def _audit(
+        self, session: AsyncSession, action: str, user: User | Member, **detail: object
+    ) -> None:
         append_audit(
             session,
             organisation_id=self.principal.organisation_id,
@@ -157,28 +192,26 @@ class OrganisationAccounts:
         )
 
     async def find(self, wanted: AccountFilter) -> list[AccountDetail]:
+        """Its accounts and members, by username. An organisation's people number hundreds,
+        not millions: filtered here, where a member's roles and team are (on their
+        membership) as much as a home account's."""
         self.require_admin()
-        query = select(User).where(User.organisation_id == self.principal.organisation_id)
-        if wanted.team:
-            query = query.where(User.team == wanted.team)
-        if wanted.active is not None:
-            query = query.where(User.active.is_(wanted.active))
-        if wanted.q and wanted.q.strip():
-            pattern = f"%{wanted.q.strip().lower()}%"
-            query = query.where(
-                or_(
-                    func.lower(User.username).like(pattern),
-                    func.lower(User.full_name).like(pattern),
-                    func.lower(User.email).like(pattern),
-                )
-            )
+        needle = (wanted.q or "").strip().lower()
         async with self.database.sessions() as session:
-            users = await session.scalars(query.order_by(User.username))
-            # roles is a JSON list, which SQLite and PostgreSQL query differently: filter here.
+            everyone = await members_of(session, self.principal.organisation_id, active=False)
             return [
-                detail_of(user)
-                for user in users
-                if wanted.role is None or wanted.role in user.roles
+                detail_of(member)
+                for member in everyone
+                if (wanted.role is None or wanted.role in member.roles)
+                and (not wanted.team or member.team == wanted.team)
+                and (wanted.active is None or member.active == wanted.active)
+                and (
+                    not needle
+                    or any(
+                        needle in text.lower()
+                        for text in (member.username, member.user.full_name, member.user.email)
+                    )
+                )
             ]
 
     async def get(self, username: str) -> AccountDetail:
@@ -190,15 +223,8 @@ class OrganisationAccounts:
         """The teams the organisation's accounts are in, for the page's filter."""
         self.require_admin()
         async with self.database.sessions() as session:
-            rows = await session.scalars(
-                select(User.team)
-                .where(
-                    User.organisation_id == self.principal.organisation_id, User.team.is_not(None)
-                )
-                .distinct()
-                .order_by(User.team)
-            )
-            return [team for team in rows if team]
+            everyone = await members_of(session, self.principal.organisation_id, active=False)
+            return sorted({member.team for member in everyone if member.team})
 
     async def create(self, member: NewMember) -> Invitation:
         """Add the account with no password; its owner gets a set-password link by mail."""
@@ -225,8 +251,9 @@ class OrganisationAccounts:
                 )
                 session.add(user)
                 await session.flush()
-                if member.staff_employee_id and member.staff_employee_id.strip():
-                    await self._link_staff(session, user, member.staff_employee_id.strip())
+                linked = (member.staff_employee_id or "").strip()
+                if linked:
+                    await self._link_staff(session, Member(user, user.organisation_id), linked)
                 self._audit(
                     session,
                     "user.create",
@@ -237,17 +264,73 @@ class OrganisationAccounts:
                     staff_employee_id=user.staff_employee_id,
                 )
                 mail = await self._issue_link(session, user, INVITE)
-                account = detail_of(user)
+                account = detail_of(Member(user, user.organisation_id))
         except IntegrityError as error:
             # Another request took the username between our check and the insert.
             raise Conflict(f"The username {username!r} is already taken.") from error
         return Invitation(account, await send_link_mail(self.database, self.settings, mail))
 
+    async def add_membership(self, wanted: NewMembership) -> AccountDetail:
+        """Give a person of another organisation roles here (or restore an ended membership
+        with these roles). They choose this organisation when they sign in or in the page
+        header; nothing of it is visible while they work in another."""
+        self.require_admin()
+        organisation_id = self.principal.organisation_id
+        roles = list(check_roles(wanted.roles))
+        team, divisions = _team(wanted.team), _divisions(wanted.divisions)
+        async with self.database.transaction() as session:
+            user = await session.scalar(select(User).where(User.username == wanted.username))
+            # An unknown name, a wrong address and a deactivated account answer alike.
+            if (
+                user is None
+                or not user.active
+                or user.email.strip().lower() != wanted.email.strip().lower()
+            ):
+                raise NotFound(
+                    f"There is no active account {wanted.username!r} with the address "
+                    f"{wanted.email}."
+                )
+            if user.organisation_id == organisation_id:
+                raise Conflict(f"{user.username} is already an account of your organisation.")
+            membership = await session.scalar(
+                select(Membership).where(
+                    Membership.user_id == user.id, Membership.organisation_id == organisation_id
+                )
+            )
+            if membership is not None and membership.ended_at is None:
+                raise Conflict(f"{user.username} is already a member of your organisation.")
+            await self._check_email_free(session, user.email, user.id)
+            if membership is None:
+                membership = Membership(
+                    user_id=user.id,
+                    organisation_id=organisation_id,
+                    created_by=self.principal.username,
+                )
+                session.add(membership)
+            membership.roles, membership.team, membership.divisions = roles, team, divisions
+            membership.staff_employee_id, membership.ended_at = None, None
+            await session.flush()
+            member = Member(user, organisation_id, membership)
+            if wanted.staff_employee_id and wanted.staff_employee_id.strip():
+                await self._link_staff(session, member, wanted.staff_employee_id.strip())
+            self._audit(
+                session,
+                "user.membership_add",
+                user,
+                roles=roles,
+                team=team,
+                divisions=divisions,
+                staff_employee_id=membership.staff_employee_id,
+            )
+            return detail_of(member)
+
     async def send_link(self, username: str) -> MailResult:
         """A new set-password link by mail; the earlier ones stop working."""
         self.require_admin()
         async with self.database.transaction() as session:
-            user = await account_in(session, self.principal.organisation_id, username)
+            member = await account_in(session, self.principal.organisation_id, username)
+            _kept_at_home(member, "password")
+            user = member.user
             if not user.active:
                 raise Conflict(
                     f"{username} is deactivated; reactivate the account before sending a link."
@@ -273,7 +356,8 @@ class OrganisationAccounts:
         """Apply the changes all together, or none of them (the first problem is answered)."""
         self.require_admin()
         async with self.database.transaction() as session:
-            user = await account_in(session, self.principal.organisation_id, username)
+            member = await account_in(session, self.principal.organisation_id, username)
+            user, place = member.user, member.place
             changed: dict[str, dict[str, Any]] = {}
 
             def record(name: str, before: object, after: object) -> None:
@@ -282,100 +366,127 @@ class OrganisationAccounts:
 
             if changes.full_name is not None:
                 full_name = check_full_name(changes.full_name)
+                if full_name != user.full_name:
+                    _kept_at_home(member, "name")
                 record("full_name", user.full_name, full_name)
                 user.full_name = full_name
             if changes.email is not None:
                 email = check_email(changes.email.strip())
                 if email.lower() != user.email.lower():
+                    _kept_at_home(member, "address")
                     await self._check_email_free(session, email, user.id)
                 record("email", user.email, email)
                 user.email = email
             if changes.roles is not None:
                 roles = list(check_roles(changes.roles))
-                if "admin" in user.roles and "admin" not in roles:
-                    await self._check_admin_stays(session, user, "take the admin role from")
-                record("roles", list(user.roles), roles)
-                user.roles = roles
+                if "admin" in member.roles and "admin" not in roles:
+                    await self._check_admin_stays(session, member, "take the admin role from")
+                record("roles", member.roles, roles)
+                place.roles = roles
             if changes.team is not None:
                 team = _team(changes.team)
-                record("team", user.team, team)
-                user.team = team
+                record("team", member.team, team)
+                place.team = team
             if changes.divisions is not None:
                 divisions = _divisions(changes.divisions)
-                record("divisions", list(user.divisions or ()), divisions)
-                user.divisions = divisions
+                record("divisions", member.divisions, divisions)
+                place.divisions = divisions
             if changes.staff_employee_id is not None:
-                before = user.staff_employee_id
+                before = member.staff_employee_id
                 wanted = changes.staff_employee_id.strip() or None
                 if wanted != before:
                     if wanted is None:
-                        user.staff_employee_id = None
+                        place.staff_employee_id = None
                     else:
-                        await self._link_staff(session, user, wanted)
-                record("staff_employee_id", before, user.staff_employee_id)
+                        await self._link_staff(session, member, wanted)
+                record("staff_employee_id", before, place.staff_employee_id)
             if changed:
                 self._audit(session, "user.update", user, changes=changed)
-            if changes.active is not None and changes.active != user.active:
-                if changes.active:
+            if changes.active is not None and changes.active != member.active:
+                if member.membership is not None:
+                    await self._set_membership(session, member, member.membership, changes.active)
+                elif changes.active:
                     user.active = True
                     self._audit(session, "user.reactivate", user)
                 else:
-                    await self._deactivate(session, user)
-            return detail_of(user)
+                    await self._deactivate(session, member)
+            return detail_of(member)
 
-    async def _deactivate(self, session: AsyncSession, user: User) -> None:
+    async def _set_membership(
+        self, session: AsyncSession, member: Member, membership: Membership, active: bool
+    ) -> None:
+        """End a member's membership here (their account, at home, is untouched), or restore
+        it."""
+        if active:
+            if not member.user.active:
+                raise Conflict(
+                    f"{member.username}'s account is deactivated by their own organisation; "
+                    "only its administrators can reactivate it."
+                )
+            membership.ended_at = None
+            self._audit(session, "user.membership_restore", member)
+            return
+        if member.username == self.principal.username:
+            raise Conflict("You cannot end your own membership; ask another administrator.")
+        if "admin" in member.roles:
+            await self._check_admin_stays(session, member, "end the membership of")
+        membership.ended_at = utcnow()
+        self._audit(session, "user.membership_end", member)
+
+    async def _deactivate(self, session: AsyncSession, member: Member) -> None:
+        user = member.user
         if user.username == self.principal.username:
             raise Conflict("You cannot deactivate your own account; ask another administrator.")
-        if "admin" in user.roles:
-            await self._check_admin_stays(session, user, "deactivate")
+        if "admin" in member.roles:
+            await self._check_admin_stays(session, member, "deactivate")
         user.active = False
         # A link mailed before the deactivation must not let them back in.
         await end_links(session, user.id, utcnow())
         self._audit(session, "user.deactivate", user)
 
-    async def _check_admin_stays(self, session: AsyncSession, user: User, doing: str) -> None:
+    async def _check_admin_stays(self, session: AsyncSession, member: Member, doing: str) -> None:
         """The organisation keeps at least one active admin, or nobody could manage it."""
-        others = await session.scalars(
-            select(User).where(
-                User.organisation_id == user.organisation_id,
-                User.active.is_(True),
-                User.id != user.id,
-            )
-        )
-        if not any("admin" in other.roles for other in others):
+        others = await members_of(session, member.organisation_id)
+        if not any("admin" in other.roles for other in others if other.user.id != member.user.id):
             raise Conflict(
-                f"You cannot {doing} {user.username}: they are the organisation's last active "
+                f"You cannot {doing} {member.username}: they are the organisation's last active "
                 "administrator. Make someone else an administrator first."
             )
 
     async def _check_email_free(
         self, session: AsyncSession, email: str, user_id: int | None
     ) -> None:
-        """One account per address in an organisation: a reset link and single sign-on find
-        a person by it."""
-        query = select(User.username).where(
-            User.organisation_id == self.principal.organisation_id,
-            func.lower(User.email) == email.lower(),
+        """One account per address in an organisation (its members too): a reset link and
+        single sign-on find a person by it."""
+        everyone = await members_of(session, self.principal.organisation_id, active=False)
+        other = next(
+            (
+                member.username
+                for member in everyone
+                if member.user.email.lower() == email.lower() and member.user.id != user_id
+            ),
+            None,
         )
-        if user_id is not None:
-            query = query.where(User.id != user_id)
-        other = await session.scalar(query)
         if other is not None:
             raise Conflict(f"The address {email} is already the address of the account {other}.")
 
-    async def _link_staff(self, session: AsyncSession, user: User, employee_id: str) -> None:
-        """Link the account to its owner's staff record: the conflict rule (services/access.py)
-        then keeps every case they are a party to from them."""
+    async def _link_staff(self, session: AsyncSession, member: Member, employee_id: str) -> None:
+        """Link the account (here) to its owner's staff record in this organisation's
+        directory: the conflict rule (services/access.py) then keeps every case they are a
+        party to from them."""
         if len(employee_id) > 40:
             raise Invalid("An employee number is at most 40 characters.")
-        if await find_staff(session, user.organisation_id, employee_id) is None:
+        organisation_id = member.organisation_id
+        if await find_staff(session, organisation_id, employee_id) is None:
             raise Invalid(f"There is no member of staff with the employee number {employee_id}.")
-        other = await session.scalar(
-            select(User.username).where(
-                User.organisation_id == user.organisation_id,
-                User.staff_employee_id == employee_id,
-                User.id != user.id,
-            )
+        everyone = await members_of(session, organisation_id, active=False)
+        other = next(
+            (
+                each.username
+                for each in everyone
+                if each.staff_employee_id == employee_id and each.user.id != member.user.id
+            ),
+            None,
         )
         if other is not None:
             raise Conflict(f"The staff record {employee_id} is already linked to {other}.")
@@ -383,8 +494,8 @@ class OrganisationAccounts:
         handled = await session.scalar(
             select(Case.id)
             .where(
-                Case.organisation_id == user.organisation_id,
-                Case.advisor == user.username,
+                Case.organisation_id == organisation_id,
+                Case.advisor == member.username,
                 Case.status == "open",
                 party_to_case(employee_id),
             )
@@ -392,7 +503,7 @@ class OrganisationAccounts:
         )
         if handled is not None:
             raise Conflict(
-                f"{user.username} handles case {handled}, to which {employee_id} is a party: "
+                f"{member.username} handles case {handled}, to which {employee_id} is a party: "
                 "reassign it before linking the staff record."
             )
-        user.staff_employee_id = employee_id
+        member.place.staff_employee_id = employee_id

@@ -1,7 +1,8 @@
 """Signing in, hardened: lockout after repeated failures (per account and client address), a
 rate limit per client address and per account, answers that take as long for an unknown name
 as for a real one, and revocable tokens (each carries an id, `jti`; signing out records it as
-revoked)."""
+revoked). A person with roles in more than one organisation signs in to one of them (their
+home one unless they name another); a token or session stands for that one only."""
 
 import math
 import secrets
@@ -14,7 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from records.audit import append_audit
 from records.database import Database
-from records.models import RevokedToken, SignInAttempt, User, utcnow
+from records.memberships import Member, member_in
+from records.models import Organisation, RevokedToken, SignInAttempt, User, utcnow
 from records.passwords import hash_password, verify_password
 from records.people import create_user, get_or_create_organisation
 from services.access import Principal, principal_of
@@ -51,8 +53,13 @@ class SignIn:
     database: Database
     settings: Settings
 
-    async def authenticate(self, username: str, password: str, address: str | None) -> User:
-        """The active user these credentials name; refusals are SignInRefused, 429 or 423."""
+    async def authenticate(
+        self, username: str, password: str, address: str | None, organisation: str | None = None
+    ) -> Member:
+        """The active user these credentials name, in the organisation whose code is given
+        (their home one without it); refusals are SignInRefused, 429 or 423. An organisation
+        they do not work in is refused as a wrong password is, so the answer does not say
+        which organisations an account belongs to."""
         now = utcnow()
         window = now - timedelta(minutes=self.settings.sign_in_rate_window_minutes)
         async with self.database.transaction() as session:
@@ -63,7 +70,10 @@ class SignIn:
             # An unknown name is checked against a dummy hash, so it takes as long to refuse as
             # a real one: the time of the answer does not say which usernames exist.
             verified = verify_password(user.password_hash if user else _dummy_hash(), password)
-            ok = user is not None and user.active and verified
+            member = None
+            if user is not None and user.active and verified:
+                member = await _working_in(session, user, organisation)
+            ok = member is not None
             session.add(
                 SignInAttempt(
                     username=username,
@@ -80,9 +90,9 @@ class SignIn:
                     action="auth.sign_in_failed",
                     client_address=address,
                 )
-        if not ok or user is None:
+        if member is None:
             raise SignInRefused(WRONG)
-        return user
+        return member
 
     async def _refuse_busy_address(
         self, session: AsyncSession, address: str | None, window: datetime, now: datetime
@@ -172,6 +182,17 @@ class SignIn:
         return (failure + window - now).total_seconds()
 
 
+async def _working_in(session: AsyncSession, user: User, organisation: str | None) -> Member | None:
+    if organisation is None:
+        return await member_in(session, user.organisation_id, user.username)
+    organisation_id = await session.scalar(
+        select(Organisation.id).where(Organisation.code == organisation)
+    )
+    if organisation_id is None:
+        return None
+    return await member_in(session, organisation_id, user.username)
+
+
 def _from(address: str | None) -> ColumnElement[bool]:
     if address is None:
         return SignInAttempt.client_address.is_(None)
@@ -240,14 +261,20 @@ async def accounts_matching(
     return users
 
 
-async def signed_in_principal(database: Database, jti: str, username: str) -> Principal | None:
-    """Who a token or web session (by its id) stands for; None once it is revoked, or the
-    account is gone or inactive. The API and the web pages both ask here."""
+async def signed_in_principal(
+    database: Database, jti: str, username: str, organisation_id: int | None = None
+) -> Principal | None:
+    """Who a token or web session (by its id) stands for, in the organisation it was issued
+    for (None: their home one); None once it is revoked, the account is gone or inactive, or
+    their membership of that organisation has ended. The API and the web pages both ask here."""
     async with database.sessions() as session:
         if await revoked(session, jti):
             return None
         user = await active_account(session, username)
-    return None if user is None else principal_of(user)
+        if user is None:
+            return None
+        member = await member_in(session, organisation_id or user.organisation_id, username)
+    return None if member is None else principal_of(member.user, member.membership)
 
 
 async def revoked(session: AsyncSession, jti: str) -> bool:

@@ -1,5 +1,6 @@
 """Accounts, administered: add one (the first admin of a new install, later anyone an
-organisation's admin invites), list them, set a password, deactivate.
+organisation's admin invites), give one roles in another organisation (a membership), list
+them, set a password, deactivate.
 
 Shared by `ercase users` and, through services/organisation_accounts.py, the admin API and
 pages. No administrator ever needs to know a user's password: an account added without one
@@ -20,7 +21,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from records.audit import append_audit
 from records.database import Database
-from records.models import Organisation, SetPasswordLink, User, utcnow
+from records.memberships import Member, members_of
+from records.models import Membership, Organisation, SetPasswordLink, User, utcnow
 from records.passwords import hash_password
 from records.people import ROLES
 from services.errors import Conflict, Invalid, NotFound
@@ -55,6 +57,8 @@ class AccountView:
     email: str
     roles: tuple[str, ...]
     active: bool
+    # False: a member from another organisation, with these roles here.
+    home: bool = True
 
 
 @dataclass(frozen=True)
@@ -64,14 +68,15 @@ class AddedAccount:
     set_password_link: str | None
 
 
-def _view(user: User, organisation: Organisation) -> AccountView:
+def _view(member: Member, organisation: Organisation) -> AccountView:
     return AccountView(
-        user.username,
+        member.username,
         organisation.code,
-        user.full_name,
-        user.email,
-        tuple(user.roles),
-        user.active,
+        member.user.full_name,
+        member.user.email,
+        tuple(member.roles),
+        member.active,
+        member.home,
     )
 
 
@@ -206,18 +211,53 @@ class UserAdmin:
                 if account.password is None:
                     link = await issue_set_password_link(session, user, self.public_url)
                 _audit(session, user, "user.create", self.actor, roles=list(roles))
-                return AddedAccount(_view(user, organisation), link)
+                return AddedAccount(_view(Member(user, organisation.id), organisation), link)
         except IntegrityError as error:
             # Another process took the username between our check and the insert.
             raise Conflict(f"The username {account.username!r} is already taken.") from error
 
+    async def add_membership(
+        self, username: str, organisation_code: str, roles: Iterable[str]
+    ) -> AccountView:
+        """Give the account roles in another organisation (or restore an ended membership
+        there with these roles); audited in that organisation."""
+        checked = list(check_roles(roles))
+        async with self.database.transaction() as session:
+            organisation = await organisation_by_code(session, organisation_code)
+            user = await _user(session, username)
+            if not user.active:
+                raise Conflict(f"{username} is deactivated; reactivate the account first.")
+            if user.organisation_id == organisation.id:
+                raise Conflict(f"{username} is already an account of {organisation.code}.")
+            membership = await session.scalar(
+                select(Membership).where(
+                    Membership.user_id == user.id, Membership.organisation_id == organisation.id
+                )
+            )
+            if membership is not None and membership.ended_at is None:
+                raise Conflict(f"{username} is already a member of {organisation.code}.")
+            if membership is None:
+                membership = Membership(
+                    user_id=user.id, organisation_id=organisation.id, created_by=self.actor
+                )
+                session.add(membership)
+            membership.roles, membership.ended_at = checked, None
+            await session.flush()
+            append_audit(
+                session,
+                organisation_id=organisation.id,
+                username=self.actor,
+                action="user.membership_add",
+                detail={"account": username, "roles": checked},
+            )
+            return _view(Member(user, organisation.id, membership), organisation)
+
     async def list(self, organisation_code: str) -> list[AccountView]:
+        """The organisation's accounts and members, by username."""
         async with self.database.sessions() as session:
             organisation = await organisation_by_code(session, organisation_code)
-            users = await session.scalars(
-                select(User).where(User.organisation_id == organisation.id).order_by(User.username)
-            )
-            return [_view(user, organisation) for user in users]
+            everyone = await members_of(session, organisation.id, active=False)
+            return [_view(member, organisation) for member in everyone]
 
     async def set_password(self, username: str, password: str) -> None:
         async with self.database.transaction() as session:

@@ -2,7 +2,7 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request, Response, status
+from fastapi import APIRouter, Depends, Form, Request, Response, status
 from fastapi.security import OAuth2PasswordRequestForm
 
 from api.deps import CurrentUser, get_database, get_settings
@@ -21,14 +21,28 @@ async def issue_token(
     form: Annotated[OAuth2PasswordRequestForm, Depends()],
     database: Annotated[Database, Depends(get_database)],
     settings: Annotated[Settings, Depends(get_settings)],
+    organisation: Annotated[
+        str | None,
+        Form(
+            max_length=40,
+            description="The code of the organisation to work in with this token; without "
+            "it, your own.",
+        ),
+    ] = None,
 ) -> Token:
-    """401 for wrong credentials; 429 after too many failures from one address, 423 while the
-    account is locked after repeated failures (both with Retry-After, in seconds)."""
+    """401 for wrong credentials, or an organisation you do not work in; 429 after too many
+    failures from one address, 423 while the account is locked after repeated failures (both
+    with Retry-After, in seconds)."""
     address = request.client.host if request.client else None
-    user = await SignIn(database, settings).authenticate(form.username, form.password, address)
+    member = await SignIn(database, settings).authenticate(
+        form.username, form.password, address, organisation or None
+    )
     return Token(
         access_token=create_access_token(
-            user.username, settings.secret_key, settings.access_token_minutes
+            member.username,
+            settings.secret_key,
+            settings.access_token_minutes,
+            member.organisation_id,
         )
     )
 

@@ -1,5 +1,6 @@
 """An organisation's accounts, for its admins: list, add (the person is mailed a set-password
-link), read, change (roles, team, divisions, the linked staff record, active), send a new link;
+link), add a person of another organisation as a member, read, change (roles, team, divisions,
+the linked staff record, active), send a new link;
 and, for admins and managers, a person's open cases and handing them all to another advisor."""
 
 from typing import Annotated
@@ -10,6 +11,7 @@ from api.deps import CurrentUser, case_context, get_database, get_settings
 from api.schemas_users import (
     InvitedOut,
     LinkMailOut,
+    MembershipIn,
     OpenCasesOut,
     ReassignedOut,
     ReassignIn,
@@ -75,6 +77,15 @@ async def change_user(username: str, body: UserPatch, accounts: Accounts) -> Use
     """Change what is sent, all of it or nothing; `active: false` deactivates the account (its
     tokens, sessions and calendar feed are refused from the next request), `true` reactivates."""
     return UserOut.of(await accounts.update(username, body.changes()))
+
+
+@router.post("/{username}/membership", status_code=status.HTTP_201_CREATED)
+async def add_membership(username: str, body: MembershipIn, accounts: Accounts) -> UserOut:
+    """Give a person of another organisation roles in yours (a shared service's advisor): their
+    username and address must both match their account (404 otherwise, whichever is wrong).
+    They then choose your organisation when they sign in; `PATCH` with `active: false` ends
+    the membership (their own account is untouched)."""
+    return UserOut.of(await accounts.add_membership(body.membership(username)))
 
 
 @router.post("/{username}/set-password-link")

@@ -1,4 +1,5 @@
-"""Signing in and out of the web pages, with the same accounts and passwords as the API."""
+"""Signing in and out of the web pages, with the same accounts and passwords as the API, and
+choosing which organisation to work in (someone with roles in more than one)."""
 
 from datetime import UTC, datetime, timedelta
 from typing import Annotated
@@ -13,6 +14,7 @@ from api.web.render import render
 from api.web.session import (
     CheckedForm,
     SignInRequired,
+    WebUser,
     new_session,
     read_session,
     web_user,
@@ -20,6 +22,7 @@ from api.web.session import (
 )
 from services.access import principal_of
 from services.signin import RetryLater, SignIn, SignInRefused, revoke
+from services.workplaces import choose_workplace
 
 router = APIRouter(route_class=WebRoute, include_in_schema=False)
 
@@ -79,17 +82,41 @@ async def sign_in(
     address = request.client.host if request.client else None
     sign_in_guard = SignIn(get_database(request), get_settings(request))
     try:
-        user = await sign_in_guard.authenticate(username.strip(), password, address)
+        member = await sign_in_guard.authenticate(username.strip(), password, address)
     except (SignInRefused, RetryLater) as refused:
         page = sign_in_page(
             request, safe_next(next) or "", username, refused.detail, refused.status
         )
         page.headers.update(getattr(refused, "headers", {}))
         return page
-    principal = principal_of(user)
+    principal = principal_of(member.user, member.membership)
     response = RedirectResponse(safe_next(next) or home_for(principal), status_code=303)
     # A new session at sign-in: a token planted before it (session fixation) is worth nothing.
-    write_session(response, get_settings(request), new_session(user.username))
+    write_session(
+        response, get_settings(request), new_session(member.username, member.organisation_id)
+    )
+    return response
+
+
+@router.post("/organisation")
+async def choose_organisation(
+    request: Request,
+    principal: WebUser,
+    form: CheckedForm,
+    organisation: Annotated[str, Form(max_length=40)] = "",
+) -> Response:
+    """Work in another of one's organisations: a new session for it, the old one revoked (a
+    page still open for the old organisation then asks to sign in, never mixes the two)."""
+    del form
+    database, settings = get_database(request), get_settings(request)
+    address = request.client.host if request.client else None
+    chosen = await choose_workplace(database, principal, organisation.strip(), address)
+    ended = read_session(request)
+    if ended is not None:
+        expires = datetime.now(UTC) + timedelta(minutes=settings.access_token_minutes)
+        await revoke(database, ended.jti, expires)
+    response = RedirectResponse("/", status_code=303)
+    write_session(response, settings, new_session(principal.username, chosen))
     return response
 
 

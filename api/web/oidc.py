@@ -27,7 +27,7 @@ from api.web.auth import sign_in_page
 from api.web.errors import WebRoute
 from api.web.nav import home_for
 from api.web.session import new_session, write_session
-from services.access import Principal
+from services.access import Principal, principal_of
 from services.signin import accounts_matching
 from settings import Settings
 
@@ -116,7 +116,9 @@ async def callback(request: Request) -> Response:
         response = sign_in_page(request, "", error=refused.message, status=refused.status)
     else:
         response = RedirectResponse(home_for(principal), status_code=303)
-        write_session(response, settings, new_session(principal.username))
+        write_session(
+            response, settings, new_session(principal.username, principal.organisation_id)
+        )
     response.delete_cookie(COOKIE, path="/sign-in/oidc")
     return response
 
@@ -210,4 +212,5 @@ async def _user_for(request: Request, settings: Settings, claims: dict[str, Any]
     [user] = users
     if not user.active:
         raise Refused("Your ercase account is not active; ask an administrator.", 403)
-    return Principal(user.username, user.organisation_id, frozenset(user.roles))
+    # Their home organisation; one of their other organisations is chosen in the page header.
+    return principal_of(user)

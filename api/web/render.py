@@ -65,6 +65,7 @@ def render(
         "nav": nav_links(principal, settings.dev) if principal else [],
         "csrf": getattr(request.state, "csrf", ""),
         "path": request.url.path,
+        "workplaces": getattr(request.state, "workplaces", []),
     }
     return templates.TemplateResponse(
         request, template, {**layout, **context}, status_code=status_code

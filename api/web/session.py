@@ -1,4 +1,5 @@
-"""The web session: a signed cookie naming the user, and the CSRF token every form must echo.
+"""The web session: a signed cookie naming the user and the organisation they are working in,
+and the CSRF token every form must echo.
 
 The cookie is a JWT signed with settings.secret_key under its own audience, so an API bearer
 token can never pass for a session (nor a session for a token). It is HttpOnly (no script
@@ -21,6 +22,7 @@ from api.deps import get_database, get_settings
 from api.security import ALGORITHM
 from services.access import Principal
 from services.signin import signed_in_principal
+from services.workplaces import workplaces
 from settings import Settings
 
 COOKIE = "ercase_session"
@@ -34,6 +36,8 @@ class WebSession:
     csrf: str
     # The session's id, so signing out revokes this cookie even if a copy of it survives.
     jti: str = ""
+    # The organisation they work in (its id); None: their home one.
+    organisation_id: int | None = None
 
 
 class SignInRequired(Exception):
@@ -59,16 +63,20 @@ def read_session(request: Request) -> WebSession | None:
     except jwt.PyJWTError:
         return None
     username, csrf, jti = claims.get("sub"), claims.get("csrf"), claims.get("jti")
+    organisation = claims.get("org")
     if not isinstance(csrf, str) or not isinstance(jti, str):
         return None
     if username is not None and not isinstance(username, str):
         return None
-    return WebSession(username, csrf, jti)
+    if organisation is not None and type(organisation) is not int:
+        return None
+    return WebSession(username, csrf, jti, organisation)
 
 
-def new_session(username: str | None) -> WebSession:
-    """A session with a fresh CSRF token; a new one at each sign-in and sign-out."""
-    return WebSession(username, secrets.token_urlsafe(32), secrets.token_hex(16))
+def new_session(username: str | None, organisation_id: int | None = None) -> WebSession:
+    """A session with a fresh CSRF token; a new one at each sign-in, sign-out and change of
+    organisation."""
+    return WebSession(username, secrets.token_urlsafe(32), secrets.token_hex(16), organisation_id)
 
 
 def write_session(response: Response, settings: Settings, session: WebSession) -> None:
@@ -81,6 +89,8 @@ def write_session(response: Response, settings: Settings, session: WebSession) -
     }
     if session.username is not None:
         claims["sub"] = session.username
+    if session.organisation_id is not None:
+        claims["org"] = session.organisation_id
     response.set_cookie(
         COOKIE,
         jwt.encode(claims, settings.secret_key, algorithm=ALGORITHM),
@@ -97,11 +107,16 @@ async def web_user(request: Request) -> Principal:
     session = read_session(request)
     if session is None or session.username is None:
         raise SignInRequired
-    principal = await signed_in_principal(get_database(request), session.jti, session.username)
+    database = get_database(request)
+    principal = await signed_in_principal(
+        database, session.jti, session.username, session.organisation_id
+    )
     if principal is None:
         raise SignInRequired
-    # The layout shows who is signed in and puts the CSRF token into every form.
+    # The layout shows who is signed in, where they work (with a switcher for someone who
+    # works in more than one organisation) and puts the CSRF token into every form.
     request.state.principal = principal
+    request.state.workplaces = await workplaces(database, principal)
     request.state.csrf = session.csrf
     return principal
 

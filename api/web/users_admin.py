@@ -1,7 +1,9 @@
 """/admin/users: an organisation's accounts for its admins — list with filters, add (the person
-is mailed a set-password link), edit roles and scope, deactivate and reactivate, send a new
-link — and a person's open cases, reassigned to another advisor in one action (admins and
-managers). The same services as /api/users; every form is post/redirect/get."""
+is mailed a set-password link), add a person of another organisation as a member
+(/admin/members), edit roles and scope, deactivate and reactivate (for a member: end and
+restore their membership), send a new link — and a person's open cases, reassigned to another
+advisor in one action (admins and managers). The same services as /api/users; every form is
+post/redirect/get."""
 
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -17,12 +19,13 @@ from api.web.session import CheckedForm, WebUser
 from records.people import ROLES
 from services.access import Principal
 from services.case_handover import HANDOVER_ROLES, CaseHandover
-from services.errors import Conflict, Invalid
+from services.errors import Conflict, Invalid, NotFound
 from services.organisation_accounts import (
     ACCOUNT_ADMINS,
     AccountChanges,
     AccountFilter,
     NewMember,
+    NewMembership,
     OrganisationAccounts,
 )
 
@@ -40,6 +43,11 @@ NOTICES = {
     "deactivated": "The account is deactivated: every token, session and calendar feed of "
     "theirs is refused from now on.",
     "reactivated": "The account is active again.",
+    "member-added": "They are now a member of your organisation with these roles; they choose "
+    "it when they sign in, or in the page header.",
+    "membership-ended": "Their membership of your organisation is ended: nothing of it is open "
+    "to them from their next request. Their own account is untouched.",
+    "membership-restored": "Their membership of your organisation is in force again.",
     "link-sent": "A new set-password link was mailed; earlier links no longer work.",
     "link-unsent": "The set-password link could not be mailed; try again later.",
 }
@@ -80,6 +88,7 @@ async def _list_page(
     *,
     error: str = "",
     entered: dict[str, Any] | None = None,
+    member_entered: dict[str, Any] | None = None,
     status: int = 200,
 ) -> Response:
     accounts = _accounts(request, principal)
@@ -99,6 +108,7 @@ async def _list_page(
         "filters": {key: params.get(key, "") for key in ("role", "team", "active", "q")},
         "error": error,
         "entered": entered or {"roles": []},
+        "member_entered": member_entered or {"roles": []},
     }
     return render(request, "users_admin.html", context, status)
 
@@ -128,6 +138,26 @@ async def add_user(request: Request, principal: WebUser, form: CheckedForm) -> R
         )
     notice = "added" if invited.mail.delivered else "added-unsent"
     return _done(invited.account.username, notice)
+
+
+@router.post("/admin/members")
+async def add_member(request: Request, principal: WebUser, form: CheckedForm) -> Response:
+    wanted = NewMembership(
+        username=_text(form, "username"),
+        email=_text(form, "email"),
+        roles=_roles(form),
+        team=_text(form, "team") or None,
+        divisions=_divisions(form),
+        staff_employee_id=_text(form, "staff_employee_id") or None,
+    )
+    try:
+        added = await _accounts(request, principal).add_membership(wanted)
+    except (*FORM_ERRORS, NotFound) as error:
+        entered = {**vars(wanted), "divisions": ", ".join(wanted.divisions)}
+        return await _list_page(
+            request, principal, error=error.detail, member_entered=entered, status=error.status
+        )
+    return _done(added.username, "member-added")
 
 
 async def _person_page(
@@ -170,10 +200,14 @@ async def _change(
     request: Request, principal: Principal, username: str, changes: AccountChanges, notice: str
 ) -> Response:
     try:
-        await _accounts(request, principal).update(username, changes)
+        account = await _accounts(request, principal).update(username, changes)
     except FORM_ERRORS as error:
         return await _person_page(
             request, principal, username, error=error.detail, status=error.status
+        )
+    if not account.home:
+        notice = {"deactivated": "membership-ended", "reactivated": "membership-restored"}.get(
+            notice, notice
         )
     return _done(username, notice)
 

@@ -6,7 +6,7 @@ from sqlalchemy import and_, case, func, literal_column, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
-from records.models import Case, TimeEntry, User
+from records.models import Case, Membership, TimeEntry, User
 from records.reporting.kpis import ReportError, Window, _organisation_names, dimension
 from records.reporting.table import Column, Report
 
@@ -100,8 +100,9 @@ async def cost(
 ) -> Report:
     """Time recorded in the window (by the date worked) and its cost, grouped as asked.
 
-    A person's time is costed at the highest rate among their roles; time by someone with no
-    rated role is shown as unrated minutes, at no cost, rather than guessed.
+    A person's time is costed at the highest rate among their roles in the case's
+    organisation (a member of several has other roles in each); time by someone with no rated
+    role is shown as unrated minutes, at no cost, rather than guessed.
     """
     columns: dict[str, Any] = {
         "case": Case.id.label("case"),
@@ -112,7 +113,13 @@ async def cost(
         for name in group_by
     ]
     query = (
-        select(*dims, TimeEntry.username, TimeEntry.case_id, func.sum(TimeEntry.minutes))
+        select(
+            *dims,
+            Case.organisation_id,
+            TimeEntry.username,
+            TimeEntry.case_id,
+            func.sum(TimeEntry.minutes),
+        )
         .join(Case, Case.id == TimeEntry.case_id)
         .where(
             scope,
@@ -120,19 +127,26 @@ async def cost(
                 TimeEntry.worked_on >= window.start.date(), TimeEntry.worked_on < window.end.date()
             ),
         )
-        .group_by(*dims, TimeEntry.username, TimeEntry.case_id)
+        # A case is in one organisation: grouping by it too splits no group.
+        .group_by(*dims, Case.organisation_id, TimeEntry.username, TimeEntry.case_id)
     )
     found = list(await session.execute(query))
     usernames = {row[-3] for row in found}
-    roles = {
-        key: value
-        for key, value in await session.execute(
-            select(User.username, User.roles).where(User.username.in_(usernames))
-        )
-    }
+    home = select(User.username, User.organisation_id, User.roles).where(
+        User.username.in_(usernames)
+    )
+    added = (
+        select(User.username, Membership.organisation_id, Membership.roles)
+        .join(Membership, Membership.user_id == User.id)
+        .where(User.username.in_(usernames))
+    )
+    roles: dict[tuple[str, int], list[str]] = {}
+    for query_roles in (home, added):
+        for username, organisation_id, held in await session.execute(query_roles):
+            roles[(username, organisation_id)] = held
     rows: dict[tuple[Any, ...], dict[str, Any]] = {}
     cases: dict[tuple[Any, ...], set[str]] = {}
-    for *values, username, case_id, minutes in found:
+    for *values, organisation_id, username, case_id, minutes in found:
         key = tuple(values)
         row = rows.setdefault(
             tuple(key),
@@ -144,7 +158,8 @@ async def cost(
             },
         )
         cases.setdefault(key, set()).add(case_id)
-        rates = [hourly_rates[role] for role in roles.get(username, []) if role in hourly_rates]
+        held = roles.get((username, organisation_id), [])
+        rates = [hourly_rates[role] for role in held if role in hourly_rates]
         row["minutes"] += minutes
         if rates:
             row["cost"] += minutes / 60 * max(rates)

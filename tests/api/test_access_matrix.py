@@ -16,17 +16,26 @@ from typing import Any
 import httpx
 import pytest
 from asgi_lifespan import LifespanManager
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from api.main import create_app
 from records.database import Database
-from records.models import AuditEntry, Case, CaseAccess, CaseParty, Document, Staff, User
+from records.models import (
+    AuditEntry,
+    Case,
+    CaseAccess,
+    CaseParty,
+    Document,
+    Membership,
+    Staff,
+    User,
+)
 from records.people import create_user
 from services.access import CASE_READERS, CASE_WORKERS, POLICY_MOVERS, RESTRICTERS
 from services.retention import HOLDERS
 from settings import Settings
 from tests.support.configuration import make_settings
-from tests.support.people import DEMO_HASH, add_people
+from tests.support.people import DEMO_HASH, SHARED, add_people, add_shared_person
 from tests.support.smtp import SmtpServer
 from tests.support.stack import ApiStack
 from tests.web.test_web_security import Browser
@@ -41,6 +50,32 @@ ROLE_USERS = {
     "hr_director": "hannah",
     "auditor": "audrey",
     "admin": "adam",
+}
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who calls every route: a user, the organisation they work in, their role there."""
+
+    label: str
+    username: str
+    organisation: str
+    role: str
+
+
+# Every role of the first trust, and shona (tests/support/people.py) in each of her two: an
+# advisor of the first trust's North ER team as a member (linked there to a staff record of
+# its own, a witness on the conflicted case), and a manager of Estates in the other, her own.
+CALLERS = [
+    *(Caller(f"{role} ({user})", user, "RXA", role) for role, user in ROLE_USERS.items()),
+    Caller(f"advisor as a member, working in RXA ({SHARED})", SHARED, "RXA", "advisor"),
+    Caller(f"manager at home, working in RXB ({SHARED})", SHARED, "RXB", "manager"),
+]
+# In the other trust, where bob is no advisor and E1002 no member of staff, those two calls
+# are refused as bad input once the case is found.
+OTHER_TRUST_ANSWERS = {
+    ("POST", "/api/cases/{case_id}/assign"): frozenset({422}),
+    ("POST", "/api/cases/{case_id}/parties"): frozenset({422}),
 }
 # The kinds of case, as seen by each role's user:
 #   own: alice's case in Medicine (mark manages Medicine);
@@ -161,8 +196,11 @@ def case_routes(settings: Settings) -> Iterator[tuple[str, str]]:
                     yield method, path
 
 
-def visible(role: str, kind: str) -> bool:
+def visible(role: str, kind: str, organisation: str = "RXA") -> bool:
     """The rules of services/access.py, restated for these users and cases."""
+    if organisation == "RXB":
+        # Only the other trust's case is in reach, and its division (Estates) is shona's.
+        return kind == "other-org" and role in CASE_READERS
     if kind in ("other-org", "restricted", "conflicted") or role not in CASE_READERS:
         return False
     if kind == "outside":
@@ -170,13 +208,14 @@ def visible(role: str, kind: str) -> bool:
     return True  # own and team: alice's team, and mark's division
 
 
-def expected(role: str, kind: str, call: Call, path: str) -> str:
+def expected(caller: Caller, kind: str, call: Call, path: str) -> str:
+    role, organisation = caller.role, caller.organisation
     if path.endswith("/policy"):
         # Policy owners move cases they cannot read; the case must still be theirs to reach.
         reachable = kind not in ("other-org", "restricted", "conflicted")
-        if not (visible(role, kind) or (reachable and role == "policy_owner")):
+        if not (visible(role, kind, organisation) or (reachable and role == "policy_owner")):
             return "404"
-    elif not visible(role, kind):
+    elif not visible(role, kind, organisation):
         return "404"
     if call.allowed is not None and role not in call.allowed:
         return "403"
@@ -205,6 +244,14 @@ async def seed(stack: ApiStack) -> dict[str, tuple[str, int]]:
             assert user is not None
             user.staff_employee_id = f"W{number}"
             session.add(Staff(organisation_id=org.id, employee_id=f"W{number}", division="HR"))
+        # shona's staff record in the first trust is on her membership there.
+        shared = len(ROLE_USERS) + 1
+        session.add(Staff(organisation_id=org.id, employee_id=f"W{shared}", division="HR"))
+        await session.execute(
+            update(Membership)
+            .where(Membership.organisation_id == org.id)
+            .values(staff_employee_id=f"W{shared}")
+        )
         rows = {
             "own": (org.id, "alice", "Medicine"),
             "team": (org.id, "bob", "Medicine"),
@@ -253,7 +300,7 @@ async def seed(stack: ApiStack) -> dict[str, tuple[str, int]]:
             await session.flush()
             cases[kind] = (case_id, document.id)
         session.add(CaseAccess(case_id=cases["restricted"][0], username="bob", added_by="mark"))
-        for number in range(1, len(ROLE_USERS) + 1):
+        for number in range(1, len(ROLE_USERS) + 2):
             session.add(
                 CaseParty(
                     case_id=cases["conflicted"][0],
@@ -302,8 +349,8 @@ def render(table: dict[str, dict[str, dict[str, str]]]) -> str:
         "party to it). Do not edit by hand: run the test.",
         "",
     ]
-    for role, rows in table.items():
-        lines += [f"## {role} ({ROLE_USERS[role]})", ""]
+    for caller, rows in table.items():
+        lines += [f"## {caller}", ""]
         lines.append("| route | " + " | ".join(KINDS) + " |")
         lines.append("|---|" + "---|" * len(KINDS))
         for route, cells in rows.items():
@@ -318,14 +365,16 @@ async def test_every_case_route_for_every_role_and_kind_of_case(api_stack: ApiSt
     missing = routes - set(API_CALLS) - set(WEB_CALLS)
     assert not missing, f"case routes with no row in the access matrix: {sorted(missing)}"
     assert routes == set(API_CALLS) | set(WEB_CALLS), "rows for routes that no longer exist"
+    await add_shared_person(api_stack.database, api_stack.people)
     cases = await seed(api_stack)
 
     table: dict[str, dict[str, dict[str, str]]] = {}
     wrong: list[str] = []
-    for role, username in ROLE_USERS.items():
-        headers = await api_stack.token(username)
+    for caller in CALLERS:
+        headers = await api_stack.token(caller.username, organisation=caller.organisation)
         browser = Browser(api_stack.http)
-        await browser.sign_in(username)
+        await browser.sign_in(caller.username)
+        await browser.work_in(caller.organisation)
         rows: dict[str, dict[str, str]] = {}
         for calls, is_web in ((API_CALLS, False), (WEB_CALLS, True)):
             for (method, path), call in sorted(calls.items(), key=lambda item: item[0][1]):
@@ -340,14 +389,19 @@ async def test_every_case_route_for_every_role_and_kind_of_case(api_stack: ApiSt
                         for url in urls
                     )
                 )
+                answers = call.answers
+                if caller.organisation == "RXB":
+                    answers = OTHER_TRUST_ANSWERS.get((method, path), answers)
                 for kind, status in zip(KINDS, statuses, strict=True):
-                    want = expected(role, kind, call, path)
-                    ok = status in call.answers if want == THROUGH else str(status) == want
+                    want = expected(caller, kind, call, path)
+                    ok = status in answers if want == THROUGH else str(status) == want
                     if not ok:
-                        wrong.append(f"{role} {kind} {method} {path}: {status}, expected {want}")
+                        wrong.append(
+                            f"{caller.label} {kind} {method} {path}: {status}, expected {want}"
+                        )
                     cells[kind] = str(status)
                 rows[f"{method} {path}"] = cells
-        table[role] = rows
+        table[caller.label] = rows
 
     assert not wrong, "\n".join(wrong)
     text = render(table)
@@ -356,11 +410,18 @@ async def test_every_case_route_for_every_role_and_kind_of_case(api_stack: ApiSt
         raise AssertionError(f"{MATRIX_FILE} was out of date and is rewritten: review, commit")
 
 
-# ---- account routes: every role, and an admin of another organisation -------------------
+# ---- account routes: every role, an admin of another organisation, a member of both -------
 
-# Whose account each route is called on: bob of the first trust, oscar of the other.
-ACCOUNT_TARGETS = {"bob": "RXA", "oscar": "RXB"}
-ACCOUNT_CALLERS = {**{user: "RXA" for user in ROLE_USERS.values()}, "olga": "RXB"}
+# Whose account each route is called on: bob of the first trust, oscar of the other, and
+# shona, who works in both (her own account is the other trust's; the first added her).
+ACCOUNT_TARGETS = {"bob": {"RXA"}, "oscar": {"RXB"}, SHARED: {"RXA", "RXB"}}
+# (caller, the organisation they work in, their roles there); shona signs in to each in turn.
+ACCOUNT_CALLERS = [
+    *((user, "RXA", frozenset({role})) for role, user in ROLE_USERS.items()),
+    ("olga", "RXB", frozenset({"admin"})),
+    (SHARED, "RXA", frozenset({"advisor"})),
+    (SHARED, "RXB", frozenset({"manager"})),
+]
 ADMINS = frozenset({"admin"})
 HANDOVER = frozenset({"admin", "manager"})
 BOB_FORM = {"full_name": "Bob Advisor", "email": "bob@north.example", "roles": "advisor"}
@@ -379,7 +440,12 @@ ACCOUNT_CALLS: dict[tuple[str, str], Call] = {
     ),
     ("GET", "/api/users/{username}"): Call(ADMINS, frozenset({200})),
     ("PATCH", "/api/users/{username}"): Call(ADMINS, frozenset({200}), body={"divisions": []}),
-    ("POST", "/api/users/{username}/set-password-link"): Call(ADMINS, frozenset({200})),
+    # A member's password is their own organisation's to reset (409 elsewhere).
+    ("POST", "/api/users/{username}/set-password-link"): Call(ADMINS, frozenset({200, 409})),
+    # Nobody has this address: whoever is named, an admin is answered 404 (and learns nothing).
+    ("POST", "/api/users/{username}/membership"): Call(
+        ADMINS, frozenset({404}), body={"email": "nobody@x.example", "roles": ["advisor"]}
+    ),
     ("GET", "/api/users/{username}/cases"): Call(HANDOVER, frozenset({200})),
     # Nobody has open cases here; alice is no advisor of the other trust (422 there).
     ("POST", "/api/users/{username}/reassign"): Call(
@@ -400,7 +466,12 @@ ACCOUNT_CALLS: dict[tuple[str, str], Call] = {
     ("POST", "/admin/users/{username}"): Call(ADMINS, frozenset({303, 409}), form=BOB_FORM),
     ("POST", "/admin/users/{username}/deactivate"): Call(ADMINS, frozenset({303})),
     ("POST", "/admin/users/{username}/reactivate"): Call(ADMINS, frozenset({303})),
-    ("POST", "/admin/users/{username}/set-password-link"): Call(ADMINS, frozenset({303})),
+    ("POST", "/admin/users/{username}/set-password-link"): Call(ADMINS, frozenset({303, 409})),
+    ("POST", "/admin/members"): Call(
+        ADMINS,
+        frozenset({404}),
+        form={"username": "oscar", "email": "nobody@x.example", "roles": "advisor"},
+    ),
     ("POST", "/admin/users/{username}/reassign"): Call(
         HANDOVER, frozenset({303, 422}), form={"to": "alice"}
     ),
@@ -411,7 +482,7 @@ def account_routes(settings: Settings) -> set[tuple[str, str]]:
     return {
         (method, path)
         for method, path in all_routes(settings)
-        if path.startswith(("/api/users", "/admin/users"))
+        if path.startswith(("/api/users", "/admin/users", "/admin/members"))
     }
 
 
@@ -424,19 +495,36 @@ def all_routes(settings: Settings) -> Iterator[tuple[str, str]]:
                 yield method, path
 
 
-def account_expected(roles: frozenset[str], caller_org: str, target_org: str, call: Call) -> str:
+def account_expected(
+    roles: frozenset[str], caller_org: str, target_orgs: set[str], path: str, call: Call
+) -> str:
     """The rules of services/organisation_accounts.py and case_handover.py: the role first
-    (403 whoever is asked about), then another organisation's account is as if none (404)."""
+    (403 whoever is asked about), then an account that does not work in the caller's
+    organisation is as if none (404). Adding a member names someone of elsewhere on purpose."""
     assert call.allowed is not None
     if not roles & call.allowed:
         return "403"
-    return THROUGH if caller_org == target_org else "404"
+    if path.endswith("/membership"):
+        return THROUGH
+    return THROUGH if caller_org in target_orgs else "404"
+
+
+def account_form(call: Call, target: str, caller_org: str) -> Call:
+    """Saving shona's page sends what it shows: her own name and address, and her roles in
+    the organisation it is saved in (a member's name and address are not another's to
+    change, and the callers after need her roles as they are)."""
+    if call.form != BOB_FORM or target != SHARED:
+        return call
+    roles = "advisor" if caller_org == "RXA" else "manager"
+    form = {"full_name": "Shona Shared", "email": "shona@shared.example", "roles": roles}
+    return Call(call.allowed, call.answers, form=form)
 
 
 async def test_every_account_route_for_every_role_and_another_organisation(
     sqlite_database: Database, smtp_server: SmtpServer
 ) -> None:
     people = await add_people(sqlite_database)
+    await add_shared_person(sqlite_database, people)
     async with sqlite_database.transaction() as session:
         await create_user(
             session, people.organisation, "audrey", DEMO_HASH, ["auditor"], "A", "a@n.ex"
@@ -451,7 +539,6 @@ async def test_every_account_route_for_every_role_and_another_organisation(
     settings = make_settings(url, smtp_port=smtp_server.port)
     routes = account_routes(settings)
     assert routes == set(ACCOUNT_CALLS), f"rows to add or remove: {routes ^ set(ACCOUNT_CALLS)}"
-    roles_of = {**{user: frozenset({role}) for role, user in ROLE_USERS.items()}, "olga": ADMINS}
     app = create_app(settings)
     wrong: list[str] = []
     async with (
@@ -460,25 +547,30 @@ async def test_every_account_route_for_every_role_and_another_organisation(
             transport=httpx.ASGITransport(app), base_url="http://ercase.test"
         ) as http,
     ):
-        for caller, caller_org in ACCOUNT_CALLERS.items():
+        for caller, caller_org, roles in ACCOUNT_CALLERS:
             token = await http.post(
-                "/api/auth/token", data={"username": caller, "password": "demo"}
+                "/api/auth/token",
+                data={"username": caller, "password": "demo", "organisation": caller_org},
             )
             headers = {"Authorization": f"Bearer {token.json()['access_token']}"}
             browser = Browser(http)
             await browser.sign_in(caller)
+            await browser.work_in(caller_org)
             for (method, path), call in sorted(ACCOUNT_CALLS.items(), key=lambda item: item[0][1]):
                 named = "{username}" in path
-                for target, target_org in ACCOUNT_TARGETS.items() if named else [("", caller_org)]:
+                targets = ACCOUNT_TARGETS.items() if named else [("", {caller_org})]
+                for target, target_orgs in targets:
                     url = path.replace("{username}", target)
+                    sent = account_form(call, target, caller_org)
                     if path.startswith("/admin"):
-                        status = await call_web(browser, method, url, call)
+                        status = await call_web(browser, method, url, sent)
                     else:
-                        status = await call_api(http, headers, method, url, call)
-                    want = account_expected(roles_of[caller], caller_org, target_org, call)
+                        status = await call_api(http, headers, method, url, sent)
+                    want = account_expected(roles, caller_org, target_orgs, path, call)
                     ok = status in call.answers if want == THROUGH else str(status) == want
                     if not ok:
-                        wrong.append(f"{caller} {method} {url}: {status}, expected {want}")
+                        who = f"{caller}@{caller_org}"
+                        wrong.append(f"{who} {method} {url}: {status}, expected {want}")
     assert not wrong, "\n".join(wrong)
 
 

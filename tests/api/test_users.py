@@ -156,6 +156,7 @@ async def test_a_new_account_is_mailed_a_link_and_its_owner_sets_the_password(
         "active": True,
         "password_set": False,
         "created_at": None,
+        "home": True,
     }
     assert body["set_password_mail"] == {
         "sent_to": "nadia@north.example",

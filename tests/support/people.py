@@ -3,7 +3,7 @@
 from dataclasses import dataclass
 
 from records.database import Database
-from records.models import Organisation
+from records.models import Membership, Organisation
 from records.passwords import hash_password
 from records.people import StaffEntry, create_user, get_or_create_organisation, upsert_staff
 
@@ -118,3 +118,31 @@ async def add_people(db: Database) -> People:
             session, other.id, [StaffEntry("S9001", "Olive South", None, "Estates", "Portering")]
         )
     return People(org, other)
+
+
+SHARED = "shona"
+
+
+async def add_shared_person(db: Database, people: People) -> None:
+    """shona, of a shared HR service: her own account is the second trust's, where she manages
+    Estates; the first trust has added her as a member, an advisor in its North ER team."""
+    async with db.transaction() as session:
+        shona = await create_user(
+            session,
+            people.other_organisation,
+            SHARED,
+            DEMO_HASH,
+            ["manager"],
+            "Shona Shared",
+            "shona@shared.example",
+            divisions=["Estates"],
+        )
+        session.add(
+            Membership(
+                user_id=shona.id,
+                organisation_id=people.organisation.id,
+                roles=["advisor"],
+                team="North ER",
+                divisions=[],
+            )
+        )

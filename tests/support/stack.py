@@ -41,10 +41,14 @@ class ApiStack:
         """Another client of the same app, arriving from `address` (close it after use)."""
         return client_at(self.app, address)
 
-    async def token(self, username: str, password: str = "demo") -> dict[str, str]:
-        response = await self.http.post(
-            "/api/auth/token", data={"username": username, "password": password}
-        )
+    async def token(
+        self, username: str, password: str = "demo", organisation: str | None = None
+    ) -> dict[str, str]:
+        """A bearer token; with `organisation` (a code), for working in that one."""
+        form = {"username": username, "password": password}
+        if organisation is not None:
+            form["organisation"] = organisation
+        response = await self.http.post("/api/auth/token", data=form)
         assert response.status_code == 200, response.text
         return {"Authorization": f"Bearer {response.json()['access_token']}"}
 

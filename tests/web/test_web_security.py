@@ -41,6 +41,16 @@ class Browser:
         assert reply.status_code == 303, reply.text
         await self.request("GET", reply.headers["location"])
 
+    async def work_in(self, organisation: str) -> None:
+        """Switch to another of the signed-in person's organisations (the header's form), and
+        land on a page, which holds the new session's CSRF token."""
+        reply = await self.request(
+            "POST", "/organisation", data={"organisation": organisation, "csrf_token": self.csrf}
+        )
+        while reply.status_code == 303:
+            reply = await self.request("GET", reply.headers["location"])
+        assert reply.status_code == 200, reply.text
+
 
 async def open_case(stack: ApiStack, username: str) -> str:
     reply = await stack.http.post("/api/cases", json=CASE, headers=await stack.token(username))
