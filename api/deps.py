@@ -65,7 +65,11 @@ async def get_current_user(
     if claims is None:
         raise unauthorised
     principal = await signed_in_principal(
-        get_database(request), claims.jti, claims.username, claims.organisation_id
+        get_database(request),
+        claims.jti,
+        claims.username,
+        claims.organisation_id,
+        claims.issued_at,
     )
     if principal is None:
         raise unauthorised

@@ -17,6 +17,8 @@ class TokenClaims:
     expires_at: datetime
     # None in a token from before organisations were named: the person's home one.
     organisation_id: int | None = None
+    # When it was issued (None if it does not say): a deactivation ends every earlier one.
+    issued_at: datetime | None = None
 
 
 def create_access_token(
@@ -25,7 +27,9 @@ def create_access_token(
     now = datetime.now(UTC)
     claims: dict[str, object] = {
         "sub": username,
-        "iat": now,
+        # To the microsecond (RFC 7519 allows a fractional NumericDate): a deactivation and a
+        # sign-in after the reactivation may fall in the same second.
+        "iat": now.timestamp(),
         "exp": now + timedelta(minutes=minutes),
         "jti": secrets.token_hex(16),
     }
@@ -48,4 +52,7 @@ def token_claims(token: str, secret_key: str) -> TokenClaims | None:
         return None
     if organisation is not None and (type(organisation) is not int):
         return None
-    return TokenClaims(subject, jti, datetime.fromtimestamp(claims["exp"], UTC), organisation)
+    issued = claims.get("iat")
+    issued_at = datetime.fromtimestamp(issued, UTC) if isinstance(issued, int | float) else None
+    expires_at = datetime.fromtimestamp(claims["exp"], UTC)
+    return TokenClaims(subject, jti, expires_at, organisation, issued_at)

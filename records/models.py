@@ -90,6 +90,9 @@ class User(Base):
     # The secret in this user's private calendar-feed URL; replacing it revokes the old URL.
     calendar_token: Mapped[str | None] = mapped_column(String(64), unique=True)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Tokens and web sessions issued up to this instant no longer count (set when the account
+    # is deactivated, so a later reactivation does not revive them).
+    sessions_valid_after: Mapped[datetime | None] = mapped_column()
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     # Access scope (services/access.py): an advisor's team, the divisions a manager manages, and
     # the staff record of this person, so a case they are a party to is never shown to them.

@@ -37,7 +37,7 @@ from services.user_admin import (
     check_full_name,
     check_new_account,
     check_roles,
-    end_links,
+    end_access,
     new_link,
 )
 from settings import Settings
@@ -439,9 +439,8 @@ class OrganisationAccounts:
             raise Conflict("You cannot deactivate your own account; ask another administrator.")
         if "admin" in member.roles:
             await self._check_admin_stays(session, member, "deactivate")
-        user.active = False
-        # A link mailed before the deactivation must not let them back in.
-        await end_links(session, user.id, utcnow())
+        # Their tokens, sessions and any link mailed before must not let them back in.
+        await end_access(session, user, utcnow())
         self._audit(session, "user.deactivate", user)
 
     async def _check_admin_stays(self, session: AsyncSession, member: Member, doing: str) -> None:

@@ -262,16 +262,25 @@ async def accounts_matching(
 
 
 async def signed_in_principal(
-    database: Database, jti: str, username: str, organisation_id: int | None = None
+    database: Database,
+    jti: str,
+    username: str,
+    organisation_id: int | None = None,
+    issued_at: datetime | None = None,
 ) -> Principal | None:
     """Who a token or web session (by its id) stands for, in the organisation it was issued
-    for (None: their home one); None once it is revoked, the account is gone or inactive, or
-    their membership of that organisation has ended. The API and the web pages both ask here."""
+    for (None: their home one); None once it is revoked, the account is gone or inactive, it
+    was issued before the account was last deactivated (`issued_at` None: as old as can be),
+    or their membership of that organisation has ended. The API and the web pages both ask
+    here."""
     async with database.sessions() as session:
         if await revoked(session, jti):
             return None
         user = await active_account(session, username)
         if user is None:
+            return None
+        cutoff = user.sessions_valid_after
+        if cutoff is not None and (issued_at is None or issued_at <= cutoff):
             return None
         member = await member_in(session, organisation_id or user.organisation_id, username)
     return None if member is None else principal_of(member.user, member.membership)

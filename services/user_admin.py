@@ -160,6 +160,15 @@ async def issue_set_password_link(
     return (await new_link(session, user, public_url, now)).url
 
 
+async def end_access(session: AsyncSession, user: User, now: datetime) -> None:
+    """Deactivate: refused from the next request, every token and session issued so far ended
+    for good (reactivating does not bring them back), and open set-password links spent."""
+    user.active = False
+    user.sessions_valid_after = now
+    user.calendar_token = None  # a new feed URL after any reactivation, never the old one
+    await end_links(session, user.id, now)
+
+
 async def end_links(session: AsyncSession, user_id: int, now: datetime) -> None:
     await session.execute(
         update(SetPasswordLink)
@@ -292,8 +301,7 @@ class UserAdmin:
             user = await _user(session, username)
             if not user.active:
                 return False
-            user.active = False
-            await end_links(session, user.id, utcnow())
+            await end_access(session, user, utcnow())
             _audit(session, user, "user.deactivate", self.actor)
             return True
 

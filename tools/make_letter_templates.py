@@ -276,7 +276,10 @@ TEMPLATES: dict[str, dict[str, tuple[str, list[str]]]] = {
             [
                 "You appealed on these grounds:",
                 "{{ grounds }}",
-                "Decision: {{ appeal_outcome }}.",
+                # Upheld (grant_on_appeal) records how; dismissed (record_appeal_outcome) not.
+                "{% if appeal_outcome %}Decision: {{ appeal_outcome }}.{% else %}Decision: your "
+                "appeal is dismissed and the refusal of your request stands. This decision is "
+                "final.{% endif %}",
                 "{{ outcome }}",
             ],
         ),

@@ -38,6 +38,8 @@ class WebSession:
     jti: str = ""
     # The organisation they work in (its id); None: their home one.
     organisation_id: int | None = None
+    # When it began (a cookie from before this was kept: None); a deactivation ends it.
+    issued_at: datetime | None = None
 
 
 class SignInRequired(Exception):
@@ -70,13 +72,21 @@ def read_session(request: Request) -> WebSession | None:
         return None
     if organisation is not None and type(organisation) is not int:
         return None
-    return WebSession(username, csrf, jti, organisation)
+    issued = claims.get("iat")
+    issued_at = datetime.fromtimestamp(issued, UTC) if isinstance(issued, int | float) else None
+    return WebSession(username, csrf, jti, organisation, issued_at)
 
 
 def new_session(username: str | None, organisation_id: int | None = None) -> WebSession:
     """A session with a fresh CSRF token; a new one at each sign-in, sign-out and change of
     organisation."""
-    return WebSession(username, secrets.token_urlsafe(32), secrets.token_hex(16), organisation_id)
+    return WebSession(
+        username,
+        secrets.token_urlsafe(32),
+        secrets.token_hex(16),
+        organisation_id,
+        datetime.now(UTC),
+    )
 
 
 def write_session(response: Response, settings: Settings, session: WebSession) -> None:
@@ -91,6 +101,8 @@ def write_session(response: Response, settings: Settings, session: WebSession) -
         claims["sub"] = session.username
     if session.organisation_id is not None:
         claims["org"] = session.organisation_id
+    if session.issued_at is not None:
+        claims["iat"] = session.issued_at.timestamp()  # to the microsecond, as tokens
     response.set_cookie(
         COOKIE,
         jwt.encode(claims, settings.secret_key, algorithm=ALGORITHM),
@@ -109,7 +121,7 @@ async def web_user(request: Request) -> Principal:
         raise SignInRequired
     database = get_database(request)
     principal = await signed_in_principal(
-        database, session.jti, session.username, session.organisation_id
+        database, session.jti, session.username, session.organisation_id, session.issued_at
     )
     if principal is None:
         raise SignInRequired

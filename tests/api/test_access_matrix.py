@@ -99,7 +99,7 @@ class Call:
 
 READ = Call(None, frozenset({200}))
 STEP = Call(CASE_WORKERS, frozenset({409}), body={})  # no process runs these rows: refused
-PDF = b"%PDF-1.4 matrix\n"
+PDF = b"%PDF-1.4 matrix\n%%EOF\n"  # a PDF that ends as one does (services/document_kinds.py)
 
 API_CALLS: dict[tuple[str, str], Call] = {
     ("GET", "/api/cases/{case_id}"): READ,

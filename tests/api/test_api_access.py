@@ -164,10 +164,10 @@ async def test_only_policy_owners_publish_and_invalid_versions_name_their_paths(
         VERSIONS, params={"change_note": "Shorter assessment"}, json=quicker, headers=polly
     )
     assert published.status_code == 201, published.text
-    assert published.json() == {"case_type": "disciplinary", "version": 2}
+    assert published.json() == {"case_type": "disciplinary", "version": 2, "warnings": []}
     as_yaml = await http.post(VERSIONS, content=yaml.safe_dump(quicker), headers=yaml_headers)
     assert as_yaml.status_code == 201, as_yaml.text
-    assert as_yaml.json() == {"case_type": "disciplinary", "version": 3}
+    assert as_yaml.json() == {"case_type": "disciplinary", "version": 3, "warnings": []}
 
     second = (await http.get("/api/policies/disciplinary?version=2", headers=polly)).json()
     assert (second["author"], second["change_note"]) == ("polly", "Shorter assessment")

@@ -42,6 +42,7 @@ from policies.loader import shipped_policies
 from policies.schema import PolicyDefinition
 from records.database import Database
 from records.models import AuditEntry
+from records.people import StaffEntry, upsert_staff
 from tests.support.catalogue import ALTERNATIVE_PATHS, MAIN_PATHS, step_data
 from tests.support.smtp import SmtpServer
 from tests.support.stack import ApiStack, api_stack_on
@@ -251,8 +252,8 @@ async def test_what_the_case_cannot_fill_is_named_and_nothing_is_stored(
     http = stack.http
     walk = Walk(stack, alice, tmp_path)
     # A member of staff the directory knows without an email or a department.
-    added = await http.post("/api/staff", json=[{"id": "E3001", "name": "Nia New"}], headers=alice)
-    assert added.status_code == 200, added.text
+    async with stack.database.transaction() as session:
+        await upsert_staff(session, stack.people.organisation.id, [StaffEntry("E3001", "Nia New")])
     case_id = await walk.open("grievance", employee_id="E3001")
     url = f"/api/cases/{case_id}/letters"
     assert (await http.get(url, headers=alice)).json() == []

@@ -408,8 +408,16 @@ async def test_deactivation_refuses_tokens_sessions_feed_and_mail_at_once(stack:
 
     back = await stack.as_admin("PATCH", "/api/users/alice", json={"active": True})
     assert back.status_code == 200 and back.json()["active"] is True
+    # Reactivation does not revive what deactivation ended: the old token, the old web
+    # session and the old calendar URL stay refused; she signs in afresh.
+    assert (await stack.http.get("/api/me", headers=alice)).status_code == 401
+    page = await browser.request("GET", "/cases")
+    assert page.status_code == 303 and page.headers["location"].startswith("/sign-in")
+    assert (await stack.http.get(feed)).status_code == 404
     stack.tokens.pop("alice")
     assert (await stack.http.get("/api/me", headers=await stack.token("alice"))).status_code == 200
+    await browser.sign_in("alice")
+    assert (await browser.request("GET", "/cases")).status_code == 200
     [reactivated] = await stack.audit("user.reactivate")
     assert reactivated.username == "adam"
 

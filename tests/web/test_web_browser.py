@@ -171,7 +171,7 @@ async def test_each_role_main_journey(web_stack: WebStack) -> None:
     await form.get_by_label("Was there any intention to cause harm?").select_option("No")
     await form.get_by_label("Are there indications of ill health").select_option("No")
     await form.get_by_label("Did the person knowingly depart").select_option("Yes")
-    await form.get_by_label("Would others in the same role").select_option("No")
+    await form.get_by_label("Are there indications that other individuals").select_option("No")
     await form.get_by_label("Significant mitigating circumstances").fill("Short-staffed ward")
     await form.get_by_role("button").click()
     await expect(alice.get_by_role("status")).to_contain_text("the step is recorded")

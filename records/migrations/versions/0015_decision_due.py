@@ -13,7 +13,6 @@ from alembic import op
 import records.models
 
 revision: str = "0015"
-# Other migrations (0013, 0014) are being added beside this one; the coordinator re-chains it.
 down_revision: str | None = "0014"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
