@@ -7,8 +7,8 @@ it is added) and every page, filled in with the North Trust's case, document, em
 user. Each answers a refusal or the South Trust's own data: no answer carries anything that
 identifies the North Trust's case or people.
 
-National report figures (`?national=true`) are left out: they are issue 22 point 3's, and
-admins see them by design until a role made for them exists.
+National report figures (`?national=true`) are the second test's: aggregates only, and only as
+the suppressed FOI export.
 """
 
 import re
@@ -133,3 +133,32 @@ async def test_another_organisations_admin_reads_nothing_of_this_one(api_stack: 
     alice = await api_stack.token("alice")
     own = await api_stack.http.get(f"/api/cases/{ids['case_id']}", headers=alice)
     assert SECRET in own.text and ids["case_id"] in own.text
+
+
+async def test_a_national_view_is_aggregates_only_and_suppressed(api_stack: ApiStack) -> None:
+    # Issue 22.3: ?national=true listed another organisation's cases, employees and advisors
+    # to any admin. A national view now has no row-level reports and is published only as the
+    # suppressed FOI export.
+    ids = await north_case(api_stack)
+    async with api_stack.database.transaction() as session:
+        await create_user(
+            session, api_stack.people.other_organisation, "olga", DEMO_HASH, ["admin"],
+            "Olga South", "olga@south.example",
+        )  # fmt: skip
+    olga = await api_stack.token("olga")
+    http = api_stack.http
+    for name in ("benchmark", "cost", "repeats", "workload"):
+        for foi in ("false", "true"):
+            reply = await http.get(f"/api/reports/{name}?national=true&foi={foi}", headers=olga)
+            assert reply.status_code == 403 and "no national view" in reply.text, (name, foi)
+    plain = await http.get("/api/reports/kpis?national=true", headers=olga)
+    assert plain.status_code == 422 and "foi=true" in plain.json()["detail"]
+    published = await http.get(
+        "/api/reports/kpis?national=true&foi=true&group_by=case_type", headers=olga
+    )
+    assert published.status_code == 200, published.text
+    assert "Small-number suppression" in published.text
+    # One disciplinary opened nationally: a count under 5, so shown as "*".
+    [row] = [line for line in published.text.splitlines() if line.startswith("disciplinary,")]
+    assert row.split(",")[1] == "*"
+    assert all(marker not in published.text for marker in north_markers(ids))
