@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from records.audit import append_audit
 from records.cases import find_staff
 from records.database import Database
-from records.memberships import Member, member_in, members_of
+from records.memberships import Member, member_in, members_of, workplaces_of
 from records.models import Case, Membership, Organisation, User, utcnow
 from services.access import Principal, party_to_case
 from services.account_mail import INVITE, RESET, LinkMail, MailResult, link_mail, send_link_mail
@@ -437,8 +437,11 @@ class OrganisationAccounts:
         user = member.user
         if user.username == self.principal.username:
             raise Conflict("You cannot deactivate your own account; ask another administrator.")
-        if "admin" in member.roles:
-            await self._check_admin_stays(session, member, "deactivate")
+        # Deactivation ends every membership too: no organisation they administer may be left
+        # without an administrator, their home one or another.
+        for _, workplace in await workplaces_of(session, user):
+            if "admin" in workplace.roles:
+                await self._check_admin_stays(session, workplace, "deactivate")
         # Their tokens, sessions and any link mailed before must not let them back in.
         await end_access(session, user, utcnow())
         self._audit(session, "user.deactivate", user)

@@ -35,6 +35,9 @@ REPORTS = (
     "crosstab",
 )
 LONGEST_WINDOW = timedelta(days=366 * 10)
+# Reports whose rows are cases, people or advisors: never across organisations (a national view
+# is aggregates only, and published only with small numbers suppressed, as an FOI answer is).
+ROW_LEVEL_REPORTS = frozenset({"workload", "cost", "repeats", "benchmark"})
 
 
 @dataclass
@@ -81,6 +84,16 @@ class Reports:
         if name not in REPORTS:
             raise NotFound(f"There is no report '{name}'; the reports are: {', '.join(REPORTS)}.")
         scope = report_scope(self.principal, parameters.national)
+        if parameters.national and name in ROW_LEVEL_REPORTS:
+            raise Forbidden(
+                f"The {name} report lists cases or people, so it has no national view: nobody "
+                "outside an organisation sees its rows."
+            )
+        if parameters.national and output != "foi":
+            raise Invalid(
+                "National figures are published only with small numbers suppressed: ask for "
+                "them with foi=true."
+            )
         # The same limit on the staff directory and on stays in stages, read without their cases.
         staff_scope, stays_scope = (
             (true(), true())

@@ -19,7 +19,7 @@ from sqlalchemy import func, select
 from api.main import create_app
 from mail.recipients import resolve_recipients
 from records.database import Database
-from records.models import AuditEntry, Case, OutboxMessage, SetPasswordLink, User
+from records.models import AuditEntry, Case, Membership, OutboxMessage, SetPasswordLink, User
 from records.people import create_user
 from settings import Settings
 from tests.support.configuration import make_settings
@@ -502,3 +502,27 @@ async def test_one_account_gets_at_most_three_links_per_window_whoever_asks(
         )
         assert reply.status_code == 202
     assert len(stack.mail_to("bob@north.example")) == 3
+
+
+async def test_deactivating_someone_never_leaves_another_organisation_without_an_admin(
+    stack: Stack,
+) -> None:
+    # Bob (home: the North Trust) is also the South Trust's admin through a membership. With
+    # olga gone, he is its only one: his home admin may not deactivate him, which would end
+    # that membership too and leave the South Trust with nobody to manage it.
+    async with stack.database.transaction() as session:
+        bob = await session.scalar(select(User).where(User.username == "bob"))
+        olga = await session.scalar(select(User).where(User.username == "olga"))
+        assert bob is not None and olga is not None
+        olga.active = False
+        session.add(
+            Membership(
+                user_id=bob.id,
+                organisation_id=stack.people.other_organisation.id,
+                roles=["admin"],
+                created_by="olga",
+            )
+        )
+    refused = await stack.as_admin("PATCH", "/api/users/bob", json={"active": False})
+    assert refused.status_code == 409 and "last active administrator" in refused.text
+    assert (await stack.users())["bob"]["active"] is True
