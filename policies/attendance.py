@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-from policies.calendar import count_working_days
+from policies.calendar import DEFAULT_REGION, count_working_days
 from policies.durations import as_timedelta
 from policies.schema import CountTrigger, Triggers, duration
 
@@ -106,9 +106,14 @@ def period_days(within: str | dict[str, Any]) -> int:
 
 
 def figures(
-    all_spells: list[Spell], day: date, within_days: int, counted_after: date | None = None
+    all_spells: list[Spell],
+    day: date,
+    within_days: int,
+    counted_after: date | None = None,
+    region: str = DEFAULT_REGION,
 ) -> Figures:
-    """Spells and working days lost in the `within_days` days ending on `day`.
+    """Spells and working days lost in the `within_days` days ending on `day`, working days in
+    the organisation's bank-holiday region.
 
     `counted_after`: only spells that began after this day count (the last trigger's day).
     """
@@ -124,6 +129,7 @@ def figures(
         count_working_days(
             max(spell.first_day, start),
             day if spell.last_day is None else min(spell.last_day, day),
+            region,
         )
         for spell in counted
     )
@@ -131,9 +137,14 @@ def figures(
 
 
 def _count_firing(
-    name: str, trigger: CountTrigger, all_spells: list[Spell], day: date, after: date | None
+    name: str,
+    trigger: CountTrigger,
+    all_spells: list[Spell],
+    day: date,
+    after: date | None,
+    region: str,
 ) -> Firing | None:
-    numbers = figures(all_spells, day, period_days(trigger.within), after)
+    numbers = figures(all_spells, day, period_days(trigger.within), after, region)
     value = numbers.spells if name == "episodes" else numbers.working_days_lost
     if value < trigger.count:
         return None
@@ -155,6 +166,7 @@ def fired(
     day: date,
     counted_after: date | None = None,
     long_term_done: frozenset[date] = frozenset(),
+    region: str = DEFAULT_REGION,
 ) -> list[Firing]:
     """Every trigger that fires on `day`.
 
@@ -165,11 +177,12 @@ def fired(
     firings: list[Firing] = []
     for name, count_trigger in (("episodes", triggers.episodes), ("days_lost", triggers.days_lost)):
         if count_trigger is not None:
-            firing = _count_firing(name, count_trigger, all_spells, day, counted_after)
+            firing = _count_firing(name, count_trigger, all_spells, day, counted_after, region)
             if firing is not None:
                 firings.append(firing)
     if triggers.bradford is not None:
-        numbers = figures(all_spells, day, period_days(triggers.bradford.within), counted_after)
+        within = period_days(triggers.bradford.within)
+        numbers = figures(all_spells, day, within, counted_after, region)
         if numbers.bradford >= triggers.bradford.score:
             firings.append(
                 Firing(
@@ -188,7 +201,7 @@ def fired(
         for spell in all_spells:
             reached = spell.first_day + timedelta(days=long_term.from_day - 1)
             if spell.open_on(day) and reached <= day and spell.first_day not in long_term_done:
-                lost = count_working_days(spell.first_day, day)
+                lost = count_working_days(spell.first_day, day, region)
                 firings.append(
                     Firing(
                         "long_term",

@@ -24,7 +24,7 @@ from temporalio.service import RPCError
 from policies.attendance import Episode, figures, period_days, spells
 from policies.calendar import LONDON, count_working_days
 from records.audit import append_audit
-from records.cases import current_policy
+from records.cases import current_policy, holiday_region_of
 from records.database import Database
 from records.models import Absence, AttendanceTrigger, Case, Staff
 from services.access import CASE_READERS, STAFF_EDITORS, Principal, visible_cases
@@ -252,6 +252,7 @@ class AbsenceCommands:
             if found is None or triggers is None:
                 return  # this organisation's sickness policy sets no triggers
             stages = [stage.key for stage in found[0].stages]
+            region = await holiday_region_of(session, organisation_id)
             rows = await session.scalars(
                 select(Absence)
                 .where(
@@ -275,7 +276,7 @@ class AbsenceCommands:
                     id=attendance_workflow_id(organisation_id, employee),
                     task_queue=self.task_queue,
                     start_signal="feed",
-                    start_signal_args=[AbsenceFeed(episodes[employee], triggers, stages)],
+                    start_signal_args=[AbsenceFeed(episodes[employee], triggers, stages, region)],
                 )
         except (RPCError, Unavailable) as error:
             raise Unavailable(
@@ -346,6 +347,7 @@ class AbsenceCommands:
                 )
             }
             found = await current_policy(session, organisation_id, "sickness")
+            region = await holiday_region_of(session, organisation_id)
             append_audit(
                 session,
                 organisation_id=organisation_id,
@@ -374,12 +376,12 @@ class AbsenceCommands:
                     "reason": absence.reason,
                     "source": absence.source,
                     "working_days": count_working_days(
-                        absence.first_day, min(absence.last_day or today, today)
+                        absence.first_day, min(absence.last_day or today, today), region
                     ),
                 }
                 for absence in absences
             ],
-            "figures": _figures(episodes, found[0].triggers if found else None, today),
+            "figures": _figures(episodes, found[0].triggers if found else None, today, region),
             "triggers_fired": [
                 {
                     "trigger": trigger.trigger,
@@ -416,8 +418,9 @@ def _outcome(trigger: AttendanceTrigger, opened_by_trigger: set[str | None]) -> 
     return "opened" if trigger.origin in opened_by_trigger else "attached"
 
 
-def _figures(episodes: list[Episode], triggers: Any, today: date) -> dict[str, Any]:
-    """Today's figures over each trigger's own rolling period, beside its threshold."""
+def _figures(episodes: list[Episode], triggers: Any, today: date, region: str) -> dict[str, Any]:
+    """Today's figures over each trigger's own rolling period, beside its threshold (working
+    days in the organisation's region)."""
     merged = spells(episodes)
     result: dict[str, Any] = {}
     if triggers is None:
@@ -425,14 +428,14 @@ def _figures(episodes: list[Episode], triggers: Any, today: date) -> dict[str, A
     for name in ("episodes", "days_lost"):
         trigger = getattr(triggers, name)
         if trigger is not None:
-            numbers = figures(merged, today, period_days(trigger.within))
+            numbers = figures(merged, today, period_days(trigger.within), region=region)
             result[name] = {
                 "period_start": numbers.period_start.isoformat(),
                 "value": numbers.spells if name == "episodes" else numbers.working_days_lost,
                 "threshold": trigger.count,
             }
     if triggers.bradford is not None:
-        numbers = figures(merged, today, period_days(triggers.bradford.within))
+        numbers = figures(merged, today, period_days(triggers.bradford.within), region=region)
         result["bradford"] = {
             "period_start": numbers.period_start.isoformat(),
             "spells": numbers.spells,

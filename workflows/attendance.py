@@ -113,6 +113,7 @@ class AttendanceMonitor:
         self._open_spells = list(state.open_spells)
         self._firings = state.firings
         self._stages = list(state.stages)
+        self._region = state.holiday_region
         self._turns_before_continuing = state.turns_before_continuing
         self._changed = False
 
@@ -144,6 +145,7 @@ class AttendanceMonitor:
         self._episodes = list(feed.episodes)
         self._triggers = feed.triggers
         self._stages = list(feed.stages)
+        self._region = feed.holiday_region
         self._changed = True
 
     @workflow.query
@@ -182,6 +184,7 @@ class AttendanceMonitor:
             today,
             self._counted_after,
             frozenset(self._long_term_done),
+            self._region,
         )
         if firings:
             await self._act_on(firings, today)
@@ -317,4 +320,5 @@ class AttendanceMonitor:
             firings=self._firings,
             turns_before_continuing=self._turns_before_continuing,
             stages=list(self._stages),
+            holiday_region=self._region,
         )

@@ -102,6 +102,9 @@ class AbsenceFeed:
     triggers: Triggers
     # The sickness policy's stage keys in order: when triggers fire together, the later wins.
     stages: list[str] = field(default_factory=list)
+    # The organisation's bank-holiday region: working days lost count its working days
+    # (absent from feeds recorded before regions: England & Wales).
+    holiday_region: str = DEFAULT_REGION
 
 
 @dataclass
@@ -123,6 +126,7 @@ class AttendanceInput:
     # Each turn adds a timer or a signal and a few activities: a bound well inside Temporal's
     # history limits over years of wake-ups (tests set a small one to see it continue).
     turns_before_continuing: int = 100
+    holiday_region: str = DEFAULT_REGION  # the last feed's (AbsenceFeed)
 
 
 @dataclass

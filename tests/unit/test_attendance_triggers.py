@@ -290,3 +290,17 @@ def test_without_a_stage_order_the_kinds_order_decides_as_before() -> None:
     assert lead_firing(firings, []).trigger == "bradford"
     with pytest.raises(ValueError, match="no trigger"):
         lead_firing([], SICKNESS_STAGES)
+
+
+def test_working_days_lost_count_the_organisations_own_bank_holidays() -> None:
+    # One spell, Monday 23 November to Wednesday 2 December 2026. In England and Wales that is
+    # 8 working days (23-27 November, 30 November, 1-2 December): the shipped "8 days lost in
+    # 365" trigger fires on 2 December. In Scotland, St Andrew's Day, Monday 30 November 2026,
+    # is a bank holiday (St Andrew's Day Bank Holiday (Scotland) Act 2007), so 7 are lost and
+    # nothing fires.
+    spell = [Episode(date(2026, 11, 23), date(2026, 12, 2))]
+    day = date(2026, 12, 2)
+    english = fired(TRIGGERS, spell, day)
+    assert [(f.trigger, f.working_days_lost) for f in english] == [("days_lost", 8)]
+    assert fired(TRIGGERS, spell, day, region="scotland") == []
+    assert figures(spells(spell), day, 365, region="scotland").working_days_lost == 7
