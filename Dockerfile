@@ -36,6 +36,13 @@ ENV PATH=/opt/ercase/bin:$PATH \
 # /data/documents and /data/shred-ledger are where compose mounts the case-documents
 # and shred-ledger volumes. Creating them here, owned by ercase, makes a fresh named
 # volume inherit that owner.
+# WeasyPrint renders letters to PDF through Pango (and needs a font): the slim image has
+# neither. Debian's packages, installed once and their lists removed.
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends libpango-1.0-0 libpangoft2-1.0-0 \
+        fonts-dejavu-core \
+    && rm -rf /var/lib/apt/lists/*
+
 RUN groupadd --system --gid 10001 ercase \
     && useradd --system --uid 10001 --gid ercase --home-dir /app --shell /usr/sbin/nologin ercase \
     && mkdir -p /app/var /data/documents /data/shred-ledger \

@@ -5,6 +5,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import logging
 import os
 import signal
 import socket
@@ -17,7 +18,7 @@ import urllib.request
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import uvicorn
 from sqlalchemy import select
@@ -542,5 +543,27 @@ def _dispatch(settings: Settings, args: argparse.Namespace) -> None:
         sys.exit(asyncio.run(verify_audit(settings.database_url)))
 
 
+def run() -> NoReturn:
+    """The `ercase` console script: main(), then out without the interpreter's teardown.
+
+    A command that used a Temporal client (seed, schedules, retention) can otherwise abort
+    as the interpreter finalises — "Fatal Python error: PyGILState_Release" from the SDK's
+    Rust threads (temporalio/sdk-python#300) — after its work is done, turning success into
+    exit code -6. Everything a command writes is flushed first; the exit code is main()'s.
+    """
+    code: int | str | None = 0
+    try:
+        main()
+    except SystemExit as exit_:
+        code = exit_.code
+    if isinstance(code, str):  # SystemExit("sentence"): printed, exit status 1
+        print(code, file=sys.stderr)
+        code = 1
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code or 0)
+
+
 if __name__ == "__main__":
-    main()
+    run()
