@@ -8,6 +8,7 @@ runs, and that the API and the worker get the same, documented configuration.
 
 import base64
 import copy
+import importlib
 import json
 import re
 import tomllib
@@ -520,7 +521,9 @@ def test_dockerfile_runs_ercase() -> None:
     assert command[:2] == ["ercase", "api"]
     # The console script the image calls is the one the project installs.
     pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
-    assert pyproject["project"]["scripts"]["ercase"] == "cli:main"
+    module, function = pyproject["project"]["scripts"]["ercase"].split(":")
+    assert (module, function) == ("cli", "run")
+    assert callable(getattr(importlib.import_module(module), function))
 
 
 def test_dockerfile_builds_on_python_311_and_runs_unprivileged() -> None:
