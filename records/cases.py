@@ -291,13 +291,22 @@ async def list_page(
     session: AsyncSession, scope: Select[Case], filters: CaseFilters
 ) -> tuple[list[Case], int]:
     query = filtered(scope, filters)
+    # The total rides on every row of the page, so both come from one statement: two
+    # statements could see a case change in between (its clock breaching, say) and report a
+    # page that disagrees with its own total.
+    rows = (
+        await session.execute(
+            query.add_columns(func.count().over().label("total"))
+            .order_by(Case.stage_due_at.is_(None), Case.stage_due_at, Case.id)
+            .offset((filters.page - 1) * PAGE_SIZE)
+            .limit(PAGE_SIZE)
+        )
+    ).all()
+    if rows:
+        return [row[0] for row in rows], int(rows[0].total)
+    # A page past the end has no rows to carry the total.
     total = await session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    rows = await session.scalars(
-        query.order_by(Case.stage_due_at.is_(None), Case.stage_due_at, Case.id)
-        .offset((filters.page - 1) * PAGE_SIZE)
-        .limit(PAGE_SIZE)
-    )
-    return list(rows), total
+    return [], total
 
 
 async def undelivered_counts(session: AsyncSession, case_ids: list[str]) -> dict[str, int]:

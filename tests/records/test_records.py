@@ -17,7 +17,13 @@ from activities.recording import RecordingActivities
 from activities.types import CaseEventRecord, CaseSnapshot
 from policies.loader import shipped_policies
 from policies.schema import PolicyDefinition
-from records.cases import allocate_reference, current_policy
+from records.cases import (
+    PAGE_SIZE,
+    CaseFilters,
+    allocate_reference,
+    current_policy,
+    list_page,
+)
 from records.database import Database, sync_url
 from records.migrate import alembic_config, upgrade
 from records.models import (
@@ -245,6 +251,27 @@ async def test_the_database_itself_refuses_a_second_row_for_the_same_case_and_se
 
 
 # ---- references ------------------------------------------------------------------------
+
+
+async def test_a_page_of_cases_carries_the_total_of_every_page(database: Database) -> None:
+    organisation_id = await new_organisation(database)
+    count = PAGE_SIZE + 3
+    for number in range(1, count + 1):
+        opened_at = OPENED_AT + timedelta(minutes=number)
+        await insert_case_row(
+            database, f"DIS-2026-{number:04d}", organisation_id, opened_at, disciplinary()
+        )
+
+    async with database.sessions() as session:
+        first, first_total = await list_page(session, select(Case), CaseFilters(page=1))
+        second, second_total = await list_page(session, select(Case), CaseFilters(page=2))
+        beyond, beyond_total = await list_page(session, select(Case), CaseFilters(page=3))
+
+    assert (len(first), first_total) == (PAGE_SIZE, count)
+    assert (len(second), second_total) == (3, count)
+    # Past the last page there are no rows to carry the total; it is still told.
+    assert (beyond, beyond_total) == ([], count)
+    assert {case.id for case in first}.isdisjoint(case.id for case in second)
 
 
 async def test_references_count_up_separately_per_prefix_and_year(database: Database) -> None:
