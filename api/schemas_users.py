@@ -10,7 +10,6 @@ from services.account_mail import MailResult
 from services.case_handover import HandedOver, OpenCases
 from services.organisation_accounts import (
     AccountChanges,
-    AccountDetail,
     NewMember,
     NewMembership,
 )
@@ -96,6 +95,9 @@ class UserPatch(_Input):
 
 
 class UserOut(BaseModel):
+    # Built from the service's AccountDetail with model_validate: the same fields, by name.
+    model_config = ConfigDict(from_attributes=True)
+
     username: str
     full_name: str
     email: str
@@ -110,22 +112,6 @@ class UserOut(BaseModel):
     # False: a member from another organisation (their name, address and password are kept
     # there; `active` says whether their membership here is in force).
     home: bool
-
-    @classmethod
-    def of(cls, account: AccountDetail) -> "UserOut":
-        return cls(
-            username=account.username,
-            full_name=account.full_name,
-            email=account.email,
-            roles=list(account.roles),
-            team=account.team,
-            divisions=list(account.divisions),
-            staff_employee_id=account.staff_employee_id,
-            active=account.active,
-            password_set=account.password_set,
-            created_at=account.created_at,
-            home=account.home,
-        )
 
 
 class UserList(BaseModel):

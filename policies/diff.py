@@ -3,24 +3,30 @@
 from collections.abc import Mapping
 from typing import Any
 
-from policies.durations import describe
+from policies.durations import describe_spec
+from policies.opening_limits import describe_window
 from policies.schema import (
     Action,
+    AppealRight,
     AttendanceEventKind,
     BradfordTrigger,
     CountTrigger,
+    DataField,
+    DecisionPeriod,
     Escalation,
+    Letters,
     LongTermTrigger,
+    OpeningLimit,
     PolicyDefinition,
     Recurring,
     Stage,
+    Suspension,
     Triggers,
-    duration,
 )
 
 
 def _duration(spec: str | dict[str, Any] | None) -> str:
-    return "none" if spec is None else describe(duration(spec))
+    return "none" if spec is None else describe_spec(spec)
 
 
 def _list(items: list[str]) -> str:
@@ -62,6 +68,76 @@ def _trigger(trigger: CountTrigger | BradfordTrigger | LongTermTrigger | None) -
     raise TypeError(trigger)
 
 
+def _target_until(stage: str | None) -> str:
+    return "closure" if stage is None else f"the case reaches '{stage}'"
+
+
+def _decision_period(period: DecisionPeriod | None) -> str:
+    if period is None:
+        return "none"
+    return f"{period.months} month{'s' if period.months != 1 else ''} from receipt"
+
+
+def _opening_limit(limit: OpeningLimit | None) -> str:
+    if limit is None:
+        return "none"
+    text = f"at most {limit.count} in any {describe_window(limit.within)}"
+    return text + (", one at a time" if limit.one_at_a_time else "")
+
+
+def _suspension(suspension: Suspension | None) -> str:
+    if suspension is None:
+        return "none"
+    text = f"reviewed every {_duration(suspension.review_every)}"
+    if suspension.escalations:
+        text += f", escalations {_escalations(suspension.escalations)}"
+    return text
+
+
+def _appeal(appeal: AppealRight | None) -> str:
+    if appeal is None:
+        return "none"
+    return f"as a '{appeal.case_type}' case within {_duration(appeal.within)} of closure"
+
+
+def _field(field: DataField) -> str:
+    text = f"'{field.label}' ({field.type}"
+    if field.choices:
+        text += f": {_list(field.choices)}"
+    if field.when:
+        text += f", {field.when}"
+    return text + ")"
+
+
+def _field_changes(old: dict[str, DataField], new: dict[str, DataField]) -> list[str]:
+    changes = []
+    for key, field in new.items():
+        if key not in old:
+            changes.append(f"New field '{key}': {_field(field)}.")
+        elif old[key] != field:
+            changes.append(f"Field '{key}': {_field(field)} (was {_field(old[key])}).")
+    for key in old.keys() - new.keys():
+        changes.append(f"Field '{key}' removed.")
+    return changes
+
+
+def _letter_changes(old: Letters, new: Letters) -> list[str]:
+    old_templates = {template.key: template for template in old.templates}
+    new_templates = {template.key: template for template in new.templates}
+    changes = []
+    for key, template in new_templates.items():
+        if key not in old_templates:
+            changes.append(f"New letter '{template.name}' ({template.file}).")
+        elif old_templates[key] != template:
+            changes.append(f"Letter '{template.name}': its template or where it is offered.")
+    for key in old_templates.keys() - new_templates.keys():
+        changes.append(f"Letter '{old_templates[key].name}' removed.")
+    rest = set(Letters.model_fields) - {"templates"}
+    if old.model_dump(include=rest) != new.model_dump(include=rest):
+        changes.append("The dates letters give (appeal window, decision period, warnings).")
+    return changes
+
+
 def _trigger_changes(old: Triggers | None, new: Triggers | None) -> list[str]:
     changes = []
     for name in Triggers.model_fields:
@@ -94,6 +170,12 @@ def _stage_changes(old: Stage, new: Stage) -> list[str]:
         changes.append(
             f"{where}: recurring {_recurring(new.recurring)} (were {_recurring(old.recurring)})."
         )
+    if old.waits_for_children != new.waits_for_children:
+        waits = "waits" if new.waits_for_children else "no longer waits"
+        changes.append(f"{where}: {waits} for the cases it opened to close.")
+    if old.within_decision_period != new.within_decision_period:
+        within = "within" if new.within_decision_period else "no longer held within"
+        changes.append(f"{where}: deadline {within} the statutory decision period.")
     if old.moves_on != new.moves_on:
         changes.append(
             f"{where}: attendance moves the case {_moves_on(new.moves_on)} "
@@ -125,6 +207,29 @@ def describe_changes(old: PolicyDefinition, new: PolicyDefinition) -> list[str]:
         changes.append(
             f"Whole-case target {_duration(new.target)} instead of {_duration(old.target)}."
         )
+    if old.target_until != new.target_until:
+        changes.append(
+            f"The whole-case target runs until {_target_until(new.target_until)} "
+            f"(was until {_target_until(old.target_until)})."
+        )
+    if old.decision_period != new.decision_period:
+        changes.append(
+            f"Statutory decision period {_decision_period(new.decision_period)} "
+            f"(was {_decision_period(old.decision_period)})."
+        )
+    if old.opening_limit != new.opening_limit:
+        changes.append(
+            f"Opening limit {_opening_limit(new.opening_limit)} "
+            f"(was {_opening_limit(old.opening_limit)})."
+        )
+    if old.suspension != new.suspension:
+        changes.append(
+            f"Suspension {_suspension(new.suspension)} (was {_suspension(old.suspension)})."
+        )
+    if old.appeal != new.appeal:
+        changes.append(f"Appeals {_appeal(new.appeal)} (were {_appeal(old.appeal)}).")
+    changes += _field_changes(old.fields, new.fields)
+    changes += _letter_changes(old.letters, new.letters)
     if old.retention != new.retention:
         changes.append(
             f"Records kept {new.retention or 'without limit'} after closure "

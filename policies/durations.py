@@ -85,13 +85,39 @@ def as_timedelta(duration: Duration) -> timedelta:
     raise TypeError(duration)
 
 
+def _counted(number: int, unit: str) -> str:
+    return f"{number} {unit}{'s' if number != 1 else ''}"
+
+
+def _exact_words(delta: timedelta) -> str:
+    """'2 days 3 hours', '5 minutes', '30 seconds': every part the duration has."""
+    hours, rest = divmod(delta.seconds, 3600)
+    minutes, seconds = divmod(rest, 60)
+    parts = [
+        _counted(number, unit)
+        for number, unit in (
+            (delta.days, "day"),
+            (hours, "hour"),
+            (minutes, "minute"),
+            (seconds, "second"),
+        )
+        if number
+    ]
+    return " ".join(parts) or "0 seconds"
+
+
 def describe(duration: Duration) -> str:
-    """Words for a duration, for messages and diffs."""
+    """Words for a duration, for messages, pages and diffs: '5 working days', '32 days'."""
     match duration:
         case WorkingDays(days):
-            return f"{days} working day{'s' if days != 1 else ''}"
+            return _counted(days, "working day")
         case CalendarDays(days):
-            return f"{days} day{'s' if days != 1 else ''}"
+            return _counted(days, "day")
         case Exact(delta):
-            return str(delta)
+            return _exact_words(delta)
     raise TypeError(duration)
+
+
+def describe_spec(spec: object) -> str:
+    """Words for a duration as a policy writes it (P32D, {working_days: 5})."""
+    return describe(parse_duration(spec))

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 from policies.calendar import LONDON
-from policies.durations import as_timedelta, describe, parse_duration
+from policies.durations import as_timedelta, describe_spec, parse_duration
 from policies.months import parse_months, period_begins
 
 _JUST_AFTER = timedelta(microseconds=1)
@@ -32,4 +32,4 @@ def describe_window(within: str | dict[str, Any]) -> str:
     months = parse_months(within) if isinstance(within, str) else None
     if months is not None:
         return f"{months} month{'s' if months != 1 else ''}"
-    return describe(parse_duration(within))
+    return describe_spec(within)

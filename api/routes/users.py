@@ -55,7 +55,7 @@ async def list_users(
 ) -> UserList:
     """Your organisation's accounts, by username; admins only."""
     found = await accounts.find(AccountFilter(role=role, team=team, active=active, q=q))
-    return UserList(items=[UserOut.of(account) for account in found])
+    return UserList(items=[UserOut.model_validate(account) for account in found])
 
 
 @router.post("", status_code=status.HTTP_201_CREATED)
@@ -63,20 +63,20 @@ async def add_user(body: UserIn, accounts: Accounts) -> InvitedOut:
     """A new account with no password: its owner is mailed a single-use set-password link."""
     invited = await accounts.create(body.member())
     return InvitedOut(
-        user=UserOut.of(invited.account), set_password_mail=LinkMailOut.of(invited.mail)
+        user=UserOut.model_validate(invited.account), set_password_mail=LinkMailOut.of(invited.mail)
     )
 
 
 @router.get("/{username}")
 async def get_user(username: str, accounts: Accounts) -> UserOut:
-    return UserOut.of(await accounts.get(username))
+    return UserOut.model_validate(await accounts.get(username))
 
 
 @router.patch("/{username}")
 async def change_user(username: str, body: UserPatch, accounts: Accounts) -> UserOut:
     """Change what is sent, all of it or nothing; `active: false` deactivates the account (its
     tokens, sessions and calendar feed are refused from the next request), `true` reactivates."""
-    return UserOut.of(await accounts.update(username, body.changes()))
+    return UserOut.model_validate(await accounts.update(username, body.changes()))
 
 
 @router.post("/{username}/membership", status_code=status.HTTP_201_CREATED)
@@ -85,7 +85,7 @@ async def add_membership(username: str, body: MembershipIn, accounts: Accounts) 
     username and address must both match their account (404 otherwise, whichever is wrong).
     They then choose your organisation when they sign in; `PATCH` with `active: false` ends
     the membership (their own account is untouched)."""
-    return UserOut.of(await accounts.add_membership(body.membership(username)))
+    return UserOut.model_validate(await accounts.add_membership(body.membership(username)))
 
 
 @router.post("/{username}/set-password-link")

@@ -11,7 +11,7 @@ import httpx
 from api.access_log import ACCESS_LOGGER
 from api.main import create_app
 from records.database import Database
-from tests.support.configuration import make_settings
+from tests.support.configuration import settings_for
 from tests.support.people import add_people
 from tests.support.stack import serving
 
@@ -29,8 +29,7 @@ async def test_access_log_lines_carry_no_query_strings_or_calendar_tokens(
     sqlite_database: Database,
 ) -> None:
     await add_people(sqlite_database)
-    url = sqlite_database.engine.url.render_as_string(hide_password=False)
-    app = create_app(make_settings(url.replace("+aiosqlite", "")))
+    app = create_app(settings_for(sqlite_database))
     captured = Lines()
     access = logging.getLogger(ACCESS_LOGGER)
     async with serving(app, log_level="info") as base, httpx.AsyncClient(base_url=base) as http:

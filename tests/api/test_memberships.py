@@ -19,7 +19,7 @@ from mail.recipients import resolve_recipients
 from records.database import Database
 from records.models import AuditEntry, Case, Organisation
 from records.people import create_user
-from tests.support.configuration import make_settings
+from tests.support.configuration import settings_for
 from tests.support.people import DEMO_HASH, People, add_people
 from tests.support.smtp import SmtpServer
 
@@ -113,9 +113,8 @@ async def stack(database: Database, smtp_server: SmtpServer) -> AsyncIterator[St
         await session.execute(
             update(Organisation).where(Organisation.id == south.id).values(foi_threshold=22)
         )
-    url = database.engine.url.render_as_string(hide_password=False)
-    settings = make_settings(
-        url.replace("+aiosqlite", "").replace("+psycopg", ""),
+    settings = settings_for(
+        database,
         smtp_port=smtp_server.port,
         public_url="http://ercase.test",
     )

@@ -23,8 +23,7 @@ from cli import proxy_options
 from records.database import Database
 from records.models import AuditEntry
 from services import signin
-from settings import Settings
-from tests.support.configuration import make_settings
+from tests.support.configuration import settings_for
 from tests.support.people import add_people
 from tests.support.stack import ApiStack, client_at, serving
 
@@ -62,16 +61,11 @@ async def test_a_strangers_failures_lock_only_the_strangers_address(api_stack: A
         assert (await sign_in(bobs_desk, "bob", "demo")).status_code == 200
 
 
-def database_settings(database: Database, **overrides: object) -> Settings:
-    url = database.engine.url.render_as_string(hide_password=False).replace("+aiosqlite", "")
-    return make_settings(url, 1025, **overrides)
-
-
 async def test_an_account_attacked_from_many_addresses_admits_only_known_addresses(
     sqlite_database: Database,
 ) -> None:
     await add_people(sqlite_database)
-    app = create_app(database_settings(sqlite_database, sign_in_account_limit=6))
+    app = create_app(settings_for(sqlite_database, sign_in_account_limit=6))
     async with LifespanManager(app):
         async with client_at(app, "192.0.2.20") as alices_desk:
             assert (await sign_in(alices_desk, "alice", "demo")).status_code == 200
@@ -91,7 +85,7 @@ async def test_an_account_attacked_from_many_addresses_admits_only_known_address
 @asynccontextmanager
 async def served(database: Database, trusted_proxies: str) -> AsyncIterator[str]:
     """The API under a real uvicorn with the options `ercase api` passes it."""
-    settings = database_settings(database, sign_in_rate_limit=3, trusted_proxies=trusted_proxies)
+    settings = settings_for(database, sign_in_rate_limit=3, trusted_proxies=trusted_proxies)
     app = create_app(settings)
     async with serving(app, log_level="warning", **proxy_options(settings)) as base:
         yield base

@@ -16,7 +16,7 @@ import pytest
 import pytest_asyncio
 import uvicorn
 from asgi_lifespan import LifespanManager
-from playwright.async_api import async_playwright, expect
+from playwright.async_api import expect
 from sqlalchemy import func, select
 
 from api.main import create_app
@@ -33,10 +33,10 @@ from records.esr import (
 )
 from records.models import AuditEntry, Staff
 from records.people import create_user
-from tests.support.configuration import make_settings
+from tests.support.browser import chromium, shot, sign_in
+from tests.support.configuration import make_settings, settings_for
 from tests.support.people import DEMO_HASH, People, add_people
 from tests.support.ports import free_port
-from tests.web.test_web_browser import CHROMIUM, CHROMIUM_ARGS, shot
 
 HEADER = [
     "Employee Number",
@@ -217,8 +217,7 @@ async def stack(database: Database) -> AsyncIterator[Stack]:
     """The app in-process over a real database; no case engine is needed to import staff."""
     people = await add_people(database)
     await add_admin(database, people)
-    url = database.engine.url.render_as_string(hide_password=False)
-    settings = make_settings(url.replace("+aiosqlite", "").replace("+psycopg", ""))
+    settings = settings_for(database)
     app = create_app(settings)
     async with (
         LifespanManager(app),
@@ -476,13 +475,9 @@ async def test_the_admin_page_previews_imports_and_names_bad_lines(
     good, bad = tmp_path / "esr.csv", tmp_path / "esr-bad.csv"
     good.write_text(extract(PRIYA, SAM_LEAVING, NEWCOMER), encoding="utf-8")
     bad.write_text(extract(NEWCOMER, ["E4009", *NEWCOMER[1:9], "Q Unknown", *NEWCOMER[10:]]))
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    async with chromium() as browser:
         page = await (await browser.new_context(viewport={"width": 1280, "height": 900})).new_page()
-        await page.goto(f"{web}/sign-in")
-        await page.get_by_label("Username").fill("adam")
-        await page.get_by_label("Password").fill("demo")
-        await page.get_by_role("button", name="Sign in").click()
+        await sign_in(page, web, "adam")
         await page.get_by_role("link", name="Staff directory").click()
         await expect(page.get_by_role("heading", name="Staff directory from ESR")).to_be_visible()
 
@@ -538,4 +533,3 @@ async def test_the_admin_page_previews_imports_and_names_bad_lines(
         reply = await polly.goto(f"{web}/admin/staff")
         assert reply is not None and reply.status == 403
         await expect(polly.get_by_role("main")).to_contain_text("Your role does not allow")
-        await browser.close()

@@ -22,7 +22,7 @@ from records.database import Database
 from records.models import AuditEntry, Case, Membership, OutboxMessage, SetPasswordLink, User
 from records.people import create_user
 from settings import Settings
-from tests.support.configuration import make_settings
+from tests.support.configuration import settings_for
 from tests.support.people import DEMO_HASH, People, add_people
 from tests.support.smtp import SmtpServer
 from tests.web.test_web_security import Browser
@@ -111,9 +111,8 @@ async def stack(database: Database, smtp_server: SmtpServer) -> AsyncIterator[St
     """The app in-process over a real database and SMTP; no case engine is needed here."""
     people = await add_people(database)
     await add_admins(database, people)
-    url = database.engine.url.render_as_string(hide_password=False)
-    settings = make_settings(
-        url.replace("+aiosqlite", "").replace("+psycopg", ""),
+    settings = settings_for(
+        database,
         smtp_port=smtp_server.port,
         public_url="http://ercase.test",
         sign_in_rate_limit=4,

@@ -18,19 +18,19 @@ import httpx
 import pytest
 import pytest_asyncio
 import uvicorn
-from playwright.async_api import Locator, async_playwright, expect
+from playwright.async_api import Locator, expect
 from sqlalchemy import func, select
 from temporalio.testing import WorkflowEnvironment
 
 from api.main import create_app
 from records.database import Database
 from records.models import Case
-from tests.support.configuration import make_settings
+from tests.support.browser import chromium, shot, sign_in
+from tests.support.configuration import settings_for
 from tests.support.people import add_people
 from tests.support.ports import free_port
 from tests.support.smtp import SmtpServer
 from tests.support.stack import ApiStack
-from tests.web.test_web_browser import CHROMIUM, CHROMIUM_ARGS, shot
 from tests.web.test_web_security import Browser
 from worker import build_worker
 
@@ -126,8 +126,8 @@ async def site(
     """The app under uvicorn with a worker on the dev server: the page imports for real."""
     await add_people(sqlite_database)
     port = free_port()
-    settings = make_settings(
-        str(sqlite_database.engine.url).replace("+aiosqlite", ""),
+    settings = settings_for(
+        sqlite_database,
         smtp_port=smtp_server.port,
         temporal_address=dev_server_env.client.service_client.config.target_host,
         task_queue=f"case-import-page-{uuid.uuid4()}",
@@ -156,16 +156,12 @@ async def test_an_er_lead_uploads_fixes_a_row_in_place_and_imports(
 ) -> None:
     spreadsheet = tmp_path / "cases.csv"
     spreadsheet.write_text(HEADER + EASTER + UNKNOWN + GRIEVANCE, encoding="utf-8")
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    async with chromium() as browser:
         context = await browser.new_context(
             viewport={"width": 1400, "height": 900}, accept_downloads=True
         )
         page = await context.new_page()
-        await page.goto(f"{site}/sign-in")
-        await page.get_by_label("Username").fill("alice")
-        await page.get_by_label("Password").fill("demo")
-        await page.get_by_role("button", name="Sign in").click()
+        await sign_in(page, site, "alice")
         await page.get_by_role("link", name="Import cases").click()
         await expect(page.get_by_role("heading", name="Bring in cases under way")).to_be_visible()
         await expect(page.get_by_role("table", name="Columns")).to_contain_text("stage_started_at")
@@ -209,6 +205,5 @@ async def test_an_er_lead_uploads_fixes_a_row_in_place_and_imports(
 
         await page.get_by_role("link", name="My cases").click()
         await expect(page.get_by_role("main")).to_contain_text("Missed handovers")
-        await browser.close()
     async with httpx.AsyncClient(base_url=site) as http:
         assert (await http.get("/admin/case-import")).status_code == 303  # signed out: sign in

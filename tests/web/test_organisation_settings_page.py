@@ -9,17 +9,17 @@ from collections.abc import AsyncIterator
 import pytest
 import pytest_asyncio
 import uvicorn
-from playwright.async_api import Page, async_playwright, expect
+from playwright.async_api import expect
 from sqlalchemy import select
 
 from api.main import create_app
 from records.database import Database
 from records.models import AuditEntry, Organisation
 from records.people import create_user
+from tests.support.browser import chromium, shot, sign_in
 from tests.support.configuration import make_settings
 from tests.support.people import DEMO_HASH, add_people
 from tests.support.ports import free_port
-from tests.web.test_web_browser import CHROMIUM, CHROMIUM_ARGS, shot
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -48,18 +48,10 @@ async def web(sqlite_database: Database) -> AsyncIterator[str]:
         await serving
 
 
-async def sign_in(page: Page, web: str, username: str) -> None:
-    await page.goto(f"{web}/sign-in")
-    await page.get_by_label("Username").fill(username)
-    await page.get_by_label("Password").fill("demo")
-    await page.get_by_role("button", name="Sign in").click()
-
-
 async def test_an_admin_changes_the_settings_with_problems_shown_beside_their_fields(
     web: str, sqlite_database: Database
 ) -> None:
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    async with chromium() as browser:
         context = await browser.new_context(viewport={"width": 1280, "height": 1400})
         page = await context.new_page()
         await sign_in(page, web, "ada")
@@ -142,4 +134,3 @@ async def test_an_admin_changes_the_settings_with_problems_shown_beside_their_fi
         await sign_in(alice, web, "alice")
         reply = await alice.goto(f"{web}/admin/settings")
         assert reply is not None and reply.status == 403
-        await browser.close()

@@ -9,15 +9,16 @@ from email.message import EmailMessage
 from urllib.parse import urlsplit
 
 import pytest
-from playwright.async_api import Page, expect
+from playwright.async_api import expect
 from sqlalchemy import select
 
 from records.models import Case, CaseEvent, Organisation
 from records.people import create_user
+from tests.support.browser import shot, sign_in
 from tests.support.people import DEMO_HASH
 from tests.support.smtp import SmtpServer
 from tests.support.waiting import eventually
-from tests.web.test_web_browser import WebStack, shot, web_stack
+from tests.web.test_web_browser import WebStack, web_stack
 
 __all__ = ["web_stack"]  # the fixture, shared with the role journeys
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -34,14 +35,6 @@ def link_in(messages: list[tuple[list[str], EmailMessage]], address: str) -> str
     found = re.search(r"https?://\S+/set-password/\S+", bodies[-1])
     assert found, bodies[-1]
     return found.group(0)
-
-
-async def sign_in(page: Page, base: str, username: str, password: str) -> None:
-    await page.goto(f"{base}/sign-in")
-    await page.get_by_label("Username").fill(username)
-    await page.get_by_label("Password").fill(password)
-    await page.get_by_role("button", name="Sign in").click()
-    await page.wait_for_load_state("networkidle")
 
 
 async def test_an_admin_runs_the_accounts_of_the_organisation(
@@ -93,6 +86,7 @@ async def test_an_admin_runs_the_accounts_of_the_organisation(
     await nadia.get_by_role("button", name="Set password").click()
     await expect(nadia.get_by_role("status")).to_contain_text("The password for nadia is set")
     await sign_in(nadia, stack.base, "nadia", PASSWORD)
+    await nadia.wait_for_load_state("networkidle")
     await expect(nadia.get_by_role("heading", name="My cases")).to_be_visible()
 
     # ---- roles and scope -------------------------------------------------------------------

@@ -9,14 +9,13 @@ import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 import pytest_asyncio
 import uvicorn
-from playwright.async_api import Browser, Page, async_playwright, expect
+from playwright.async_api import Browser, Page, expect
 from sqlalchemy import select
 from temporalio.testing import WorkflowEnvironment
 
@@ -25,7 +24,8 @@ from policies.calendar import LONDON, add_working_days
 from records.database import Database
 from records.models import CaseEvent, Staff
 from tests.api.test_absences import end_monitors, working_days_back
-from tests.support.configuration import make_settings
+from tests.support.browser import chromium, shot
+from tests.support.configuration import settings_for
 from tests.support.harness import JUST_CULTURE
 from tests.support.people import add_people
 from tests.support.ports import free_port
@@ -34,17 +34,7 @@ from tests.support.temporal import end_case_workflows
 from tests.support.waiting import eventually
 from worker import build_worker
 
-SCREENSHOTS = Path(__file__).parents[2] / "test-artifacts" / "screenshots"
-CHROMIUM = "/usr/bin/chromium"
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 REFER = {
     "terms_of_reference": "Timesheets, January to March",
     "investigating_officer": "Dr Khan",
@@ -104,19 +94,14 @@ class WebStack:
         return page
 
 
-async def shot(page: Page, name: str) -> None:
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    await page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
-
-
 @pytest_asyncio.fixture
 async def web_stack(
     dev_server_env: WorkflowEnvironment, sqlite_database: Database, smtp_server: SmtpServer
 ) -> AsyncIterator[WebStack]:
     await add_people(sqlite_database)
     port = free_port()
-    settings = make_settings(
-        str(sqlite_database.engine.url).replace("+aiosqlite", ""),
+    settings = settings_for(
+        sqlite_database,
         smtp_port=smtp_server.port,
         temporal_address=dev_server_env.client.service_client.config.target_host,
         task_queue=f"web-test-{uuid.uuid4()}",
@@ -128,12 +113,10 @@ async def web_stack(
     serving = asyncio.create_task(server.serve())
     worker = build_worker(dev_server_env.client, sqlite_database, settings, settings.task_queue)
     try:
-        async with worker, async_playwright() as playwright:
+        async with worker, chromium() as browser:
             while not server.started:
                 await asyncio.sleep(0.05)
-            browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
             yield WebStack(f"http://127.0.0.1:{port}", sqlite_database, browser)
-            await browser.close()
             await end_case_workflows(dev_server_env, sqlite_database)
     finally:
         server.should_exit = True

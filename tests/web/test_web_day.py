@@ -8,7 +8,8 @@ import pytest
 from playwright.async_api import expect
 
 from policies.calendar import LONDON
-from tests.web.test_web_browser import REFER, REPORT, WebStack, shot, web_stack
+from tests.support.browser import shot
+from tests.web.test_web_browser import REFER, REPORT, WebStack, web_stack
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 __all__ = ["web_stack"]  # the fixture, used by name

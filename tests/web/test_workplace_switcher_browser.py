@@ -10,9 +10,10 @@ from sqlalchemy import select
 
 from records.models import AuditEntry, Case, Organisation
 from records.people import create_user
+from tests.support.browser import shot
 from tests.support.people import DEMO_HASH, SHARED
 from tests.support.waiting import eventually
-from tests.web.test_web_browser import WebStack, shot, web_stack
+from tests.web.test_web_browser import WebStack, web_stack
 
 __all__ = ["web_stack"]  # the fixture, shared with the role journeys
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
