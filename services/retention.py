@@ -202,17 +202,25 @@ async def purge_expired_cases(
         due = [(case.id, retention) for case, retention in await due_for_purge(session, now)]
     purged = []
     for case_id, retention in due:
-        async with database.transaction() as session:
-            case = await session.get(Case, case_id)
-            assert case is not None and case.closed_at is not None
-            if dry_run:
-                counts = await _counts(session, case_id)
+        try:
+            async with database.transaction() as session:
+                case = await session.get(Case, case_id)
+                assert case is not None and case.closed_at is not None
+                if dry_run:
+                    counts = await _counts(session, case_id)
+                    item = PurgeItem(case_id, case.case_type, case.closed_at, retention, counts)
+                    purged.append(item)
+                    continue
+                if await session.get(CasePurge, case_id) is not None:
+                    continue  # another process's purge (a second worker, the CLI) did it since
+                files, counts = await _purge_case(session, case, retention, now, "case.purge")
+                # The purge row's key is the case id: a purge running at the same moment in
+                # another process stops here (IntegrityError) before writing the ledger.
+                await session.flush()
+                record_shred(ledger, Shred(case_id, case.organisation_id, retention, now))
                 purged.append(PurgeItem(case_id, case.case_type, case.closed_at, retention, counts))
-                continue
-            files, counts = await _purge_case(session, case, retention, now, "case.purge")
-            await session.flush()
-            record_shred(ledger, Shred(case_id, case.organisation_id, retention, now))
-            purged.append(PurgeItem(case_id, case.case_type, case.closed_at, retention, counts))
+        except IntegrityError:
+            continue
         await _finish(documents_dir, files, client, case_id)
     return purged
 
