@@ -7,12 +7,14 @@ from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
-from sqlalchemy import select, true
+from sqlalchemy import and_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
+from sqlalchemy.sql.elements import ColumnElement
 
 from records.audit import append_audit
 from records.database import Database
-from records.models import RootCauseCode, Staff, StageInterval
+from records.models import Case, RootCauseCode, Staff, StageInterval
 from records.organisation_settings import OrganisationSettings, organisation_settings
 from records.reporting import benchmark, causes, effort, equality, kpis, sql
 from records.reporting.kpis import ReportError, Window
@@ -38,6 +40,8 @@ LONGEST_WINDOW = timedelta(days=366 * 10)
 # Reports whose rows are cases, people or advisors: never across organisations (a national view
 # is aggregates only, and published only with small numbers suppressed, as an FOI answer is).
 ROW_LEVEL_REPORTS = frozenset({"workload", "cost", "repeats", "benchmark"})
+# Reports whose standard names the cases they count (WRES: disciplinary investigations).
+FIXED_CASE_TYPES = frozenset({"wres", "wdes"})
 
 
 @dataclass
@@ -52,6 +56,10 @@ class ReportParameters:
     columns: str = "case_type"
     measure: str = "opened"
     limit: int = 100
+    # KPIs: also count the cases closed within this many weeks of opening.
+    weeks: int | None = None
+    # Only cases of this type (every report with cases of more than one type).
+    case_type: str | None = None
 
 
 def window_of(parameters: ReportParameters, now: datetime) -> Window:
@@ -63,6 +71,26 @@ def window_of(parameters: ReportParameters, now: datetime) -> Window:
     if end - start > LONGEST_WINDOW:
         raise Invalid("A report window may be at most ten years long.")
     return Window(datetime.combine(start, time(), UTC), datetime.combine(end, time(), UTC), now)
+
+
+def of_case_type(
+    case_type: str, scope: ColumnElement[bool], stays: ColumnElement[bool]
+) -> tuple[ColumnElement[bool], ColumnElement[bool]]:
+    """The scopes on cases and on stays narrowed to one case type. A stay is narrowed through
+    its own case (an alias, so a report that joins the stays' cases too is not confused)."""
+    if not case_type or len(case_type) > 60:
+        raise Invalid("case_type: give a case type's key of 1 to 60 characters.")
+    own = aliased(Case)
+    typed = (
+        select(own.id)
+        .where(
+            own.id == StageInterval.case_id,
+            own.organisation_id == StageInterval.organisation_id,
+            own.case_type == case_type,
+        )
+        .exists()
+    )
+    return and_(scope, Case.case_type == case_type), and_(stays, typed)
 
 
 @dataclass
@@ -103,6 +131,13 @@ class Reports:
                 StageInterval.organisation_id == self.principal.organisation_id,
             )
         )
+        if parameters.case_type is not None and name in FIXED_CASE_TYPES:
+            raise Invalid(
+                f"The {name} figure is defined on one process of its own (see the standard), "
+                "so it takes no case_type."
+            )
+        if parameters.case_type is not None:
+            scope, stays_scope = of_case_type(parameters.case_type, scope, stays_scope)
         window = window_of(parameters, now or datetime.now(UTC))
 
         def grouped() -> list[str]:
@@ -112,7 +147,7 @@ class Reports:
         runs: dict[
             str, Callable[[AsyncSession, OrganisationSettings], Awaitable[Report | CrossTab]]
         ] = {
-            "kpis": lambda s, own: kpis.kpis(s, scope, window, grouped()),
+            "kpis": lambda s, own: kpis.kpis(s, scope, window, grouped(), parameters.weeks),
             "stages": lambda s, own: kpis.stages(s, scope, stays_scope, window, grouped()),
             "suspensions": lambda s, own: kpis.suspensions(
                 s, scope, stays_scope, window, grouped()

@@ -56,13 +56,15 @@ async def report(
     columns: str = "case_type",
     measure: Literal["opened", "closed", "open_now"] = "opened",
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    weeks: Annotated[int | None, Query(ge=1, le=520)] = None,
+    case_type: Annotated[str | None, Query(min_length=1, max_length=60)] = None,
     format: Literal["json", "csv"] = "json",
     foi: bool = False,
     threshold: Annotated[int | None, Query(ge=2, le=100)] = None,
 ) -> dict[str, Any] | Response:
     settings = get_settings(request)
     parameters = ReportParameters(
-        group_by, start, end, national, window, by, rows, columns, measure, limit
+        group_by, start, end, national, window, by, rows, columns, measure, limit, weeks, case_type
     )
     output = "foi" if foi else "csv" if format == "csv" or threshold is not None else "json"
     address = request.client.host if request.client else None

@@ -21,7 +21,9 @@ from records.reporting.sql import (
     Key,
     at,
     days_between,
+    elapsed_days,
     inline_percentiles,
+    is_sqlite,
     month_of,
     percentiles,
 )
@@ -114,6 +116,31 @@ def _in(column: Any, window: Window) -> ColumnElement[bool]:
     return and_(column >= at(window.start), column < at(window.end))
 
 
+def opened_in(window: Window) -> ColumnElement[bool]:
+    """The cases a report's "opened" counts."""
+    return _in(Case.opened_at, window)
+
+
+def closed_in(window: Window) -> ColumnElement[bool]:
+    """The cases a report's "closed" counts (and its durations and timeliness are about)."""
+    return and_(Case.status == "closed", _in(Case.closed_at, window))
+
+
+def not_closed() -> ColumnElement[bool]:
+    """The cases a report's "open now" counts: open or paused, whenever they were opened."""
+    return Case.status != "closed"
+
+
+def within_weeks(sqlite: bool, weeks: int) -> ColumnElement[bool]:
+    """A closed case that took no more than `weeks` weeks (7 calendar days each, its last day
+    included) from opening to closing."""
+    return days_open_of(sqlite) <= weeks * 7
+
+
+def days_open_of(sqlite: bool) -> ColumnElement[float]:
+    return elapsed_days(sqlite, Case.closed_at, Case.opened_at)
+
+
 def _rate(part: int, whole: int) -> float | None:
     return round(part / whole, 3) if whole else None
 
@@ -147,8 +174,15 @@ def _sorted(rows: dict[Key, dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 async def kpis(
-    session: AsyncSession, scope: ColumnElement[bool], window: Window, group_by: list[str]
+    session: AsyncSession,
+    scope: ColumnElement[bool],
+    window: Window,
+    group_by: list[str],
+    weeks: int | None = None,
 ) -> Report:
+    """The day-to-day figures; with `weeks`, also how many of the cases closed in the window
+    took no more than that many weeks (for "what share finished within 6 weeks")."""
+
     def dims(dated: Any) -> list[ColumnElement[Any]]:
         return [dimension(session, name, dated) for name in group_by]
 
@@ -166,6 +200,8 @@ async def kpis(
         "late_days_mean": None,
         "late_days_max": None,
     }
+    if weeks is not None:
+        blank.update(within_weeks=0, within_weeks_rate=None)
     rows: dict[Key, dict[str, Any]] = {}
 
     def row(key: Key) -> dict[str, Any]:
@@ -173,14 +209,14 @@ async def kpis(
 
     opened = dims(Case.opened_at)
     for *key, count in await session.execute(
-        select(*opened, func.count()).where(scope, _in(Case.opened_at, window)).group_by(*opened)
+        select(*opened, func.count()).where(scope, opened_in(window)).group_by(*opened)
     ):
         row(tuple(key))["opened"] = count
 
     still_open = dims(Case.opened_at)
     for *key, count, breached in await session.execute(
         select(*still_open, func.count(), _count_if(Case.breached.is_(True)))
-        .where(scope, Case.status != "closed")
+        .where(scope, not_closed())
         .group_by(*still_open)
     ):
         row(tuple(key)).update(open_now=count, breached_now=breached)
@@ -189,8 +225,10 @@ async def kpis(
     late_by = case(
         (Case.closed_at > Case.due_at, days_between(session, Case.closed_at, Case.due_at))
     )
-    days_open = days_between(session, Case.closed_at, Case.opened_at)
+    days_open = days_open_of(is_sqlite(session))
     inline = inline_percentiles(session, days_open, (0.5, 0.9))
+    # Without weeks, a constant in its place keeps the columns where the loop reads them.
+    within = _count_if(within_weeks(is_sqlite(session), weeks)) if weeks else func.count()
     closed_query = select(
         *closed,
         func.count(),
@@ -198,11 +236,16 @@ async def kpis(
         _count_if(Case.closed_at <= Case.due_at),
         func.avg(late_by),
         func.max(late_by),
+        within,
         *inline,
-    ).where(scope, Case.status == "closed", _in(Case.closed_at, window))
+    ).where(scope, closed_in(window))
     for found_row in await session.execute(closed_query.group_by(*closed)):
         group = tuple(found_row[: len(closed)])
-        count, with_target, on_time, late_mean, late_max = found_row[len(closed) : len(closed) + 5]
+        count, with_target, on_time, late_mean, late_max, quick = found_row[
+            len(closed) : len(closed) + 6
+        ]
+        if weeks is not None:
+            row(group).update(within_weeks=quick, within_weeks_rate=_rate(quick, count))
         row(group).update(
             closed=count,
             with_target=with_target,
@@ -216,9 +259,7 @@ async def kpis(
             median, p90 = found_row[-2:]
             row(group).update(median_days_open=_days(median), p90_days_open=_days(p90))
     if not inline:
-        durations = select(*closed, days_open.label("value")).where(
-            scope, Case.status == "closed", _in(Case.closed_at, window)
-        )
+        durations = select(*closed, days_open.label("value")).where(scope, closed_in(window))
         for group_key, (median, p90) in (
             await percentiles(session, durations, group_by, "value", (0.5, 0.9))
         ).items():
@@ -242,13 +283,30 @@ async def kpis(
             Column("late", "count"),
             Column("late_days_mean", "figure", "late"),
             Column("late_days_max", "figure", "late"),
-        ],
+        ]
+        + (
+            [
+                Column("within_weeks", "count"),
+                Column("within_weeks_rate", "figure", "closed", inputs=("within_weeks",)),
+            ]
+            if weeks is not None
+            else []
+        ),
         found,
         [
             *window.notes(),
             "Days open: closing minus opening, in calendar days, for cases closed in the window.",
             "On time: closed by the whole-case target as last moved by pauses; late days are "
             "how long after it.",
+            *(
+                [
+                    f"Within {weeks} weeks: cases closed in the window no more than "
+                    f"{weeks * 7} calendar days after they were opened; the rate is of all "
+                    "cases closed in the window."
+                ]
+                if weeks is not None
+                else []
+            ),
         ],
     )
 
@@ -458,6 +516,13 @@ async def suspensions(
     )
 
 
+def counted(measure: str, window: Window) -> ColumnElement[bool]:
+    """The cases one of the crosstab's measures counts."""
+    return {"opened": opened_in(window), "closed": closed_in(window), "open_now": not_closed()}[
+        measure
+    ]
+
+
 async def crosstab(
     session: AsyncSession,
     scope: ColumnElement[bool],
@@ -473,11 +538,7 @@ async def crosstab(
         raise ReportError("rows and columns must be two different dimensions.")
     parse_group_by(f"{rows_by},{columns_by}")
     dated = Case.closed_at if measure == "closed" else Case.opened_at
-    condition = {
-        "opened": _in(Case.opened_at, window),
-        "closed": and_(Case.status == "closed", _in(Case.closed_at, window)),
-        "open_now": Case.status != "closed",
-    }[measure]
+    condition = counted(measure, window)
     first, second = dimension(session, rows_by, dated), dimension(session, columns_by, dated)
     found = list(
         await session.execute(

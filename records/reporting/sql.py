@@ -24,7 +24,13 @@ def is_sqlite(session: AsyncSession) -> bool:
 
 def days_between(session: AsyncSession, end: Any, start: Any) -> ColumnElement[float]:
     """Days (fractional) from `start` to `end`; either may be a column or a datetime."""
-    if is_sqlite(session):
+    return elapsed_days(is_sqlite(session), end, start)
+
+
+def elapsed_days(sqlite: bool, end: Any, start: Any) -> ColumnElement[float]:
+    """`days_between` for a condition written before its session exists (the dialect known
+    from the database's engine)."""
+    if sqlite:
         return cast(func.julianday(end) - func.julianday(start), Float)
     return cast(func.extract("epoch", end - start) / 86400.0, Float)
 
