@@ -18,7 +18,13 @@ from dataclasses import dataclass
 import docx
 from PIL import Image
 from pypdf import PageObject, PdfReader, PdfWriter
-from pypdf.generic import DecodedStreamObject, DictionaryObject, NameObject
+from pypdf.generic import (
+    ArrayObject,
+    DecodedStreamObject,
+    DictionaryObject,
+    IndirectObject,
+    NameObject,
+)
 
 from services.document_kinds import DOCX, JPEG, PDF, PNG, TEXT
 from services.letter_render import letter_html
@@ -43,6 +49,14 @@ NO_FOOTER = "@page { @bottom-center { content: none !important; } }"
 STAMP_SIZE = 9
 STAMP_RISE = 28.35
 HELVETICA_WIDTHS = {"P": 667, "a": 556, "g": 556, "e": 556, "o": 556, "f": 278, " ": 278}
+STAMP_FONT = DictionaryObject(
+    {
+        NameObject("/Type"): NameObject("/Font"),
+        NameObject("/Subtype"): NameObject("/Type1"),
+        NameObject("/BaseFont"): NameObject("/Helvetica"),
+        NameObject("/Encoding"): NameObject("/WinAnsiEncoding"),
+    }
+)
 
 
 class NotIncluded(Exception):
@@ -171,31 +185,38 @@ def _pages(pdf: bytes) -> int:
     return len(PdfReader(io.BytesIO(pdf)).pages)
 
 
-def _stamp(page: PageObject, text: str) -> None:
-    """Draw `text` centred at the page's foot, over whatever the page holds."""
-    page.transfer_rotation_to_content()
+def _stamp(writer: PdfWriter, page: PageObject, text: str) -> None:
+    """Draw `text` centred at the page's foot, over whatever the page holds.
+
+    The page's own content is left unparsed (parsing a text-heavy page costs far more than
+    laying it out): it is wrapped in q … Q, so nothing it leaves set moves the stamp, and the
+    stamp is one more content stream with a font of its own."""
+    if page.rotation:
+        page.transfer_rotation_to_content()  # parses this page; a rotated page is rare
     box = page.cropbox
     width = sum(HELVETICA_WIDTHS.get(c, 556) for c in text) * STAMP_SIZE / 1000
     x = float(box.left) + (float(box.width) - width) / 2
     y = float(box.bottom) + STAMP_RISE
-    overlay = PageObject.create_blank_page(width=float(box.right), height=float(box.top))
-    font = DictionaryObject(
-        {
-            NameObject("/Type"): NameObject("/Font"),
-            NameObject("/Subtype"): NameObject("/Type1"),
-            NameObject("/BaseFont"): NameObject("/Helvetica"),
-            NameObject("/Encoding"): NameObject("/WinAnsiEncoding"),
-        }
+    resources = page.get(NameObject("/Resources"))
+    resources = resources.get_object() if resources is not None else DictionaryObject()
+    page[NameObject("/Resources")] = resources
+    fonts = resources.get(NameObject("/Font"))
+    fonts = fonts.get_object() if fonts is not None else DictionaryObject()
+    resources[NameObject("/Font")] = fonts
+    fonts[NameObject("/BundleStamp")] = STAMP_FONT
+    contents = page.get(NameObject("/Contents"))
+    existing = contents.get_object() if contents is not None else ArrayObject()
+    streams = list(existing) if isinstance(existing, ArrayObject) else [contents]
+
+    def stream(data: bytes) -> IndirectObject:
+        added = DecodedStreamObject()
+        added.set_data(data)
+        return writer._add_object(added)
+
+    stamp = f"Q q 0 g BT /BundleStamp {STAMP_SIZE} Tf {x:.2f} {y:.2f} Td ({text}) Tj ET Q"
+    page[NameObject("/Contents")] = ArrayObject(
+        [stream(b"q\n"), *streams, stream(b"\n" + stamp.encode())]
     )
-    overlay[NameObject("/Resources")] = DictionaryObject(
-        {NameObject("/Font"): DictionaryObject({NameObject("/BundleStamp"): font})}
-    )
-    stream = DecodedStreamObject()
-    stream.set_data(
-        f"q 0 g BT /BundleStamp {STAMP_SIZE} Tf {x:.2f} {y:.2f} Td ({text}) Tj ET Q".encode()
-    )
-    overlay[NameObject("/Contents")] = stream
-    page.merge_page(overlay)
 
 
 IndexRenderer = Callable[[list[IndexEntry]], str]
@@ -245,7 +266,7 @@ def assemble(
             writer.add_page(page)
     total = len(writer.pages)
     for number, page in enumerate(writer.pages, start=1):
-        _stamp(page, f"Page {number} of {total}")
+        _stamp(writer, page, f"Page {number} of {total}")
     out = io.BytesIO()
     writer.write(out)
     return Bundle(out.getvalue(), listed, total)
