@@ -19,6 +19,7 @@ from api.routes import (
     absences,
     access,
     auth,
+    bundle,
     calendar,
     cases,
     codec,
@@ -165,6 +166,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(router)
     for router in (notes.router, documents.router, letters.router, time_entries.router):
         app.include_router(router)
+    app.include_router(bundle.router)
     app.include_router(reports.router)
     app.include_router(access.router)
     web.install(app)

@@ -9,10 +9,11 @@ from fastapi import APIRouter, File, Form, Request, Response, UploadFile
 from fastapi.responses import FileResponse, RedirectResponse
 
 from api.deps import case_context, get_settings
+from api.routes.bundle import bundle_download
 from api.routes.documents import attachment, case_documents, read_upload
 from api.routes.letters import case_letters
 from api.routes.time_entries import case_time
-from api.web.casefile import action_forms, field_errors, history, humanise, stage_visits
+from api.web.casefile import action_forms, field_errors, humanise
 from api.web.errors import WebRoute, require
 from api.web.render import render
 from api.web.session import CheckedForm, WebUser
@@ -23,6 +24,7 @@ from records.cases import CaseFilters
 from records.models import Case
 from services import text_limits
 from services.access import CASE_READERS, CASE_WORKERS, Principal
+from services.case_chronology import NOTE_KINDS, history, stage_visits
 from services.case_opening import CaseOpening, OpenCase
 from services.case_queries import CaseQueries
 from services.case_records import CaseRecords
@@ -44,7 +46,6 @@ DONE = {
     "time": "Time recorded.",
     "letter": "Letter saved: it is in the documents.",
 }
-NOTE_KINDS = {"note": "Note", "call": "Phone call", "email": "Email", "meeting": "Meeting"}
 
 
 def done(case_id: str, what: str, anchor: str = "") -> RedirectResponse:
@@ -501,6 +502,11 @@ async def download_document(
 ) -> FileResponse:
     document, path = await case_documents(request, principal).open(case_id, document_id)
     return attachment(document, path)
+
+
+@router.get("/cases/{case_id}/bundle")
+async def download_bundle(request: Request, case_id: str, principal: WebUser) -> Response:
+    return await bundle_download(request, principal, case_id)
 
 
 @router.post("/cases/{case_id}/time")

@@ -150,6 +150,7 @@ API_CALLS: dict[tuple[str, str], Call] = {
     ("POST", "/api/cases/{case_id}/letters"): Call(
         CASE_WORKERS, frozenset({422}), body={"template": "outcome", "format": "pdf"}
     ),
+    ("GET", "/api/cases/{case_id}/bundle"): READ,
     ("GET", "/api/cases/{case_id}/legal-hold"): READ,
     # Roles take turns: each places a hold, then lifts it (409 if there is none to lift).
     ("POST", "/api/cases/{case_id}/legal-hold"): Call(
@@ -163,6 +164,7 @@ WEB_STEP = Call(CASE_WORKERS, frozenset({200, 303, 409, 422}), form={})
 WEB_CALLS: dict[tuple[str, str], Call] = {
     ("GET", "/cases/{case_id}"): READ,
     ("GET", "/cases/{case_id}/documents/{document_id}"): READ,
+    ("GET", "/cases/{case_id}/bundle"): READ,
     ("POST", "/cases/{case_id}/actions/{action}"): WEB_STEP,
     ("POST", "/cases/{case_id}/pause"): Call(
         CASE_WORKERS, frozenset({303, 409}), form={"reason": "Signed off sick"}
