@@ -1,7 +1,7 @@
 """What changed between two versions of a definition, stage by stage, in a policy owner's words."""
 
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
 
 from policies.durations import describe_spec
 from policies.opening_limits import describe_window
@@ -23,6 +23,26 @@ from policies.schema import (
     Suspension,
     Triggers,
 )
+
+Item = TypeVar("Item")
+
+
+def _keyed_changes(
+    old: Mapping[str, Item],
+    new: Mapping[str, Item],
+    added: Callable[[str, Item], str],
+    changed: Callable[[str, Item, Item], str],
+    removed: Callable[[str, Item], str],
+) -> list[str]:
+    """Sentences for the items (fields, letters, steps) added, changed and removed, by key."""
+    changes = []
+    for key, item in new.items():
+        if key not in old:
+            changes.append(added(key, item))
+        elif old[key] != item:
+            changes.append(changed(key, old[key], item))
+    changes += [removed(key, old[key]) for key in old.keys() - new.keys()]
+    return changes
 
 
 def _duration(spec: str | dict[str, Any] | None) -> str:
@@ -110,28 +130,23 @@ def _field(field: DataField) -> str:
 
 
 def _field_changes(old: dict[str, DataField], new: dict[str, DataField]) -> list[str]:
-    changes = []
-    for key, field in new.items():
-        if key not in old:
-            changes.append(f"New field '{key}': {_field(field)}.")
-        elif old[key] != field:
-            changes.append(f"Field '{key}': {_field(field)} (was {_field(old[key])}).")
-    for key in old.keys() - new.keys():
-        changes.append(f"Field '{key}' removed.")
-    return changes
+    return _keyed_changes(
+        old,
+        new,
+        lambda key, field: f"New field '{key}': {_field(field)}.",
+        lambda key, before, after: f"Field '{key}': {_field(after)} (was {_field(before)}).",
+        lambda key, _: f"Field '{key}' removed.",
+    )
 
 
 def _letter_changes(old: Letters, new: Letters) -> list[str]:
-    old_templates = {template.key: template for template in old.templates}
-    new_templates = {template.key: template for template in new.templates}
-    changes = []
-    for key, template in new_templates.items():
-        if key not in old_templates:
-            changes.append(f"New letter '{template.name}' ({template.file}).")
-        elif old_templates[key] != template:
-            changes.append(f"Letter '{template.name}': its template or where it is offered.")
-    for key in old_templates.keys() - new_templates.keys():
-        changes.append(f"Letter '{old_templates[key].name}' removed.")
+    changes = _keyed_changes(
+        {template.key: template for template in old.templates},
+        {template.key: template for template in new.templates},
+        lambda _, template: f"New letter '{template.name}' ({template.file}).",
+        lambda _, before, after: f"Letter '{after.name}': its template or where it is offered.",
+        lambda _, template: f"Letter '{template.name}' removed.",
+    )
     rest = set(Letters.model_fields) - {"templates"}
     if old.model_dump(include=rest) != new.model_dump(include=rest):
         changes.append("The dates letters give (appeal window, decision period, warnings).")
@@ -181,15 +196,13 @@ def _stage_changes(old: Stage, new: Stage) -> list[str]:
             f"{where}: attendance moves the case {_moves_on(new.moves_on)} "
             f"(was {_moves_on(old.moves_on)})."
         )
-    old_actions = {action.key: action for action in old.actions}
-    new_actions = {action.key: action for action in new.actions}
-    for key, action in new_actions.items():
-        if key not in old_actions:
-            changes.append(f"{where}: new step {_action(action)}.")
-        elif old_actions[key] != action:
-            changes.append(f"{where}: step {_action(action)} (was {_action(old_actions[key])}).")
-    for key in old_actions.keys() - new_actions.keys():
-        changes.append(f"{where}: step '{key}' removed.")
+    changes += _keyed_changes(
+        {action.key: action for action in old.actions},
+        {action.key: action for action in new.actions},
+        lambda _, action: f"{where}: new step {_action(action)}.",
+        lambda _, before, after: f"{where}: step {_action(after)} (was {_action(before)}).",
+        lambda key, _: f"{where}: step '{key}' removed.",
+    )
     return changes
 
 
